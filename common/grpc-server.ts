@@ -1,0 +1,129 @@
+import * as grpc from '@grpc/grpc-js';
+import type * as http2 from 'node:http2';
+import { assert } from './assert.js';
+import { toStatus } from './grpc-errors.js';
+import { LIMITS } from './limits.js';
+
+export interface GrpcServerOptions {
+  /** Address to listen on, e.g. 127.0.0.1 or 0.0.0.0. */
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  maxMessageBytes: number;
+  /**
+   * Raise the HTTP/2 receive windows to LIMITS.dataWindowBytes. grpc-js has no
+   * server option for it and its default (64 KiB) halves streaming throughput
+   * (STACK-NOTES.md), so we set it through the two private fields below; the
+   * exact grpc-js version is pinned and test/unit/grpc-window.test.ts proves
+   * that the setting is in effect.
+   */
+  largeWindow: boolean;
+}
+
+export interface StartedServer {
+  server: grpc.Server;
+  port: number;
+  /** Sessions whose receive window was raised (observable by tests). */
+  tunedSessions(): number;
+}
+
+interface GrpcServerInternals {
+  commonServerOptions: http2.ServerOptions;
+  http2Servers: Map<http2.Http2Server, unknown>;
+}
+
+export async function startGrpcServer(
+  register: (server: grpc.Server) => void,
+  options: GrpcServerOptions,
+): Promise<StartedServer> {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': options.maxMessageBytes,
+    'grpc.max_send_message_length': options.maxMessageBytes,
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  });
+  const internals = server as unknown as GrpcServerInternals;
+  let tuned = 0;
+  if (options.largeWindow) {
+    assert(typeof internals.commonServerOptions === 'object', 'grpc-js internals changed: commonServerOptions');
+    internals.commonServerOptions.settings = {
+      ...internals.commonServerOptions.settings,
+      initialWindowSize: LIMITS.dataWindowBytes,
+    };
+  }
+  register(server);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      err ? reject(err) : resolve(bound),
+    );
+  });
+  if (options.largeWindow) {
+    assert(internals.http2Servers instanceof Map, 'grpc-js internals changed: http2Servers');
+    for (const http2Server of internals.http2Servers.keys()) {
+      http2Server.on('session', (session: http2.ServerHttp2Session) => {
+        // The connection-level window; the per-stream one travels in SETTINGS.
+        session.setLocalWindowSize(LIMITS.dataWindowBytes);
+        tuned++;
+      });
+    }
+  }
+  return { server, port, tunedSessions: () => tuned };
+}
+
+export async function stopGrpcServer(server: grpc.Server, graceMs = 2_000): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** Wraps a promise-returning handler: every error leaves as a typed status. */
+export function unary<Req, Res>(
+  handler: (request: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>,
+  onInternalError?: (err: unknown) => void,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    handler(call.request, call).then(
+      (response) => callback(null, response),
+      (err: unknown) => {
+        const status = toStatus(err);
+        if (status.code === grpc.status.INTERNAL) onInternalError?.(err);
+        callback(status);
+      },
+    );
+  };
+}
+
+/** Ends a server stream with a typed error status. */
+export function failStream(call: { emit(event: 'error', err: grpc.StatusObject): boolean }, err: unknown): void {
+  call.emit('error', toStatus(err));
+}
+
+/** Client channel options for data connections: the client half of the window tuning. */
+export function dataChannelOptions(): grpc.ChannelOptions {
+  return {
+    'grpc-node.flow_control_window': LIMITS.dataWindowBytes,
+    'grpc.max_receive_message_length': LIMITS.dataMessageMaxBytes,
+    'grpc.max_send_message_length': LIMITS.dataMessageMaxBytes,
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  };
+}
+
+export function metadataChannelOptions(): grpc.ChannelOptions {
+  return {
+    'grpc.max_receive_message_length': LIMITS.metadataMessageMaxBytes,
+    'grpc.max_send_message_length': LIMITS.metadataMessageMaxBytes,
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  };
+}

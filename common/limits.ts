@@ -1,0 +1,46 @@
+/**
+ * Every limit on something that grows, in one place. The README's "Limits"
+ * section documents each; change both together.
+ */
+export const LIMITS = {
+  /** Bytes in one path, as Linux's PATH_MAX. */
+  pathMaxBytes: 4096,
+  /** Bytes in one path component, as Linux's NAME_MAX. */
+  nameMaxBytes: 255,
+  /** Largest metadata request or response message. */
+  metadataMessageMaxBytes: 4 * 1024 * 1024,
+  /** Largest data packet on the wire (write packets, read frames). */
+  dataPacketMaxBytes: 1024 * 1024,
+  /** Largest gRPC message on the data path: a packet plus its header. */
+  dataMessageMaxBytes: 1024 * 1024 + 64 * 1024,
+  /** Largest append record: GFS's bound, a quarter of a chunk, capped by the packet size. */
+  appendRecordMaxFraction: 4,
+  /** Checksum block: one CRC32C per this many bytes of a chunk. */
+  checksumBlockBytes: 64 * 1024,
+  /** Entries returned by one List call. */
+  listPageMax: 10_000,
+  /** Chunk slots in one file (holes included): 64 TiB at 64 MiB chunks. */
+  chunksPerFileMax: 1 << 20,
+  /** Chunk locations returned by one GetChunks call. */
+  chunksPageMax: 1_000,
+  /** Unacknowledged bytes a client keeps in flight on one chunk's write stream. */
+  writeWindowBytes: 16 * 1024 * 1024,
+  /** Bytes a replica writes before it forces a group commit (fsync). */
+  groupCommitBytes: 8 * 1024 * 1024,
+  /** Packets a chunk's pipeline holds before a writer must wait. */
+  pipelineQueuedPacketsMax: 256,
+  /** Appends the primary holds for one chunk before refusing with OVERLOADED. */
+  pendingAppendsPerChunkMax: 4096,
+  /** Recent (client, seq) append results each replica remembers per chunk and client. */
+  appendDedupWindow: 1024,
+  /** Recent request results the master remembers per client. */
+  sessionResultsPerClient: 256,
+  /** Metadata proposals waiting for the log before the master refuses with OVERLOADED. */
+  queuedProposalsMax: 10_000,
+  /** Concurrent re-replication copies per chunkserver (as source or target). */
+  copiesPerServerMax: 2,
+  /** Largest replication goal that is a count (above: use `all`). */
+  replicationMax: 32,
+  /** HTTP/2 flow-control window on data connections, both sides. */
+  dataWindowBytes: 16 * 1024 * 1024,
+} as const;

@@ -1,0 +1,19 @@
+import pino from 'pino';
+
+/** The logging surface our modules depend on; pino's logger satisfies it. */
+export interface Logger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+/** A JSON logger on stderr (or a file descriptor), one line per record. */
+export function createLogger(name: string, level: LogLevel, fd = 2): Logger {
+  return pino({ name, level, base: { pid: process.pid } }, pino.destination({ fd, sync: false }));
+}
+
+export const silentLogger: Logger = pino({ level: 'silent' });
