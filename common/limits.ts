@@ -27,8 +27,8 @@ export const LIMITS = {
   writeWindowBytes: 16 * 1024 * 1024,
   /** Bytes a replica writes before it forces a group commit (fsync). */
   groupCommitBytes: 8 * 1024 * 1024,
-  /** Packets a chunk's pipeline holds before a writer must wait. */
-  pipelineQueuedPacketsMax: 256,
+  /** Bytes a chunk's pipeline holds unacknowledged before its writers must wait. */
+  pipelineQueuedBytesMax: 32 * 1024 * 1024,
   /** Appends the primary holds for one chunk before refusing with OVERLOADED. */
   pendingAppendsPerChunkMax: 4096,
   /** Recent (client, seq) append results each replica remembers per chunk and client. */

@@ -1,0 +1,50 @@
+import { DfsError } from '../common/errors.js';
+import type { LogLevel } from '../common/logger.js';
+
+/** Everything a chunkserver process is configured with. Validated once at start-up. */
+export interface ChunkserverConfig {
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** The address clients and peers reach this server at; defaults to host:port. */
+  advertiseAddress: string | undefined;
+  dataDir: string;
+  /** Masters to register with (host:port), any order. */
+  masters: string[];
+  zone: string;
+  rack: string;
+  /** Bytes offered for chunks; defaults to the size of the file system holding dataDir. */
+  capacityBytes: number | undefined;
+  /** How often idle replicas are re-verified in the background; 0 turns the scrubber off. */
+  scrubIntervalMs: number;
+  logLevel: LogLevel;
+  readyFile: string | undefined;
+}
+
+export const CHUNKSERVER_DEFAULTS: Omit<ChunkserverConfig, 'dataDir' | 'masters'> = {
+  host: '127.0.0.1',
+  port: 7100,
+  advertiseAddress: undefined,
+  zone: 'default',
+  rack: 'default',
+  capacityBytes: undefined,
+  scrubIntervalMs: 60_000,
+  logLevel: 'info',
+  readyFile: undefined,
+};
+
+export function validateChunkserverConfig(config: ChunkserverConfig): ChunkserverConfig {
+  const fail = (message: string): never => {
+    throw new DfsError('INVALID_ARGUMENT', `chunkserver config: ${message}`);
+  };
+  if (!config.dataDir) fail('dataDir is required');
+  if (config.masters.length === 0) fail('at least one master address is required');
+  for (const m of config.masters) if (!/^[^\s:]+:\d{1,5}$/.test(m)) fail(`master address ${JSON.stringify(m)} is not host:port`);
+  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) fail(`port ${config.port} is not a port`);
+  if (config.capacityBytes !== undefined && !(config.capacityBytes > 0)) fail('capacityBytes must be positive');
+  if (!(config.scrubIntervalMs >= 0)) fail('scrubIntervalMs must not be negative');
+  for (const [key, value] of [['zone', config.zone], ['rack', config.rack]] as const) {
+    if (!value || value.length > 64) fail(`${key} must be 1 to 64 characters`);
+  }
+  return config;
+}

@@ -1,0 +1,132 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { v4 as uuidv4 } from 'uuid';
+import { systemClock, type Clock } from '../common/clock.js';
+import { DfsError } from '../common/errors.js';
+import { ClientPool } from '../common/grpc-client-pool.js';
+import { dataChannelOptions, startGrpcServer, stopGrpcServer, type StartedServer } from '../common/grpc-server.js';
+import type { ChunkHandle } from '../common/ids.js';
+import { KeyedMutex } from '../common/keyed-mutex.js';
+import { LIMITS } from '../common/limits.js';
+import type { Logger } from '../common/logger.js';
+import { writeReadyFile } from '../common/ready-file.js';
+import { chunkserverServices } from '../proto/load.js';
+import type { ServerRef__Output } from '../proto/generated/dfs/ServerRef.js';
+import type { ChunkDataClient } from '../proto/generated/dfs/chunk/ChunkData.js';
+import type { ChunkReplicationClient } from '../proto/generated/dfs/chunk/ChunkReplication.js';
+import { ChunkStore } from './chunk-store.js';
+import type { ChunkserverConfig } from './chunkserver-config.js';
+import type { ChunkserverContext } from './chunkserver-context.js';
+import { controlHandlers } from './control-service.js';
+import { dataHandlers } from './data-service.js';
+import { rawFrameClientConstructor, rawFrameServerDefinition, type RawPipelineClient } from '../proto/pipeline-frames.js';
+import { HeartbeatLoop } from './heartbeat-loop.js';
+import { MasterLink } from './master-link.js';
+import { PipelineRegistry } from './pipeline-registry.js';
+import { ReplicaInventory } from './replica-inventory.js';
+import { replicationHandlers } from './replication-service.js';
+import { Scrubber } from './scrubber.js';
+
+/**
+ * One chunkserver process: the chunk store, its gRPC services (data for
+ * clients, replication for peers, control for the master) on one port, the
+ * heartbeat loop and the scrubber. Lifecycle: start() -> serving -> stop().
+ */
+export class ChunkserverNode {
+  private stopped = false;
+
+  private constructor(
+    readonly ctx: ChunkserverContext,
+    private readonly server: StartedServer,
+    private readonly heartbeats: HeartbeatLoop,
+    private readonly scrubber: Scrubber,
+    private readonly pools: { close(): void }[],
+  ) {}
+
+  get port(): number {
+    return this.server.port;
+  }
+
+  get id(): string {
+    return this.ctx.self().id;
+  }
+
+  static async start(config: ChunkserverConfig, logger: Logger, clock: Clock = systemClock): Promise<ChunkserverNode> {
+    await mkdir(config.dataDir, { recursive: true });
+    const id = await loadOrCreateServerId(config.dataDir);
+    const store = await ChunkStore.open(config.dataDir, {
+      logger: logger.child({ component: 'store' }),
+      ...(config.capacityBytes !== undefined ? { capacityBytes: config.capacityBytes } : {}),
+    });
+    const services = chunkserverServices().dfs.chunk;
+    const pipelinePool = new ClientPool(
+      rawFrameClientConstructor(services.ChunkReplication.service, 'ChunkReplication'),
+      dataChannelOptions(),
+    );
+    const dataPool = new ClientPool<ChunkDataClient>(services.ChunkData, dataChannelOptions());
+    const replicationPool = new ClientPool<ChunkReplicationClient>(services.ChunkReplication, dataChannelOptions());
+    const master = new MasterLink([...config.masters], logger.child({ component: 'master-link' }));
+    let self: ServerRef__Output = { id, address: '', zone: config.zone, rack: config.rack };
+    let chunkSizeBytes = 0;
+    const ctx: ChunkserverContext = {
+      config,
+      self: () => self,
+      clock,
+      logger,
+      store,
+      inventory: new ReplicaInventory(store),
+      pipelines: new PipelineRegistry(),
+      chunkLocks: new KeyedMutex<ChunkHandle>(),
+      master,
+      load: { activeReads: 0, activeWrites: 0, activeCopies: 0 },
+      chunkSizeBytes: () => {
+        if (chunkSizeBytes === 0) throw new DfsError('UNAVAILABLE', 'not registered with a master yet');
+        return chunkSizeBytes;
+      },
+      peerPipeline: (address: string): RawPipelineClient => pipelinePool.get(address),
+      peerData: (address: string) => dataPool.get(address),
+      peerReplication: (address: string) => replicationPool.get(address),
+    };
+    const server = await startGrpcServer(
+      (s) => {
+        s.addService(rawFrameServerDefinition(services.ChunkData.service), dataHandlers(ctx));
+        s.addService(rawFrameServerDefinition(services.ChunkReplication.service), replicationHandlers(ctx));
+        s.addService(services.ChunkControl.service, controlHandlers(ctx));
+      },
+      { host: config.host, port: config.port, maxMessageBytes: LIMITS.dataMessageMaxBytes, largeWindow: true },
+    );
+    self = { ...self, address: config.advertiseAddress ?? `${config.host}:${server.port}` };
+    const heartbeats = new HeartbeatLoop(ctx, (bytes) => (chunkSizeBytes = bytes));
+    const scrubber = new Scrubber(ctx);
+    const node = new ChunkserverNode(ctx, server, heartbeats, scrubber, [pipelinePool, dataPool, replicationPool, master]);
+    await heartbeats.start();
+    scrubber.start(config.scrubIntervalMs);
+    if (config.readyFile) await writeReadyFile(config.readyFile, { pid: process.pid, port: server.port, address: self.address });
+    logger.info({ id, address: self.address, chunks: ctx.inventory.count() }, 'chunkserver serving');
+    return node;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.heartbeats.stop();
+    await this.scrubber.stop();
+    await stopGrpcServer(this.server.server);
+    await this.ctx.pipelines.closeAll(new DfsError('UNAVAILABLE', 'chunkserver stopping'));
+    for (const pool of this.pools) pool.close();
+    await this.ctx.store.close();
+  }
+}
+
+/** A chunkserver keeps its identity across restarts: replicas are known by server id. */
+async function loadOrCreateServerId(dataDir: string): Promise<string> {
+  const path = join(dataDir, 'server-id');
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const id = uuidv4();
+    await writeFile(path, id + '\n', { flag: 'wx' });
+    return id;
+  }
+}

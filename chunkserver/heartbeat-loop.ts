@@ -1,0 +1,139 @@
+import { backoffDelayMs, DEFAULT_BACKOFF } from '../common/backoff.js';
+import { DfsError } from '../common/errors.js';
+import { chunkHandle, chunkVersion, type ChunkHandle } from '../common/ids.js';
+import { requireInteger } from '../common/wire-validation.js';
+import type { ChunkReplicaInfo__Output } from '../proto/generated/dfs/master/ChunkReplicaInfo.js';
+import type { ChunkserverContext } from './chunkserver-context.js';
+
+/**
+ * Registration and heartbeats: capacity, load, lease extensions and the
+ * inventory changes since the master last acknowledged them, with a digest
+ * of the whole inventory so a divergence costs one full report. Replies
+ * carry deletions (garbage and stale replicas) and extended leases.
+ */
+export class HeartbeatLoop {
+  private intervalMs = 2_000;
+  private registered = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly ctx: ChunkserverContext,
+    private readonly onChunkSize: (bytes: number) => void,
+  ) {}
+
+  /** Resolves once the first registration has succeeded. */
+  async start(): Promise<void> {
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        await this.register();
+        break;
+      } catch (err) {
+        this.ctx.logger.warn({ err: (err as Error).message, attempt }, 'registration failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.max(100, backoffDelayMs(attempt, DEFAULT_BACKOFF, Math.random))));
+      }
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const jitter = 0.8 + Math.random() * 0.4;
+    this.timer = setTimeout(() => {
+      this.running = this.tick().finally(() => {
+        this.running = undefined;
+        this.schedule();
+      });
+    }, this.intervalMs * jitter);
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      if (this.registered) await this.heartbeat();
+      else await this.register();
+    } catch (err) {
+      this.ctx.logger.warn({ err: (err as Error).message }, 'heartbeat failed');
+    }
+    await this.expireLeases();
+  }
+
+  private async register(): Promise<void> {
+    const { ctx } = this;
+    const response = await ctx.master.register({
+      server: ctx.self(),
+      capacityBytes: String(ctx.store.capacityBytes()),
+      usedBytes: String(ctx.store.usedBytes()),
+      chunks: ctx.inventory.full().map((c) => ({ handle: String(c.handle), version: String(c.version), length: String(c.length) })),
+    });
+    this.intervalMs = response.heartbeatIntervalMs > 0 ? response.heartbeatIntervalMs : this.intervalMs;
+    this.onChunkSize(requireInteger(response.chunkSizeBytes, 'chunk_size_bytes'));
+    this.registered = true;
+    ctx.logger.info({ chunks: ctx.inventory.count(), intervalMs: this.intervalMs }, 'registered with the master');
+    await this.deleteReplicas(response.delete);
+  }
+
+  private async heartbeat(): Promise<void> {
+    const { ctx } = this;
+    const sentAtMs = ctx.clock.nowMs();
+    const primaries = ctx.pipelines.primaries().filter((p) => p.wantsExtension(sentAtMs, p.leaseDurationMs));
+    const report = ctx.inventory.pending();
+    const response = await ctx.master.heartbeat({
+      serverId: ctx.self().id,
+      capacityBytes: String(ctx.store.capacityBytes()),
+      usedBytes: String(ctx.store.usedBytes()),
+      load: { ...ctx.load },
+      leaseExtensions: primaries.map((p) => ({ handle: String(p.handle), version: String(p.version) })),
+      changed: report.changed.map((c) => ({ handle: String(c.handle), version: String(c.version), length: String(c.length) })),
+      removed: report.removed.map(String),
+      inventoryDigest: ctx.inventory.digestString(),
+      chunkCount: String(ctx.inventory.count()),
+    });
+    ctx.inventory.acknowledge(report);
+    const extended = new Set(response.extendedLeases.map((h) => chunkHandle(requireInteger(h, 'extended_leases'))));
+    for (const p of primaries) {
+      // Counted from when the request left, which is before the master extended it.
+      if (extended.has(p.handle)) p.extendLease(sentAtMs + p.leaseDurationMs);
+    }
+    await this.deleteReplicas(response.delete);
+    if (response.fullReportWanted) {
+      ctx.logger.info('master asked for a full report');
+      await this.register();
+    }
+  }
+
+  /** Deletes what the master judged garbage, unless the replica has moved past the judged version. */
+  private async deleteReplicas(deletions: ChunkReplicaInfo__Output[]): Promise<void> {
+    const { ctx } = this;
+    for (const d of deletions) {
+      const handle = chunkHandle(requireInteger(d.handle, 'delete.handle'));
+      const judged = chunkVersion(requireInteger(d.version, 'delete.version'));
+      await ctx.chunkLocks.run(handle, async () => {
+        const info = ctx.store.info(handle);
+        if (info === undefined) return;
+        if (info.version > judged && !info.corrupt) return;
+        await ctx.pipelines.replace(handle, undefined, new DfsError('NOT_FOUND', `replica of chunk ${handle} deleted`));
+        await ctx.inventory.remove(handle);
+        ctx.logger.debug({ handle, version: info.version }, 'replica deleted on the master\'s request');
+      });
+    }
+  }
+
+  private async expireLeases(): Promise<void> {
+    const now = this.ctx.clock.nowMs();
+    const expired: ChunkHandle[] = [];
+    for (const p of this.ctx.pipelines.primaries()) {
+      if (!p.leaseValid(now)) {
+        expired.push(p.handle);
+        await this.ctx.pipelines.retire(p.handle, p.pipeline, new DfsError('LEASE_EXPIRED', `lease on chunk ${p.handle} expired`));
+      }
+    }
+    if (expired.length > 0) this.ctx.logger.debug({ handles: expired }, 'leases expired');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.running;
+  }
+}

@@ -1,0 +1,121 @@
+import { DfsError } from '../common/errors.js';
+import type { ChunkHandle, ChunkVersion, ClientId } from '../common/ids.js';
+import { LIMITS } from '../common/limits.js';
+import { encodeFrame } from '../proto/pipeline-frames.js';
+import { lengthAfter, type ValidPacket } from './packet-validation.js';
+import type { ReplicaPipeline } from './replica-pipeline.js';
+import type { ChunkStore } from './chunk-store.js';
+
+/**
+ * This server's lease on one chunk: it decides the order of every mutation
+ * of the chunk and, for record appends, the offset. Appends are serialised
+ * by assigning offsets synchronously in arrival order; the pipeline then
+ * carries them in that order to every replica. A retried append
+ * (same client id and sequence) gets the offset it got the first time.
+ */
+export class PrimaryChunk {
+  private nextOffset: number;
+  private full: boolean;
+  private readonly inflight = new Map<string, Promise<number>>();
+  private lastMutationMs: number;
+
+  constructor(
+    private readonly store: ChunkStore,
+    readonly handle: ChunkHandle,
+    readonly version: ChunkVersion,
+    readonly pipeline: ReplicaPipeline,
+    length: number,
+    private leaseExpiresAtMs: number,
+    readonly leaseDurationMs: number,
+    private readonly chunkSizeBytes: number,
+    nowMs: number,
+  ) {
+    this.nextOffset = length;
+    this.full = length >= chunkSizeBytes;
+    this.lastMutationMs = nowMs;
+  }
+
+  leaseValid(nowMs: number): boolean {
+    return nowMs < this.leaseExpiresAtMs;
+  }
+
+  /** Throws unless this primary may still order mutations. */
+  check(nowMs: number): void {
+    if (this.pipeline.failed !== undefined) throw this.pipeline.failed;
+    if (!this.leaseValid(nowMs)) {
+      throw new DfsError('LEASE_EXPIRED', `lease on chunk ${this.handle} at version ${this.version} has expired`);
+    }
+  }
+
+  /** A lease with mutations during the last `windowMs` is worth extending. */
+  wantsExtension(nowMs: number, windowMs: number): boolean {
+    return this.leaseValid(nowMs) && this.pipeline.failed === undefined && nowMs - this.lastMutationMs < windowMs;
+  }
+
+  extendLease(untilMs: number): void {
+    this.leaseExpiresAtMs = Math.max(this.leaseExpiresAtMs, untilMs);
+  }
+
+  /** A WRITE or TRUNCATE from a client's stream, forwarded as received. */
+  submit(raw: Buffer, packet: ValidPacket, nowMs: number): Promise<void> {
+    this.check(nowMs);
+    this.lastMutationMs = nowMs;
+    this.nextOffset = lengthAfter(packet, this.nextOffset);
+    if (packet.kind === 'truncate') this.full = packet.length >= this.chunkSizeBytes;
+    return this.pipeline.submit(raw, packet);
+  }
+
+  /** Record append: returns the offset of the record in this chunk. */
+  append(clientId: ClientId, seq: number, data: Buffer, crc: number, nowMs: number): Promise<number> {
+    // A broken pipeline first: a record it was carrying may be recorded here
+    // yet missing downstream, so the local dedup table cannot vouch for it
+    // until a new version has brought the replicas to a common length.
+    if (this.pipeline.failed !== undefined) return Promise.reject(this.pipeline.failed);
+    const key = `${clientId}:${seq}`;
+    const inflight = this.inflight.get(key);
+    if (inflight !== undefined) return inflight;
+    const landed = this.store.findAppend(this.handle, clientId, seq);
+    if (landed !== undefined) return Promise.resolve(landed.offset);
+    this.check(nowMs);
+    if (data.length > this.chunkSizeBytes / LIMITS.appendRecordMaxFraction) {
+      return Promise.reject(
+        new DfsError('TOO_LARGE', `a record may be at most a ${LIMITS.appendRecordMaxFraction}th of a chunk`),
+      );
+    }
+    if (this.inflight.size >= LIMITS.pendingAppendsPerChunkMax) {
+      return Promise.reject(new DfsError('OVERLOADED', `too many appends waiting on chunk ${this.handle}`));
+    }
+    this.lastMutationMs = nowMs;
+    if (this.full || this.nextOffset + data.length > this.chunkSizeBytes) {
+      if (!this.full) this.padToEnd();
+      return Promise.reject(new DfsError('CHUNK_FULL', `chunk ${this.handle} has no room for ${data.length} bytes`));
+    }
+    const offset = this.nextOffset;
+    this.nextOffset += data.length;
+    const packet: ValidPacket = { kind: 'append', offset, data, clientId, seq };
+    const raw = encodeFrame({
+      packet: {
+        kind: 'PACKET_KIND_APPEND',
+        offset: String(offset),
+        data,
+        dataCrc32c: crc,
+        clientId,
+        seq: String(seq),
+      },
+    });
+    const done = this.pipeline.submit(raw, packet).then(() => offset);
+    this.inflight.set(key, done);
+    const forget = () => this.inflight.delete(key);
+    done.then(forget, forget);
+    return done;
+  }
+
+  /** The chunk is closed to appends: readers see zeros after the last record. */
+  private padToEnd(): void {
+    this.full = true;
+    this.nextOffset = this.chunkSizeBytes;
+    const raw = encodeFrame({ packet: { kind: 'PACKET_KIND_PAD', length: String(this.chunkSizeBytes) } });
+    // Nobody waits on the padding itself; a failure breaks the pipeline, which fails later mutations.
+    this.pipeline.submit(raw, { kind: 'pad', length: this.chunkSizeBytes }).catch(() => undefined);
+  }
+}

@@ -1,0 +1,135 @@
+import type { Command } from 'commander';
+import { createLogger, type Logger, type LogLevel } from '../common/logger.js';
+import { ChunkserverNode } from '../chunkserver/chunkserver-node.js';
+import { CHUNKSERVER_DEFAULTS, validateChunkserverConfig, type ChunkserverConfig } from '../chunkserver/chunkserver-config.js';
+import { MasterNode } from '../master/master-node.js';
+import { MASTER_DEFAULTS, validateMasterConfig, type MasterConfig } from '../master/master-config.js';
+import { asList, asNumber, asString, loadConfigFile, mergeSettings, type RawSettings } from './config-sources.js';
+import { parseSize } from './size.js';
+
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+
+const MASTER_KEYS = [
+  'host', 'port', 'advertiseAddress', 'dataDir', 'chunkSize', 'replication', 'leaseDurationMs', 'heartbeatIntervalMs',
+  'chunkserverTimeoutMs', 'trashRetentionMs', 'sessionRetentionMs', 'replicationIntervalMs', 'gcIntervalMs',
+  'snapshotEveryEntries', 'logLevel', 'readyFile',
+] as const;
+
+const CHUNKSERVER_KEYS = [
+  'host', 'port', 'advertiseAddress', 'dataDir', 'masters', 'zone', 'rack', 'capacity', 'scrubIntervalMs', 'logLevel', 'readyFile',
+] as const;
+
+export function masterConfigFrom(settings: RawSettings): MasterConfig {
+  const d = MASTER_DEFAULTS;
+  return validateMasterConfig({
+    host: asString(settings.host) ?? d.host,
+    port: asNumber(settings.port, 'port') ?? d.port,
+    advertiseAddress: asString(settings.advertiseAddress),
+    dataDir: asString(settings.dataDir) ?? '',
+    chunkSizeBytes: asNumber(settings.chunkSize, 'chunkSize', parseSize) ?? d.chunkSizeBytes,
+    defaultReplication: asNumber(settings.replication, 'replication') ?? d.defaultReplication,
+    leaseDurationMs: asNumber(settings.leaseDurationMs, 'leaseDurationMs') ?? d.leaseDurationMs,
+    heartbeatIntervalMs: asNumber(settings.heartbeatIntervalMs, 'heartbeatIntervalMs') ?? d.heartbeatIntervalMs,
+    chunkserverTimeoutMs: asNumber(settings.chunkserverTimeoutMs, 'chunkserverTimeoutMs') ?? d.chunkserverTimeoutMs,
+    trashRetentionMs: asNumber(settings.trashRetentionMs, 'trashRetentionMs') ?? d.trashRetentionMs,
+    sessionRetentionMs: asNumber(settings.sessionRetentionMs, 'sessionRetentionMs') ?? d.sessionRetentionMs,
+    replicationIntervalMs: asNumber(settings.replicationIntervalMs, 'replicationIntervalMs') ?? d.replicationIntervalMs,
+    gcIntervalMs: asNumber(settings.gcIntervalMs, 'gcIntervalMs') ?? d.gcIntervalMs,
+    snapshotEveryEntries: asNumber(settings.snapshotEveryEntries, 'snapshotEveryEntries') ?? d.snapshotEveryEntries,
+    logLevel: logLevel(settings.logLevel) ?? d.logLevel,
+    readyFile: asString(settings.readyFile),
+  });
+}
+
+export function chunkserverConfigFrom(settings: RawSettings): ChunkserverConfig {
+  const d = CHUNKSERVER_DEFAULTS;
+  return validateChunkserverConfig({
+    host: asString(settings.host) ?? d.host,
+    port: asNumber(settings.port, 'port') ?? d.port,
+    advertiseAddress: asString(settings.advertiseAddress),
+    dataDir: asString(settings.dataDir) ?? '',
+    masters: asList(settings.masters) ?? [],
+    zone: asString(settings.zone) ?? d.zone,
+    rack: asString(settings.rack) ?? d.rack,
+    capacityBytes: asNumber(settings.capacity, 'capacity', parseSize),
+    scrubIntervalMs: asNumber(settings.scrubIntervalMs, 'scrubIntervalMs') ?? d.scrubIntervalMs,
+    logLevel: logLevel(settings.logLevel) ?? d.logLevel,
+    readyFile: asString(settings.readyFile),
+  });
+}
+
+function logLevel(value: RawSettings[string]): LogLevel | undefined {
+  if (value === undefined) return undefined;
+  const level = String(value) as LogLevel;
+  if (!LOG_LEVELS.includes(level)) throw new Error(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
+  return level;
+}
+
+/** Runs a node until SIGINT or SIGTERM, then stops it cleanly. */
+async function serve(start: () => Promise<{ stop(): Promise<void> }>, logger: Logger): Promise<void> {
+  const node = await start();
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    node.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'unclean stop');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+export function addProcessCommands(program: Command, env: NodeJS.ProcessEnv): void {
+  program
+    .command('master')
+    .description('run one master process')
+    .option('--config <file>', 'JSON config file (keys as the long options, in camelCase)')
+    .option('--host <host>', `interface to listen on (default ${MASTER_DEFAULTS.host})`)
+    .option('--port <port>', `port to listen on, 0 for any free one (default ${MASTER_DEFAULTS.port})`)
+    .option('--advertise-address <host:port>', 'address others reach this master at (default host:port)')
+    .option('--data-dir <dir>', 'where the log and snapshots live (required)')
+    .option('--chunk-size <size>', 'chunk size of a new cluster, e.g. 64MiB (default 64MiB)')
+    .option('--replication <n>', 'default replicas per chunk (default 3)')
+    .option('--lease-duration-ms <ms>', 'chunk lease duration (default 10000)')
+    .option('--heartbeat-interval-ms <ms>', 'chunkserver heartbeat interval (default 2000)')
+    .option('--chunkserver-timeout-ms <ms>', 'a chunkserver silent this long is dead (default 10000)')
+    .option('--trash-retention-ms <ms>', 'how long deleted files stay in the trash (default 3600000)')
+    .option('--session-retention-ms <ms>', 'how long idle client sessions are remembered (default 3600000)')
+    .option('--replication-interval-ms <ms>', 'how often re-replication runs (default 500)')
+    .option('--gc-interval-ms <ms>', 'how often orphaned replicas are collected (default 5000)')
+    .option('--snapshot-every-entries <n>', 'log entries between snapshots (default 20000)')
+    .option('--log-level <level>', 'debug, info, warn, error or silent (default info)')
+    .option('--ready-file <file>', 'write {"pid","port","address"} here once serving')
+    .action(async (opts: RawSettings & { config?: string }) => {
+      const config = masterConfigFrom(mergeSettings(MASTER_KEYS, opts, env, loadConfigFile(opts.config)));
+      const logger = createLogger('master', config.logLevel);
+      await serve(() => MasterNode.start(config, logger), logger);
+    });
+
+  program
+    .command('chunkserver')
+    .description('run one chunkserver process')
+    .option('--config <file>', 'JSON config file (keys as the long options, in camelCase)')
+    .option('--host <host>', `interface to listen on (default ${CHUNKSERVER_DEFAULTS.host})`)
+    .option('--port <port>', `port to listen on, 0 for any free one (default ${CHUNKSERVER_DEFAULTS.port})`)
+    .option('--advertise-address <host:port>', 'address clients and peers reach this server at (default host:port)')
+    .option('--data-dir <dir>', 'where chunk files and their metadata live (required)')
+    .option('--masters <list>', 'comma-separated master addresses (required)')
+    .option('--zone <zone>', 'zone label for placement (default "default")')
+    .option('--rack <rack>', 'rack label for placement (default "default")')
+    .option('--capacity <size>', 'bytes offered for chunks (default: the file system size)')
+    .option('--scrub-interval-ms <ms>', 'verify one idle replica this often, 0 for never (default 60000)')
+    .option('--log-level <level>', 'debug, info, warn, error or silent (default info)')
+    .option('--ready-file <file>', 'write {"pid","port","address"} here once serving')
+    .action(async (opts: RawSettings & { config?: string }) => {
+      const config = chunkserverConfigFrom(mergeSettings(CHUNKSERVER_KEYS, opts, env, loadConfigFile(opts.config)));
+      const logger = createLogger('chunkserver', config.logLevel);
+      await serve(() => ChunkserverNode.start(config, logger), logger);
+    });
+}

@@ -1,0 +1,112 @@
+import { crc32c } from '../common/crc32c.js';
+import { DfsError, isDfsError } from '../common/errors.js';
+import { ClientPool, callUnary } from '../common/grpc-client-pool.js';
+import { fromGrpcError } from '../common/grpc-errors.js';
+import { dataChannelOptions } from '../common/grpc-server.js';
+import type { ChunkHandle } from '../common/ids.js';
+import type { Logger } from '../common/logger.js';
+import { chunkserverServices } from '../proto/load.js';
+import { rawFrameClientConstructor, type RawPipelineClient } from '../proto/pipeline-frames.js';
+import type { ChunkDataClient } from '../proto/generated/dfs/chunk/ChunkData.js';
+import type { ReadResponse__Output } from '../proto/generated/dfs/chunk/ReadResponse.js';
+import type { ServerRef__Output } from '../proto/generated/dfs/ServerRef.js';
+import type { DfsClientOptions } from './client-options.js';
+import { orderReplicas } from './replica-order.js';
+
+/** A chunk as the client knows it: where it is and at which version. */
+export interface ChunkInfo {
+  index: number;
+  handle: ChunkHandle;
+  /** The lowest version a replica may have to be read (the master's confirmed version). */
+  version: number;
+  replicas: ServerRef__Output[];
+}
+
+/**
+ * The client's data connections to chunkservers: verified reads with
+ * failover across replicas, record appends, and write streams.
+ */
+export class ChunkIo {
+  private readonly data = new ClientPool<ChunkDataClient>(chunkserverServices().dfs.chunk.ChunkData, dataChannelOptions());
+  private readonly writers = new ClientPool<RawPipelineClient>(
+    rawFrameClientConstructor(chunkserverServices().dfs.chunk.ChunkData.service, 'ChunkData'),
+    dataChannelOptions(),
+  );
+
+  constructor(
+    private readonly options: { locality: DfsClientOptions['locality']; callTimeoutMs: number; random: () => number; logger: Logger },
+  ) {}
+
+  /**
+   * Reads [offset, offset + length) of a chunk from the nearest replica that
+   * can serve it, verifying every frame. Returns fewer bytes where the chunk
+   * ends. Throws the last replica's error (retryable) if none could serve.
+   */
+  async read(chunk: ChunkInfo, offset: number, length: number): Promise<Buffer> {
+    let lastError: DfsError = new DfsError('UNAVAILABLE', `chunk ${chunk.handle} has no live replica`);
+    for (const replica of orderReplicas(chunk.replicas, this.options.locality, this.options.random)) {
+      try {
+        return await this.readFrom(replica, chunk, offset, length);
+      } catch (err) {
+        const failure = isDfsError(err) ? err : fromGrpcError(err);
+        if (!failure.retryable && failure.code !== 'NOT_FOUND') throw failure;
+        lastError = failure.code === 'NOT_FOUND' ? new DfsError('STALE_VERSION', failure.message, { cause: failure }) : failure;
+        this.options.logger.debug({ handle: chunk.handle, replica: replica.address, code: failure.code }, 'replica failed a read');
+      }
+    }
+    throw lastError;
+  }
+
+  private async readFrom(replica: ServerRef__Output, chunk: ChunkInfo, offset: number, length: number): Promise<Buffer> {
+    const stream = this.data.get(replica.address).Read(
+      { handle: String(chunk.handle), version: String(chunk.version), offset: String(offset), length: String(length) },
+      { deadline: Date.now() + this.options.callTimeoutMs + Math.ceil(length / 1_000) },
+    );
+    const parts: Buffer[] = [];
+    let expected = offset;
+    try {
+      for await (const frame of stream as AsyncIterable<ReadResponse__Output>) {
+        if (frame.data.length === 0) continue;
+        if (Number(frame.offset) !== expected) throw new DfsError('INTERNAL', `replica sent offset ${frame.offset}, expected ${expected}`);
+        if (crc32c(frame.data) !== frame.dataCrc32c >>> 0) {
+          throw new DfsError('CHECKSUM_MISMATCH', `data from ${replica.address} failed its checksum in transit`);
+        }
+        parts.push(frame.data);
+        expected += frame.data.length;
+      }
+    } catch (err) {
+      stream.cancel();
+      throw isDfsError(err) ? err : fromGrpcError(err);
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  async append(
+    primary: ServerRef__Output,
+    request: { handle: ChunkHandle; version: number; clientId: string; seq: number; data: Buffer },
+  ): Promise<number> {
+    const response = await callUnary(
+      this.data.get(primary.address),
+      'Append',
+      {
+        handle: String(request.handle),
+        version: String(request.version),
+        clientId: request.clientId,
+        seq: String(request.seq),
+        data: request.data,
+        dataCrc32c: crc32c(request.data),
+      },
+      this.options.callTimeoutMs,
+    );
+    return Number(response.offset);
+  }
+
+  writer(address: string): RawPipelineClient {
+    return this.writers.get(address);
+  }
+
+  close(): void {
+    this.data.close();
+    this.writers.close();
+  }
+}

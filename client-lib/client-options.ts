@@ -1,0 +1,23 @@
+import type { BackoffPolicy } from '../common/backoff.js';
+import type { Logger } from '../common/logger.js';
+
+export interface DfsClientOptions {
+  /** Master addresses (host:port); any one will do, the client finds the leader. */
+  masters: string[];
+  /** Identifies this client's requests for exactly-once retries; a UUID by default. */
+  clientId?: string;
+  /** Retries of retryable failures: exponential backoff with jitter, up to a deadline. */
+  retry?: Partial<BackoffPolicy>;
+  /** Deadline of one RPC. */
+  callTimeoutMs?: number;
+  /** How long cached chunk locations are trusted before they are fetched again. */
+  locationCacheTtlMs?: number;
+  /** Where this client runs, so reads prefer the nearest replica. */
+  locality?: {
+    /** Chunkserver ids on this node (same node is nearest). */
+    serverIds?: string[];
+    zone?: string;
+    rack?: string;
+  };
+  logger?: Logger;
+}

@@ -1,0 +1,50 @@
+/**
+ * Coalesces file-size commits: many appends finishing together cost one
+ * master round trip, which carries the largest end offset among them.
+ */
+export class SizeCommitter {
+  private committed: number;
+  private wanted: number;
+  private running: Promise<void> | undefined;
+  private waiters: { end: number; resolve: () => void; reject: (err: unknown) => void }[] = [];
+
+  constructor(
+    initialSize: number,
+    private readonly commit: (endOffset: number) => Promise<number>,
+  ) {
+    this.committed = initialSize;
+    this.wanted = initialSize;
+  }
+
+  /** Resolves once the master records a size of at least `end`. */
+  ensure(end: number): Promise<void> {
+    if (end <= this.committed) return Promise.resolve();
+    this.wanted = Math.max(this.wanted, end);
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ end, resolve, reject }));
+    this.running ??= this.loop().finally(() => (this.running = undefined));
+    return done;
+  }
+
+  /** What the master last told us, e.g. after another client grew the file. */
+  observe(size: number): void {
+    this.committed = Math.max(this.committed, size);
+  }
+
+  private async loop(): Promise<void> {
+    while (this.wanted > this.committed) {
+      const target = this.wanted;
+      try {
+        this.committed = Math.max(this.committed, await this.commit(target), target);
+      } catch (err) {
+        const failed = this.waiters.filter((w) => w.end <= target);
+        this.waiters = this.waiters.filter((w) => w.end > target);
+        for (const w of failed) w.reject(err);
+        this.wanted = Math.max(this.committed, ...this.waiters.map((w) => w.end));
+        continue;
+      }
+      const done = this.waiters.filter((w) => w.end <= this.committed);
+      this.waiters = this.waiters.filter((w) => w.end > this.committed);
+      for (const w of done) w.resolve();
+    }
+  }
+}
