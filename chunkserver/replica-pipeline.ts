@@ -97,7 +97,7 @@ export class ReplicaPipeline {
 
   /** Waits for every submitted packet, then ends the downstream stream cleanly. */
   async finish(): Promise<void> {
-    if (this.issued > 0 && this.failure === undefined) {
+    if (this.acked < this.issued && this.failure === undefined) {
       await new Promise<void>((resolve, reject) => this.waiters.push({ index: this.issued, resolve, reject }));
     }
     this.endStream();

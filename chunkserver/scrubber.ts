@@ -23,9 +23,13 @@ export class Scrubber {
     const replicas = this.ctx.store.list();
     if (replicas.length === 0) return;
     const { handle } = replicas[this.cursor++ % replicas.length]!;
+    // A chunk being written is checked by its writers' reads and by the next round.
     if (this.ctx.pipelines.get(handle) !== undefined) return;
     try {
-      if (!(await this.ctx.store.verify(handle))) await handleCorruption(this.ctx, handle);
+      if (!(await this.ctx.store.verify(handle))) {
+        this.ctx.logger.warn({ handle }, 'scrubber found a corrupt replica');
+        await handleCorruption(this.ctx, handle);
+      }
     } catch (err) {
       this.ctx.logger.warn({ handle, err: (err as Error).message }, 'scrub failed');
     }

@@ -10,7 +10,8 @@ export interface Output {
 export function createOutput(json: () => boolean, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Output {
   return {
     result(value, human) {
-      stdout.write((json() ? JSON.stringify(value, null, 2) : human()) + '\n');
+      const text = json() ? JSON.stringify(value, null, 2) : human();
+      if (text !== '') stdout.write(text + '\n');
     },
     error(err) {
       const code = isDfsError(err) ? err.code : 'ERROR';

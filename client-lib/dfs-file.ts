@@ -207,6 +207,7 @@ export class DfsFile {
       size: String(size),
     });
     this.attr = fromWireAttr(response.attr);
+    this.sizes.reset(this.attr.size);
     for (const i of [...this.chunks.keys()]) if (i * this.chunkSizeBytes >= size) this.chunks.delete(i);
   }
 

@@ -25,6 +25,12 @@ export class SizeCommitter {
     return done;
   }
 
+  /** The file was truncated: sizes below the old one must be committed again. */
+  reset(size: number): void {
+    this.committed = size;
+    this.wanted = Math.max(size, ...this.waiters.map((w) => w.end));
+  }
+
   /** What the master last told us, e.g. after another client grew the file. */
   observe(size: number): void {
     this.committed = Math.max(this.committed, size);

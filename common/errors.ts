@@ -44,6 +44,11 @@ export interface ErrorDetails {
   leaderHint?: string;
   /** CHAIN_FAILURE: ids of the replicas that failed. */
   failedServerIds?: readonly string[];
+  /**
+   * The peer never answered (no connection, or the transport failed): the
+   * status came from the local gRPC stack, not from the peer's handler.
+   */
+  fromTransport?: boolean;
 }
 
 export class DfsError extends Error {

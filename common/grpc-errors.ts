@@ -38,7 +38,7 @@ export function fromGrpcError(err: unknown): DfsError {
       },
     });
   }
-  return new DfsError(codeForTransportStatus(status.code), message, { cause: err });
+  return new DfsError(codeForTransportStatus(status.code), message, { cause: err, details: { fromTransport: true } });
 }
 
 /** Statuses that grpc-js itself produces, with no dfs-code trailer. */

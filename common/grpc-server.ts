@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type * as http2 from 'node:http2';
+import type { Socket } from 'node:net';
 import { assert } from './assert.js';
 import { toStatus } from './grpc-errors.js';
 import { LIMITS } from './limits.js';
@@ -58,15 +59,18 @@ export async function startGrpcServer(
       err ? reject(err) : resolve(bound),
     );
   });
-  if (options.largeWindow) {
-    assert(internals.http2Servers instanceof Map, 'grpc-js internals changed: http2Servers');
-    for (const http2Server of internals.http2Servers.keys()) {
-      http2Server.on('session', (session: http2.ServerHttp2Session) => {
+  assert(internals.http2Servers instanceof Map, 'grpc-js internals changed: http2Servers');
+  for (const http2Server of internals.http2Servers.keys()) {
+    // grpc-js sets TCP_NODELAY on its client sockets only; small replies must
+    // not wait for Nagle's algorithm on ours either.
+    http2Server.on('connection', (socket: Socket) => socket.setNoDelay(true));
+    http2Server.on('session', (session: http2.ServerHttp2Session) => {
+      if (options.largeWindow) {
         // The connection-level window; the per-stream one travels in SETTINGS.
         session.setLocalWindowSize(LIMITS.dataWindowBytes);
         tuned++;
-      });
-    }
+      }
+    });
   }
   return { server, port, tunedSessions: () => tuned };
 }
@@ -106,9 +110,20 @@ export function failStream(call: { emit(event: 'error', err: grpc.StatusObject):
   call.emit('error', toStatus(err));
 }
 
+/**
+ * grpc-js backs off reconnecting to an unreachable peer up to two minutes by
+ * default; a restarted chunkserver or master must be reachable again within
+ * seconds.
+ */
+const RECONNECT_BACKOFF = {
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 2_000,
+} as const;
+
 /** Client channel options for data connections: the client half of the window tuning. */
 export function dataChannelOptions(): grpc.ChannelOptions {
   return {
+    ...RECONNECT_BACKOFF,
     'grpc-node.flow_control_window': LIMITS.dataWindowBytes,
     'grpc.max_receive_message_length': LIMITS.dataMessageMaxBytes,
     'grpc.max_send_message_length': LIMITS.dataMessageMaxBytes,
@@ -120,6 +135,7 @@ export function dataChannelOptions(): grpc.ChannelOptions {
 
 export function metadataChannelOptions(): grpc.ChannelOptions {
   return {
+    ...RECONNECT_BACKOFF,
     'grpc.max_receive_message_length': LIMITS.metadataMessageMaxBytes,
     'grpc.max_send_message_length': LIMITS.metadataMessageMaxBytes,
     'grpc.keepalive_time_ms': 10_000,

@@ -11,6 +11,8 @@ export interface ChunkserverRecord {
   load: { activeReads: number; activeWrites: number; activeCopies: number };
   lastHeartbeatMs: number;
   alive: boolean;
+  /** A call to it failed to connect: no new work goes there until it heartbeats again. */
+  unreachableUntilMs: number;
   chunkCount: number;
 }
 
@@ -38,6 +40,7 @@ export class ChunkserverRegistry {
       load: { activeReads: 0, activeWrites: 0, activeCopies: 0 },
       lastHeartbeatMs: nowMs,
       alive: true,
+      unreachableUntilMs: 0,
       chunkCount: 0,
     };
     this.servers.set(id, record);
@@ -57,7 +60,19 @@ export class ChunkserverRegistry {
     record.load = report.load;
     record.chunkCount = report.chunkCount;
     record.lastHeartbeatMs = nowMs;
+    record.unreachableUntilMs = 0;
     return true;
+  }
+
+  /** A connection to the server failed: keep new chunks and copies away from it for a while. */
+  markUnreachable(id: ServerId, nowMs: number): void {
+    const record = this.servers.get(id);
+    if (record !== undefined) record.unreachableUntilMs = nowMs + this.timeoutMs;
+  }
+
+  /** Live servers that can take new replicas now. */
+  placeable(nowMs: number): ChunkserverRecord[] {
+    return this.live().filter((s) => s.unreachableUntilMs <= nowMs);
   }
 
   /** Marks servers dead whose heartbeats stopped; returns them. */

@@ -95,6 +95,7 @@ export class LeaseManager {
         }
       } else {
         excluded.add(primary!.id);
+        if (failure.details.fromTransport) ctx.registry.markUnreachable(primary!.id, ctx.clock.nowMs());
       }
       throw failure.retryable ? failure : new DfsError('UNAVAILABLE', failure.message, { cause: failure });
     }
@@ -120,7 +121,7 @@ export class LeaseManager {
     if (confirmed === 0) {
       // Never written: place it afresh (replicas that failed attempts created are empty and get collected).
       const goal = ctx.state().chunkGoal(handle);
-      const live = ctx.registry.live().map(placementCandidate);
+      const live = ctx.registry.placeable(ctx.clock.nowMs()).map(placementCandidate);
       const count = goal === undefined ? 1 : goal.all ? live.length : goal.replication;
       const chosen = choosePlacement(live, count, {
         existing: [],

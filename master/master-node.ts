@@ -61,6 +61,8 @@ export class MasterNode {
       address: () => address,
       logger: logger.child({ component: 'log' }),
     });
+    // A brand-new cluster has granted no lease that must be waited out.
+    const fresh = !holder.current.config().initialized;
     let replication: ReplicationManager | undefined;
     const ctx: MasterContext = {
       config,
@@ -79,14 +81,14 @@ export class MasterNode {
       },
       registry: new ChunkserverRegistry(config.chunkserverTimeoutMs),
       locations: new ChunkLocations(),
-      leases: new LeaseTable(clock.nowMs(), config.leaseDurationMs),
+      leases: new LeaseTable(clock.nowMs(), fresh ? 0 : config.leaseDurationMs),
       chunkservers: new ClientPool(chunkserverServices().dfs.chunk.ChunkControl, dataChannelOptions()),
       pendingDeletes: new Map(),
       markForReplication: (handle: ChunkHandle) => replication?.mark(handle),
       isCopying: (handle: ChunkHandle) => replication?.isCopying(handle) ?? false,
     };
     replication = new ReplicationManager(ctx);
-    if (!holder.current.config().initialized) {
+    if (fresh) {
       await ctx.propose({
         timeUs: String(clock.wallUs()),
         initCluster: {

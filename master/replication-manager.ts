@@ -1,3 +1,4 @@
+import { isDfsError } from '../common/errors.js';
 import { callUnary } from '../common/grpc-client-pool.js';
 import { chunkVersion, type ChunkHandle, type ServerId } from '../common/ids.js';
 import { LIMITS } from '../common/limits.js';
@@ -75,7 +76,7 @@ export class ReplicationManager {
       });
     }
     if (states.length === 0) return;
-    const plan = planReplication(states, ctx.registry.live().map(placementCandidate), this.copiesPerServer, {
+    const plan = planReplication(states, ctx.registry.placeable(now).map(placementCandidate), this.copiesPerServer, {
       copiesPerServerMax: LIMITS.copiesPerServerMax,
       minFreeBytes: ctx.state().config().chunkSizeBytes,
       random: ctx.random,
@@ -128,9 +129,12 @@ export class ReplicationManager {
       COPY_TIMEOUT_MS,
     )
       .then((response) => {
+        // A delete ordered for an older replica on this server must not take the fresh copy.
+        ctx.pendingDeletes.get(plan.target)?.delete(plan.handle);
         ctx.locations.set(plan.target, plan.handle, chunkVersion(response.version));
       })
       .catch((err: unknown) => {
+        if (isDfsError(err) && err.details.fromTransport) ctx.registry.markUnreachable(plan.target, ctx.clock.nowMs());
         ctx.logger.warn({ handle: plan.handle, target: plan.target, err: (err as Error).message }, 'copy failed');
       })
       .finally(() => {

@@ -129,9 +129,8 @@ export class SingleNodeLog<Result> implements ReplicatedLog<Result> {
     return !this.closed;
   }
 
-  onLeadershipChange(listener: (leading: boolean) => void): void {
-    queueMicrotask(() => listener(true));
-  }
+  /** A single node leads from the moment it opens and never stops: there is nothing to report. */
+  onLeadershipChange(_listener: (leading: boolean) => void): void {}
 
   status(): LogStatus {
     return {

@@ -1,0 +1,170 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DfsClient, type DfsClientOptions } from '../../client-lib/index.js';
+import { startCluster, waitUntilWritable } from '../../cli/cluster-commands.js';
+import type { ClusterFile, ClusterProcess } from '../../cli/cluster-file.js';
+import { isAlive, terminate } from '../../cli/process-launcher.js';
+import { sleep } from '../../common/backoff.js';
+
+/** Timeouts short enough for tests to see failures handled within seconds. */
+export const FAST_MASTER_ARGS = [
+  '--lease-duration-ms', '3000',
+  '--heartbeat-interval-ms', '300',
+  '--chunkserver-timeout-ms', '1500',
+  '--replication-interval-ms', '200',
+  '--gc-interval-ms', '500',
+  '--log-level', 'debug',
+];
+
+export interface TestClusterOptions {
+  chunkservers?: number;
+  chunkSizeBytes?: number;
+  masterArgs?: string[];
+  chunkserverArgs?: string[];
+  labels?: (i: number) => { zone: string; rack: string };
+}
+
+const everyPid = new Set<number>();
+// A crashed test run must not leave servers behind.
+process.on('exit', () => {
+  for (const pid of everyPid) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/**
+ * A real cluster for one test file: master and chunkserver processes on
+ * loopback ports chosen by the kernel, in a fresh temporary directory, each
+ * logging to its own file. Kill them for real, restart them on their data,
+ * and stop() removes everything (keep the directory with KEEP_TEST_DIRS=1).
+ */
+export class TestCluster {
+  private clients: DfsClient[] = [];
+
+  private constructor(
+    readonly dir: string,
+    private file: ClusterFile,
+    private readonly options: Required<Omit<TestClusterOptions, 'labels'>> & Pick<TestClusterOptions, 'labels'>,
+  ) {}
+
+  static async start(options: TestClusterOptions = {}): Promise<TestCluster> {
+    const dir = await mkdtemp(join(tmpdir(), 'dfs-test-'));
+    const full = {
+      chunkservers: options.chunkservers ?? 3,
+      chunkSizeBytes: options.chunkSizeBytes ?? 1024 * 1024,
+      masterArgs: options.masterArgs ?? FAST_MASTER_ARGS,
+      chunkserverArgs: options.chunkserverArgs ?? ['--scrub-interval-ms', '0', '--log-level', 'debug'],
+      labels: options.labels,
+    };
+    const cluster = new TestCluster(dir, undefined as unknown as ClusterFile, full);
+    try {
+      await cluster.startMissing();
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  /** Starts every process that is not running (all of them at first), on its old data and port. */
+  async startMissing(): Promise<void> {
+    this.file = await startCluster({
+      dir: this.dir,
+      masters: 1,
+      chunkservers: this.options.chunkservers,
+      chunkSizeBytes: this.options.chunkSizeBytes,
+      detach: false,
+      masterArgs: this.options.masterArgs,
+      chunkserverArgs: this.options.chunkserverArgs,
+      ...(this.options.labels ? { labels: this.options.labels } : {}),
+      readyTimeoutMs: 30_000,
+    });
+    for (const p of this.file.processes) everyPid.add(p.pid);
+  }
+
+  get masters(): string[] {
+    return this.file.masters;
+  }
+
+  get chunkSizeBytes(): number {
+    return this.options.chunkSizeBytes;
+  }
+
+  process(name: string): ClusterProcess {
+    const p = this.file.processes.find((q) => q.name === name);
+    if (p === undefined) throw new Error(`no process ${name}`);
+    return p;
+  }
+
+  chunkservers(): ClusterProcess[] {
+    return this.file.processes.filter((p) => p.role === 'chunkserver');
+  }
+
+  /** The chunkserver's stable id (its replicas are known by it). */
+  async serverId(name: string): Promise<string> {
+    return (await readFile(join(this.process(name).dataDir, 'server-id'), 'utf8')).trim();
+  }
+
+  async client(options: Partial<DfsClientOptions> = {}): Promise<DfsClient> {
+    const client = await DfsClient.connect({ masters: this.masters, ...options });
+    this.clients.push(client);
+    return client;
+  }
+
+  kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): void {
+    process.kill(this.process(name).pid, signal);
+  }
+
+  async killAndWait(name: string): Promise<void> {
+    const { pid } = this.process(name);
+    process.kill(pid, 'SIGKILL');
+    while (isAlive(pid)) await sleep(10);
+  }
+
+  /** Restarts whatever is down and waits until the cluster accepts writes again. */
+  async restart(): Promise<void> {
+    await this.startMissing();
+    await waitUntilWritable(this.masters, this.options.chunkservers, 30_000);
+  }
+
+  /** The end of a process's log, for assertion messages. */
+  logTail(name: string, lines = 40): string {
+    try {
+      return readFileSync(this.process(name).logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.clients) c.close();
+    this.clients = [];
+    await Promise.all((this.file?.processes ?? []).map((p) => terminate(p.pid, 5_000)));
+    for (const p of this.file?.processes ?? []) everyPid.delete(p.pid);
+    if (process.env.KEEP_TEST_DIRS !== '1') await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Polls `check` until it returns a value (not undefined) or the deadline passes. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+    }
+    await sleep(50);
+  }
+}

@@ -1,0 +1,66 @@
+import { expect } from 'chai';
+import { open, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AssertionError } from '../../../common/assert.js';
+import { chunkHandle, type ChunkHandle } from '../../../common/ids.js';
+import { silentLogger } from '../../../common/logger.js';
+import { ChunkFiles, chunkPath, readFull } from '../../../chunkserver/chunk-files.js';
+import { useTempDir } from './helpers.js';
+
+describe('chunk files', () => {
+  const tmp = useTempDir();
+
+  it('places a chunk at chunks/<low byte>/<16 hex digits>.chunk', () => {
+    expect(chunkPath('/data', chunkHandle(0x1234abcd))).to.equal('/data/chunks/cd/000000001234abcd.chunk');
+    expect(chunkPath('/data', chunkHandle(0))).to.equal('/data/chunks/00/0000000000000000.chunk');
+    expect(chunkPath('/data', chunkHandle(Number.MAX_SAFE_INTEGER))).to.equal('/data/chunks/ff/001fffffffffffff.chunk');
+  });
+
+  it('refuses handles that are not safe non-negative integers', () => {
+    for (const bad of [-1, 1.5, 2 ** 53, Number.NaN, Infinity]) {
+      expect(() => chunkPath('/data', bad as ChunkHandle), String(bad)).to.throw(AssertionError);
+    }
+  });
+
+  it('has id constructors that refuse negative, fractional and too large handles', () => {
+    for (const bad of [-1, 0.5, 2 ** 53, '9007199254740993', '-3', 'abc']) {
+      expect(() => chunkHandle(bad), String(bad)).to.throw(AssertionError);
+    }
+    expect(chunkHandle('42')).to.equal(42);
+  });
+
+  it('keeps at most openFilesMax descriptors open', async () => {
+    const files = new ChunkFiles(tmp.path, 3, silentLogger);
+    await files.prepare();
+    for (let h = 1; h <= 10; h++) await files.create(h as ChunkHandle);
+    expect(files.openCount).to.equal(3);
+    for (let h = 1; h <= 10; h++) await files.use(h as ChunkHandle, async (f) => f.write(Buffer.from([h]), 0, 1, 0));
+    expect(files.openCount).to.equal(3);
+    for (let h = 1; h <= 10; h++) expect((await files.use(h as ChunkHandle, (f) => readFull(f, 0, 1)))[0]).to.equal(h);
+    await files.close();
+    expect(files.openCount).to.equal(0);
+  });
+
+  it('reads past the end of a file as zeros', async () => {
+    const path = join(tmp.path, 'f');
+    await writeFile(path, Buffer.from([1, 2, 3]));
+    const file = await open(path, 'r');
+    try {
+      expect([...(await readFull(file, 1, 6))]).to.deep.equal([2, 3, 0, 0, 0, 0]);
+    } finally {
+      await file.close();
+    }
+  });
+
+  it('finds chunk files and leaves unexpected names alone', async () => {
+    const files = new ChunkFiles(tmp.path, 8, silentLogger);
+    await files.prepare();
+    await files.create(0x305 as ChunkHandle);
+    await writeFile(join(tmp.path, 'chunks', '05', 'notes.txt'), 'x');
+    // A valid name in the wrong directory is not ours either.
+    await writeFile(join(tmp.path, 'chunks', '07', '0000000000000305.chunk'), 'x');
+    const found = await files.scan();
+    expect([...found.entries()]).to.deep.equal([[0x305, 0]]);
+    await files.close();
+  });
+});

@@ -1,0 +1,82 @@
+import { expect } from 'chai';
+import { chunkHandle, chunkVersion, serverId, type ServerId } from '../../../common/ids.js';
+import type { PlacementCandidate } from '../../../master/placement-policy.js';
+import { planReplication, type ChunkReplicationState } from '../../../master/replication-planner.js';
+
+const server = (id: string, used = 0): PlacementCandidate => ({
+  id: serverId(id),
+  zone: 'z',
+  rack: 'r',
+  capacityBytes: 1_000_000_000,
+  usedBytes: used,
+  activity: 0,
+});
+const live = ['a', 'b', 'c', 'd', 'e'].map((id) => server(id));
+const options = { copiesPerServerMax: 2, minFreeBytes: 0, random: () => 0.5 };
+
+function chunk(handle: number, valid: string[], goal = 3, extra: Partial<ChunkReplicationState> = {}): ChunkReplicationState {
+  return {
+    handle: chunkHandle(handle),
+    version: chunkVersion(1),
+    goal,
+    valid: valid.map((id) => live.find((s) => s.id === id)!),
+    copyingTo: [],
+    leased: false,
+    ...extra,
+  };
+}
+
+describe('replication planner', () => {
+  it('copies an under-replicated chunk to a server that lacks it, from one that has it', () => {
+    const plan = planReplication([chunk(1, ['a', 'b'])], live, new Map(), options);
+    expect(plan.copies).to.have.length(1);
+    const copy = plan.copies[0]!;
+    expect(['c', 'd', 'e']).to.include(copy.target);
+    expect(['a', 'b']).to.include(copy.sources[0]);
+    expect(copy.sources).to.have.members(['a', 'b']);
+  });
+
+  it('serves the most endangered chunk first when copies are scarce', () => {
+    const scarce = { ...options, copiesPerServerMax: 1 };
+    const plan = planReplication([chunk(1, ['a', 'b']), chunk(2, ['c'])], live, new Map(), scarce);
+    expect(plan.copies[0]!.handle).to.equal(2);
+  });
+
+  it('never lets a server take part in more than the limit of copies', () => {
+    const chunks = Array.from({ length: 20 }, (_, i) => chunk(i + 1, ['a']));
+    const plan = planReplication(chunks, live, new Map(), options);
+    const load = new Map<ServerId, number>();
+    for (const c of plan.copies) for (const id of [c.target, c.sources[0]!]) load.set(id, (load.get(id) ?? 0) + 1);
+    for (const [, n] of load) expect(n).to.be.at.most(2);
+    expect(plan.deferred.length).to.be.greaterThan(0);
+  });
+
+  it('counts copies in flight toward the goal and toward server limits', () => {
+    const plan = planReplication([chunk(1, ['a', 'b'], 3, { copyingTo: [serverId('c')] })], live, new Map(), options);
+    expect(plan.copies).to.have.length(0);
+    expect(plan.healthy).to.deep.equal([1]);
+    const busy = planReplication([chunk(2, ['a'])], live, new Map([[serverId('a'), 2]]), options);
+    expect(busy.copies).to.have.length(0);
+    expect(busy.deferred).to.deep.equal([2]);
+  });
+
+  it('waits for a lease to lapse before copying a leased chunk', () => {
+    const plan = planReplication([chunk(1, ['a', 'b'], 3, { leased: true })], live, new Map(), options);
+    expect(plan.copies).to.have.length(0);
+    expect(plan.blockedByLease).to.deep.equal([1]);
+  });
+
+  it('reports a chunk with no usable replica as missing', () => {
+    const plan = planReplication([chunk(1, [])], live, new Map(), options);
+    expect(plan.missing).to.deep.equal([1]);
+    expect(plan.copies).to.have.length(0);
+  });
+
+  it('trims replicas above the goal, fullest server first, but not while leased', () => {
+    const full = [server('a', 900_000_000), server('b', 100), server('c', 200), server('d', 300)];
+    const over: ChunkReplicationState = { ...chunk(1, []), valid: full };
+    const plan = planReplication([over], live, new Map(), options);
+    expect(plan.excess).to.deep.equal([{ handle: 1, server: 'a' }]);
+    expect(planReplication([{ ...over, leased: true }], live, new Map(), options).excess).to.have.length(0);
+  });
+});
