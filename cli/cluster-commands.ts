@@ -21,6 +21,8 @@ export interface ClusterStartOptions {
   /** Zone and rack of chunkserver i. */
   labels?: (i: number) => { zone: string; rack: string };
   readyTimeoutMs?: number;
+  /** Extra arguments for node in every process (profiling). */
+  nodeArgs?: string[];
 }
 
 /**
@@ -53,6 +55,7 @@ export async function startCluster(options: ClusterStartOptions): Promise<Cluste
       logFile: join(dataDir, `${role}.log`),
       detached: options.detach,
       readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
+      ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}),
     });
     const record: ClusterProcess = { role, name, dataDir, address: launched.address, port: launched.port, pid: launched.pid, logFile: launched.logFile, zone, rack };
     processes.push(record);

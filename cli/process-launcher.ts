@@ -18,6 +18,8 @@ export interface LaunchSpec {
   detached: boolean;
   readyTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Extra arguments for node itself, e.g. --cpu-prof to profile a server. */
+  nodeArgs?: string[];
 }
 
 export interface Launched extends ReadyInfo {
@@ -32,7 +34,7 @@ export interface Launched extends ReadyInfo {
 export async function launch(spec: LaunchSpec): Promise<Launched> {
   await rm(spec.readyFile, { force: true });
   const log = openSync(spec.logFile, 'a');
-  const child = spawn(process.execPath, [DFS_ENTRY, spec.role, ...spec.args, '--ready-file', spec.readyFile], {
+  const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), DFS_ENTRY, spec.role, ...spec.args, '--ready-file', spec.readyFile], {
     stdio: ['ignore', log, log],
     detached: spec.detached,
     env: spec.env ?? process.env,

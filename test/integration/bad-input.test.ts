@@ -1,0 +1,230 @@
+import { expect } from 'chai';
+import * as grpc from '@grpc/grpc-js';
+import { crc32c } from '../../common/crc32c.js';
+import { fromGrpcError } from '../../common/grpc-errors.js';
+import { callUnary } from '../../common/grpc-client-pool.js';
+import { chunkserverServices } from '../../proto/load.js';
+import { encodeFrame, rawFrameClientConstructor } from '../../proto/pipeline-frames.js';
+import type { WriteAck__Output } from '../../proto/generated/dfs/chunk/WriteAck.js';
+import type { DfsClient } from '../../client-lib/index.js';
+import { TestCluster } from '../harness/test-cluster.js';
+import { rawClients } from '../harness/raw-clients.js';
+
+/** Runs a call that must fail, and checks the status on the wire and the error code in its trailer. */
+async function expectFailure(call: () => Promise<unknown>, status: grpc.status, code: string): Promise<void> {
+  let caught: unknown;
+  try {
+    await call();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught, `expected ${code}`).to.not.equal(undefined);
+  const error = fromGrpcError(caught);
+  const wire = (error.cause as grpc.ServiceError | undefined)?.code;
+  expect(wire, `gRPC status for ${code}: ${error.message}`).to.equal(status);
+  expect(error.code, error.message).to.equal(code);
+}
+
+/** A bidirectional write stream: sends frames, then resolves with the status it ends with. */
+function writeStream(address: string, frames: Buffer[]): Promise<unknown> {
+  const Client = rawFrameClientConstructor(chunkserverServices().dfs.chunk.ChunkData.service, 'ChunkData');
+  const client = new Client(address, grpc.credentials.createInsecure());
+  const stream = client.Write();
+  return new Promise<unknown>((resolve, reject) => {
+    stream.on('data', (_ack: WriteAck__Output) => undefined);
+    stream.on('error', (err) => {
+      client.close();
+      reject(err);
+    });
+    stream.on('end', () => {
+      client.close();
+      resolve(undefined);
+    });
+    for (const f of frames) stream.write(f);
+    stream.end();
+  });
+}
+
+describe('bad input gets a clear error and changes nothing', function () {
+  this.timeout(120_000);
+  let cluster: TestCluster;
+  let client: DfsClient;
+  let raw: ReturnType<typeof rawClients>;
+  let baseline: string;
+  let handle: string;
+  let version: string;
+  let inode: string;
+  let primary: string;
+  let secondary: string;
+  let id = 1000;
+  const rid = () => ({ clientId: 'bad-input-test', seq: String(++id) });
+
+  /** Everything a client can observe: the namespace, attributes, sizes, and the reference file's bytes. */
+  async function observe(): Promise<string> {
+    const entries: string[] = [];
+    const walk = async (path: string): Promise<void> => {
+      for (const e of await client.list(path)) {
+        const child = path === '/' ? `/${e.name}` : `${path}/${e.name}`;
+        entries.push(`${child} ${e.attr.kind} ${e.attr.size} ${e.attr.mode} ${e.attr.mtimeMs} ${e.attr.chunkCount}`);
+        if (e.attr.kind === 'directory') await walk(child);
+      }
+    };
+    await walk('/');
+    const health = await client.clusterHealth();
+    return [...entries, `files ${health.files} chunks ${health.chunks}`, (await client.readFile('/ref')).toString('hex')].join('\n');
+  }
+
+  before(async () => {
+    cluster = await TestCluster.start({ chunkservers: 3 });
+    client = await cluster.client();
+    raw = rawClients(cluster.masters[0]!);
+    await client.mkdir('/dir');
+    await client.writeFile('/ref', Buffer.from('reference bytes'));
+    inode = String((await client.stat('/ref')).inode);
+    const page = await callUnary(raw.metadata(), 'GetChunks', { inode, firstIndex: '0', count: 0 }, 5000);
+    handle = page.chunks[0]!.handle;
+    const { lease } = await callUnary(raw.metadata(), 'GetLease', { handle }, 5000);
+    version = lease!.version;
+    primary = lease!.primary!.address;
+    secondary = lease!.secondaries[0]!.address;
+    baseline = await observe();
+  });
+  after(async () => {
+    raw?.close();
+    await cluster?.stop();
+  });
+  afterEach(async () => {
+    expect(await observe(), 'state after bad input').to.equal(baseline);
+  });
+
+  it('refuses bad paths: .., ., empty components, NUL, relative, over-long names and paths', async () => {
+    const md = raw.metadata();
+    const bad = ['/dir/../x', '/dir/./x', '/dir//x', '/dir/', '/x\u0000y', 'relative', ''];
+    for (const path of bad) {
+      await expectFailure(() => callUnary(md, 'Create', { requestId: rid(), path, mode: 0o644 }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+      await expectFailure(() => callUnary(md, 'Mkdir', { requestId: rid(), path, mode: 0o755 }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+      await expectFailure(() => callUnary(md, 'Stat', { path }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    }
+    await expectFailure(() => callUnary(md, 'Create', { requestId: rid(), path: '/' + 'n'.repeat(256), mode: 0o644 }, 5000), grpc.status.INVALID_ARGUMENT, 'NAME_TOO_LONG');
+    await expectFailure(() => callUnary(md, 'Create', { requestId: rid(), path: ('/' + 'n'.repeat(250)).repeat(17), mode: 0o644 }, 5000), grpc.status.INVALID_ARGUMENT, 'NAME_TOO_LONG');
+    await expectFailure(() => callUnary(md, 'Rename', { requestId: rid(), source: '/ref', destination: '/dir/../ref2' }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+  });
+
+  it('refuses mutations without a request id, and bad modes', async () => {
+    const md = raw.metadata();
+    await expectFailure(() => callUnary(md, 'Create', { path: '/new', mode: 0o644 }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectFailure(() => callUnary(md, 'Create', { requestId: { clientId: '', seq: '1' }, path: '/new' }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectFailure(() => callUnary(md, 'Create', { requestId: rid(), path: '/new', mode: 0o17777 }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+  });
+
+  it('refuses negative, huge and out-of-range offsets and sizes', async () => {
+    const md = raw.metadata();
+    for (const n of ['-1', '18446744073709551615', '9007199254740993']) {
+      await expectFailure(() => callUnary(md, 'CommitWrite', { requestId: rid(), inode, endOffset: n }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+      await expectFailure(() => callUnary(md, 'GetChunks', { inode: n, firstIndex: '0' }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+      await expectFailure(() => callUnary(raw.metadata(), 'Truncate', { requestId: rid(), inode, size: n }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    }
+    await expectFailure(() => callUnary(md, 'Truncate', { requestId: rid(), inode, size: String(2 ** 52) }, 5000), grpc.status.RESOURCE_EXHAUSTED, 'TOO_LARGE');
+    await expectFailure(() => callUnary(md, 'AllocateChunk', { requestId: rid(), inode, index: String(2 ** 40) }, 5000), grpc.status.RESOURCE_EXHAUSTED, 'TOO_LARGE');
+    const read = (offset: string, length: string) =>
+      new Promise((resolve, reject) => {
+        const c = rawClients(primary).data();
+        const s = c.Read({ handle, version, offset, length });
+        s.on('data', () => undefined).on('error', reject).on('end', resolve);
+      });
+    await expectFailure(() => read('-1', '10'), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectFailure(() => read('0', '18446744073709551615'), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+  });
+
+  it('refuses unknown inodes, handles and chunks', async () => {
+    const md = raw.metadata();
+    await expectFailure(() => callUnary(md, 'GetChunks', { inode: '424242', firstIndex: '0' }, 5000), grpc.status.NOT_FOUND, 'NOT_FOUND');
+    await expectFailure(() => callUnary(md, 'GetLease', { handle: '999999' }, 5000), grpc.status.NOT_FOUND, 'NOT_FOUND');
+    await expectFailure(() => callUnary(md, 'CommitWrite', { requestId: rid(), inode: '424242', endOffset: '1' }, 5000), grpc.status.NOT_FOUND, 'NOT_FOUND');
+    await expectFailure(() => callUnary(md, 'Stat', { path: '/nope' }, 5000), grpc.status.NOT_FOUND, 'NOT_FOUND');
+    const read = () =>
+      new Promise((resolve, reject) => {
+        const s = rawClients(primary).data().Read({ handle: '999999', version: '1', offset: '0', length: '10' });
+        s.on('data', () => undefined).on('error', reject).on('end', resolve);
+      });
+    await expectFailure(read, grpc.status.NOT_FOUND, 'NOT_FOUND');
+  });
+
+  it('refuses wrong versions and mutations sent to a replica that holds no lease', async () => {
+    const readAt = (v: string) =>
+      new Promise((resolve, reject) => {
+        const s = rawClients(primary).data().Read({ handle, version: v, offset: '0', length: '10' });
+        s.on('data', () => undefined).on('error', reject).on('end', resolve);
+      });
+    await expectFailure(() => readAt(String(Number(version) + 5)), grpc.status.FAILED_PRECONDITION, 'STALE_VERSION');
+    const data = Buffer.from('x');
+    const append = (address: string, v: string, crc = crc32c(data)) =>
+      callUnary(rawClients(address).data(), 'Append', { handle, version: v, clientId: 'bad', seq: '1', data, dataCrc32c: crc }, 5000);
+    await expectFailure(() => append(secondary, version), grpc.status.ABORTED, 'LEASE_EXPIRED');
+    const { lease } = await callUnary(raw.metadata(), 'GetLease', { handle }, 5000);
+    const current = rawClients(lease!.primary!.address);
+    await expectFailure(
+      () => callUnary(current.data(), 'Append', { handle, version: String(Number(lease!.version) + 1), clientId: 'bad', seq: '1', data, dataCrc32c: crc32c(data) }, 5000),
+      grpc.status.FAILED_PRECONDITION,
+      'STALE_VERSION',
+    );
+    await expectFailure(
+      () => callUnary(current.data(), 'Append', { handle, version: lease!.version, clientId: 'bad', seq: '1', data, dataCrc32c: 12345 }, 5000),
+      grpc.status.DATA_LOSS,
+      'CHECKSUM_MISMATCH',
+    );
+    await expectFailure(
+      () => callUnary(current.replication(), 'PrepareVersion', { handle, minVersion: '5', version: '5' }, 5000),
+      grpc.status.INVALID_ARGUMENT,
+      'INVALID_ARGUMENT',
+    );
+  });
+
+  it('refuses malformed write streams: no header, garbage frames, packets past the chunk, bad checksums', async () => {
+    const { lease } = await callUnary(raw.metadata(), 'GetLease', { handle }, 5000);
+    const at = lease!.primary!.address;
+    const header = encodeFrame({ header: { handle, version: lease!.version, chain: [], clientId: 'bad' } });
+    const packet = (offset: number, data: Buffer, crc = crc32c(data)) =>
+      encodeFrame({ packet: { kind: 'PACKET_KIND_WRITE', offset: String(offset), data, dataCrc32c: crc } });
+    await expectFailure(() => writeStream(at, [packet(0, Buffer.from('x'))]), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectFailure(() => writeStream(at, [Buffer.from([0xff, 0xff, 0xff, 0x01])]), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectFailure(() => writeStream(at, [header, packet(cluster.chunkSizeBytes - 1, Buffer.from('xy'))]), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectFailure(() => writeStream(at, [header, packet(0, Buffer.from('xy'), 7)]), grpc.status.DATA_LOSS, 'CHECKSUM_MISMATCH');
+    await expectFailure(
+      () => writeStream(at, [header, encodeFrame({ packet: { kind: 'PACKET_KIND_APPEND', offset: '0', data: Buffer.from('x'), dataCrc32c: crc32c(Buffer.from('x')) } })]),
+      grpc.status.INVALID_ARGUMENT,
+      'INVALID_ARGUMENT',
+    );
+  });
+
+  it('refuses oversize messages with RESOURCE_EXHAUSTED', async () => {
+    await expectFailure(
+      () => callUnary(raw.metadata(), 'Create', { requestId: rid(), path: '/' + 'x'.repeat(5 * 1024 * 1024) }, 10_000),
+      grpc.status.RESOURCE_EXHAUSTED,
+      'TOO_LARGE',
+    );
+    const { lease } = await callUnary(raw.metadata(), 'GetLease', { handle }, 5000);
+    const big = Buffer.alloc(2 * 1024 * 1024);
+    await expectFailure(
+      () => callUnary(rawClients(lease!.primary!.address).data(), 'Append', { handle, version: lease!.version, clientId: 'bad', seq: '9', data: big, dataCrc32c: crc32c(big) }, 10_000),
+      grpc.status.RESOURCE_EXHAUSTED,
+      'TOO_LARGE',
+    );
+  });
+
+  it('refuses chunkserver registrations with bad addresses or ids', async () => {
+    const registry = raw.registry();
+    await expectFailure(
+      () => callUnary(registry, 'Register', { server: { id: 'x', address: 'not an address', zone: 'z', rack: 'r' }, capacityBytes: '1', usedBytes: '0' }, 5000),
+      grpc.status.INVALID_ARGUMENT,
+      'INVALID_ARGUMENT',
+    );
+    await expectFailure(
+      () => callUnary(registry, 'Register', { server: { id: '../../etc', address: '127.0.0.1:1', zone: 'z', rack: 'r' }, capacityBytes: '1', usedBytes: '0' }, 5000),
+      grpc.status.INVALID_ARGUMENT,
+      'INVALID_ARGUMENT',
+    );
+    const unknown = await callUnary(registry, 'Heartbeat', { serverId: 'never-registered', capacityBytes: '1', usedBytes: '0', chunkCount: '0' }, 5000);
+    expect(unknown.fullReportWanted).to.equal(true);
+  });
+});
