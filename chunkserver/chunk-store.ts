@@ -102,8 +102,6 @@ export interface ChunkStoreOptions {
 
 const DEFAULT_CHUNK_SIZE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_OPEN_FILES_MAX = 512;
-/** Client ids are UUIDs; the bound keeps a peer from growing dedup keys without limit. */
-const CLIENT_ID_MAX_BYTES = 128;
 /** `verify` locks this many blocks at a time, so the scrubber never stalls writers for a whole chunk. */
 const VERIFY_STEP_BLOCKS = 16;
 
@@ -881,8 +879,8 @@ function isCount(n: number): boolean {
 }
 
 function checkClientId(clientId: ClientId): void {
-  if (typeof clientId !== 'string' || clientId.length === 0 || Buffer.byteLength(clientId, 'utf8') > CLIENT_ID_MAX_BYTES) {
-    throw errors.invalid(`client id must be 1 to ${CLIENT_ID_MAX_BYTES} bytes`);
+  if (typeof clientId !== 'string' || clientId.length === 0 || Buffer.byteLength(clientId, 'utf8') > LIMITS.clientIdMaxBytes) {
+    throw errors.invalid(`client id must be 1 to ${LIMITS.clientIdMaxBytes} bytes`);
   }
 }
 

@@ -31,8 +31,8 @@ export function dataHandlers(ctx: ChunkserverContext) {
       const handle = chunkHandle(requireInteger(req.handle, 'handle'));
       const version = chunkVersion(requireInteger(req.version, 'version'));
       const seq = requireInteger(req.seq, 'seq');
-      if (!req.clientId || req.clientId.length > 64 || seq === 0) {
-        throw new DfsError('INVALID_ARGUMENT', 'an append needs a client id (1 to 64 characters) and a positive sequence number');
+      if (!req.clientId || Buffer.byteLength(req.clientId) > LIMITS.clientIdMaxBytes || seq === 0) {
+        throw new DfsError('INVALID_ARGUMENT', `an append needs a client id (1 to ${LIMITS.clientIdMaxBytes} bytes) and a positive sequence number`);
       }
       if (req.data.length > LIMITS.dataPacketMaxBytes) {
         throw new DfsError('TOO_LARGE', `a record may be at most ${LIMITS.dataPacketMaxBytes} bytes`);

@@ -31,7 +31,7 @@ export function validatePacket(packet: Packet__Output, chunkSizeBytes: number): 
       if (crc32c(data) !== packet.dataCrc32c >>> 0) throw new DfsError('CHECKSUM_MISMATCH', 'packet data does not match its checksum');
       if (packet.kind === 'PACKET_KIND_WRITE') return { kind: 'write', offset, data };
       const seq = parseWireInteger(packet.seq);
-      if (!packet.clientId || packet.clientId.length > 64 || seq === undefined || seq === 0) {
+      if (!packet.clientId || Buffer.byteLength(packet.clientId) > LIMITS.clientIdMaxBytes || seq === undefined || seq === 0) {
         throw new DfsError('INVALID_ARGUMENT', 'an append packet needs a client id and a positive sequence number');
       }
       return { kind: 'append', offset, data, clientId: clientId(packet.clientId), seq };

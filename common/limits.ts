@@ -17,6 +17,8 @@ export const LIMITS = {
   appendRecordMaxFraction: 4,
   /** Checksum block: one CRC32C per this many bytes of a chunk. */
   checksumBlockBytes: 64 * 1024,
+  /** Bytes in a client id (UUIDs are 36): bounds what a client can make the dedup tables hold. */
+  clientIdMaxBytes: 64,
   /** Entries returned by one List call. */
   listPageMax: 10_000,
   /** Chunk slots in one file (holes included): 64 TiB at 64 MiB chunks. */

@@ -1,3 +1,4 @@
+import { LIMITS } from '../common/limits.js';
 import { DfsError } from '../common/errors.js';
 import { parseWireInteger } from '../common/ids.js';
 import { splitPath } from '../common/path.js';
@@ -8,8 +9,8 @@ import type { RequestId, RequestId__Output } from '../proto/generated/dfs/Reques
  * clear INVALID_ARGUMENT and never reaches the log.
  */
 export function requireRequestId(id: RequestId__Output | null): RequestId {
-  if (id === null || typeof id.clientId !== 'string' || id.clientId.length === 0 || id.clientId.length > 64) {
-    throw new DfsError('INVALID_ARGUMENT', 'request_id.client_id must be 1 to 64 characters');
+  if (id === null || typeof id.clientId !== 'string' || id.clientId.length === 0 || Buffer.byteLength(id.clientId) > LIMITS.clientIdMaxBytes) {
+    throw new DfsError('INVALID_ARGUMENT', `request_id.client_id must be 1 to ${LIMITS.clientIdMaxBytes} bytes`);
   }
   const seq = parseWireInteger(id.seq);
   if (seq === undefined || seq === 0) throw new DfsError('INVALID_ARGUMENT', 'request_id.seq must be a positive integer');

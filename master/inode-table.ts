@@ -1,0 +1,304 @@
+import { assert } from '../common/assert.js';
+import type { InodeId } from '../common/ids.js';
+import { AscendingRows, resized } from './ascending-rows.js';
+import type { AttrView, InodeKind } from './attr.js';
+import { broken } from './invariant.js';
+
+const FLAG_DIRECTORY = 1;
+const FLAG_REPLICATE_ALL = 2;
+const CAPACITY_INITIAL = 1024;
+
+/** A file's chunk handles by index; 0 is a hole. Never ends with a hole. */
+export type ChunkList = number[];
+export type Children = Map<string, InodeId>;
+
+export interface NewInode {
+  readonly id: InodeId;
+  readonly kind: InodeKind;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly timeUs: number;
+  readonly replication: number;
+  readonly replicateAll: boolean;
+}
+
+const NO_CHUNKS: readonly number[] = Object.freeze([]);
+/** Chunk lists shorter than this are kept at their exact length. */
+const EXACT_LIST_MAX = 64;
+
+/**
+ * Storage of every inode, live or in the trash, by id: one row of columns per
+ * inode (see ascending-rows.ts). It knows nothing of paths; namespace.ts gives
+ * the rows their meaning and keeps nlink and the children maps consistent.
+ */
+export class InodeTable {
+  private readonly rows: AscendingRows;
+  private sizes = new Float64Array(CAPACITY_INITIAL);
+  private atimes = new Float64Array(CAPACITY_INITIAL);
+  private mtimes = new Float64Array(CAPACITY_INITIAL);
+  private ctimes = new Float64Array(CAPACITY_INITIAL);
+  private uids = new Uint32Array(CAPACITY_INITIAL);
+  private gids = new Uint32Array(CAPACITY_INITIAL);
+  private nlinks = new Uint32Array(CAPACITY_INITIAL);
+  private modes = new Uint16Array(CAPACITY_INITIAL);
+  private flags = new Uint8Array(CAPACITY_INITIAL);
+  private replications = new Uint8Array(CAPACITY_INITIAL);
+  /** A directory's children; a file's chunk list, or undefined while it has none. */
+  private readonly payloads: (Children | ChunkList | undefined)[] = [];
+  private fileCount = 0;
+  private directoryCount = 0;
+
+  constructor() {
+    this.rows = new AscendingRows(
+      CAPACITY_INITIAL,
+      (capacity) => {
+        this.sizes = resized(this.sizes, capacity);
+        this.atimes = resized(this.atimes, capacity);
+        this.mtimes = resized(this.mtimes, capacity);
+        this.ctimes = resized(this.ctimes, capacity);
+        this.uids = resized(this.uids, capacity);
+        this.gids = resized(this.gids, capacity);
+        this.nlinks = resized(this.nlinks, capacity);
+        this.modes = resized(this.modes, capacity);
+        this.flags = resized(this.flags, capacity);
+        this.replications = resized(this.replications, capacity);
+      },
+      (from, to) => {
+        this.sizes[to] = this.sizes[from]!;
+        this.atimes[to] = this.atimes[from]!;
+        this.mtimes[to] = this.mtimes[from]!;
+        this.ctimes[to] = this.ctimes[from]!;
+        this.uids[to] = this.uids[from]!;
+        this.gids[to] = this.gids[from]!;
+        this.nlinks[to] = this.nlinks[from]!;
+        this.modes[to] = this.modes[from]!;
+        this.flags[to] = this.flags[from]!;
+        this.replications[to] = this.replications[from]!;
+        this.payloads[to] = this.payloads[from];
+        this.payloads[from] = undefined;
+      },
+    );
+  }
+
+  get files(): number {
+    return this.fileCount;
+  }
+
+  get directories(): number {
+    return this.directoryCount;
+  }
+
+  /** Inodes held, files and directories, live or in the trash. */
+  get count(): number {
+    return this.rows.live;
+  }
+
+  /** Every row is below this (for per-row marks in invariant checks). */
+  get rowEnd(): number {
+    return this.rows.end;
+  }
+
+  /** The row of an inode, or -1. */
+  rowOf(id: number): number {
+    return this.rows.find(id);
+  }
+
+  /** Appends an inode; its id must exceed every id added before. */
+  add(inode: NewInode): number {
+    if ((inode.mode & ~0o7777) !== 0) broken(`mode ${inode.mode} has more than permission bits`);
+    const row = this.rows.append(inode.id);
+    const directory = inode.kind === 'directory';
+    this.sizes[row] = 0;
+    this.atimes[row] = inode.timeUs;
+    this.mtimes[row] = inode.timeUs;
+    this.ctimes[row] = inode.timeUs;
+    this.uids[row] = inode.uid;
+    this.gids[row] = inode.gid;
+    this.nlinks[row] = directory ? 2 : 1;
+    this.modes[row] = inode.mode;
+    this.flags[row] = (directory ? FLAG_DIRECTORY : 0) | (inode.replicateAll ? FLAG_REPLICATE_ALL : 0);
+    this.replications[row] = inode.replication;
+    this.payloads[row] = directory ? new Map() : undefined;
+    if (directory) this.directoryCount++;
+    else this.fileCount++;
+    return row;
+  }
+
+  remove(row: number): void {
+    if (this.isDirectory(row)) {
+      if (this.children(row).size !== 0) broken(`removing directory ${this.id(row)} that still has children`);
+      this.directoryCount--;
+    } else {
+      this.fileCount--;
+    }
+    this.rows.remove(row);
+    this.payloads[row] = undefined;
+  }
+
+  /** Squeezes out removed rows (between entries only: rows move). */
+  compact(): void {
+    if (this.rows.compact()) this.payloads.length = this.rows.end;
+  }
+
+  id(row: number): InodeId {
+    return this.rows.id(row) as InodeId;
+  }
+
+  isDirectory(row: number): boolean {
+    return (this.flags[row]! & FLAG_DIRECTORY) !== 0;
+  }
+
+  children(row: number): Children {
+    const payload = this.payloads[row];
+    if (!(payload instanceof Map)) broken(`row ${row} is not a directory`);
+    return payload;
+  }
+
+  chunks(row: number): readonly number[] {
+    if (this.isDirectory(row)) broken(`row ${row} is not a file`);
+    return (this.payloads[row] as ChunkList | undefined) ?? NO_CHUNKS;
+  }
+
+  /** Puts a handle at `index` of a file's chunk list, extending it with holes as needed. */
+  setChunkAt(row: number, index: number, handle: number): void {
+    assert(handle !== 0, 'a hole is not a chunk');
+    const list = this.chunks(row) as ChunkList;
+    if (index < list.length) {
+      list[index] = handle;
+      return;
+    }
+    if (index < EXACT_LIST_MAX) {
+      // Most files have a few chunks: an exact copy, where push() would
+      // reserve 16 or more spare elements and double a small list's memory.
+      const next: ChunkList = new Array<number>(index + 1);
+      for (let i = 0; i < index; i++) next[i] = i < list.length ? list[i]! : 0;
+      next[index] = handle;
+      this.payloads[row] = next;
+      return;
+    }
+    // push, never list[index] = …: a write far past the end makes a JS array sparse (a dictionary).
+    const grown = list === NO_CHUNKS ? [] : list;
+    while (grown.length < index) grown.push(0);
+    grown.push(handle);
+    this.payloads[row] = grown;
+  }
+
+  /** Replaces a file's chunk list; the table owns `list` from now on. */
+  setChunks(row: number, list: ChunkList): void {
+    if (this.isDirectory(row)) broken(`row ${row} is not a file`);
+    assert(list.length === 0 || list[list.length - 1] !== 0, 'a chunk list must not end with a hole');
+    this.payloads[row] = list.length === 0 ? undefined : list;
+  }
+
+  mode(row: number): number {
+    return this.modes[row]!;
+  }
+  setMode(row: number, mode: number): void {
+    if ((mode & ~0o7777) !== 0) broken(`mode ${mode} has more than permission bits`);
+    this.modes[row] = mode;
+  }
+  uid(row: number): number {
+    return this.uids[row]!;
+  }
+  setUid(row: number, uid: number): void {
+    this.uids[row] = uid;
+  }
+  gid(row: number): number {
+    return this.gids[row]!;
+  }
+  setGid(row: number, gid: number): void {
+    this.gids[row] = gid;
+  }
+  size(row: number): number {
+    return this.sizes[row]!;
+  }
+  setSize(row: number, size: number): void {
+    if (!(Number.isSafeInteger(size) && size >= 0)) broken(`bad size ${size}`);
+    this.sizes[row] = size;
+  }
+  nlink(row: number): number {
+    return this.nlinks[row]!;
+  }
+  setNlink(row: number, nlink: number): void {
+    this.nlinks[row] = nlink;
+  }
+  atimeUs(row: number): number {
+    return this.atimes[row]!;
+  }
+  setAtimeUs(row: number, timeUs: number): void {
+    this.atimes[row] = timeUs;
+  }
+  mtimeUs(row: number): number {
+    return this.mtimes[row]!;
+  }
+  setMtimeUs(row: number, timeUs: number): void {
+    this.mtimes[row] = timeUs;
+  }
+  ctimeUs(row: number): number {
+    return this.ctimes[row]!;
+  }
+  setCtimeUs(row: number, timeUs: number): void {
+    this.ctimes[row] = timeUs;
+  }
+  /** Sets mtime and ctime together, as every change to a file's content or a directory's entries does. */
+  touch(row: number, timeUs: number): void {
+    this.mtimes[row] = timeUs;
+    this.ctimes[row] = timeUs;
+  }
+  replication(row: number): number {
+    return this.replications[row]!;
+  }
+  setReplication(row: number, replication: number): void {
+    this.replications[row] = replication;
+  }
+  replicateAll(row: number): boolean {
+    return (this.flags[row]! & FLAG_REPLICATE_ALL) !== 0;
+  }
+  setReplicateAll(row: number, all: boolean): void {
+    this.flags[row] = all ? this.flags[row]! | FLAG_REPLICATE_ALL : this.flags[row]! & ~FLAG_REPLICATE_ALL;
+  }
+
+  view(row: number): AttrView {
+    const directory = this.isDirectory(row);
+    return {
+      inode: this.id(row),
+      kind: directory ? 'directory' : 'file',
+      mode: this.modes[row]!,
+      uid: this.uids[row]!,
+      gid: this.gids[row]!,
+      size: this.sizes[row]!,
+      nlink: this.nlinks[row]!,
+      atimeUs: this.atimes[row]!,
+      mtimeUs: this.mtimes[row]!,
+      ctimeUs: this.ctimes[row]!,
+      replication: this.replications[row]!,
+      replicateAll: this.replicateAll(row),
+      chunkCount: directory ? 0 : this.chunks(row).length,
+    };
+  }
+
+  /** Every live row, in ascending id order. */
+  forEachRow(fn: (row: number) => void): void {
+    const end = this.rows.end;
+    for (let row = 0; row < end; row++) if (this.rows.isLive(row)) fn(row);
+  }
+
+  /** Asserts that the columns agree with each other. */
+  checkStorage(): void {
+    let live = 0;
+    let files = 0;
+    let previous = 0;
+    this.forEachRow((row) => {
+      live++;
+      const id = this.id(row);
+      if (!(id > previous)) broken(`inode ids do not ascend at row ${row}`);
+      if (this.rowOf(id) !== row) broken(`inode ${id} is not found at row ${row}`);
+      if (this.isDirectory(row) !== this.payloads[row] instanceof Map) broken(`inode ${id}: kind and payload disagree`);
+      if (!this.isDirectory(row)) files++;
+      previous = id;
+    });
+    assert(live === this.rows.live, 'inode rows disagree on the count');
+    assert(files === this.fileCount && live - files === this.directoryCount, 'inode counts disagree');
+  }
+}

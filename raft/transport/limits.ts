@@ -1,0 +1,19 @@
+/** Every bound of the gRPC transport, in one place. */
+export const TRANSPORT_LIMITS = {
+  /** Messages queued for one peer while a batch is in flight; the oldest are dropped beyond it. */
+  queuedMessagesPerPeer: 4096,
+  /** Bytes of messages in one Send batch (a single larger message still goes alone). */
+  batchBytes: 4 * 1024 * 1024,
+  /** Largest gRPC message either side accepts: one batch, or one large entry. */
+  grpcMessageBytes: 64 * 1024 * 1024,
+  /** Snapshot data per InstallSnapshot chunk. */
+  snapshotChunkBytes: 1024 * 1024,
+  /** Largest snapshot a receiver assembles. */
+  snapshotMaxBytes: 1024 * 1024 * 1024,
+  /** Deadline of one Send call; a peer that hangs longer counts as unreachable. */
+  sendTimeoutMs: 5_000,
+  /** Deadline of one whole snapshot transfer. */
+  snapshotTimeoutMs: 120_000,
+} as const;
+
+export type TransportLimits = { -readonly [K in keyof typeof TRANSPORT_LIMITS]: number };

@@ -1,0 +1,144 @@
+import { expect } from 'chai';
+
+import type { ErrorCode } from '../../../common/errors.js';
+import type { InodeId } from '../../../common/ids.js';
+import type { AttrView, ChunkView } from '../../../master/attr.js';
+import { encodeEntry, entries, type LogEntry, type RequestIdInput } from '../../../master/log-entry.js';
+import { type ApplyResult, type ApplyValue, MasterStateMachine } from '../../../master/state-machine.js';
+
+export const CHUNK = 64 * 1024;
+export const T0 = 1_700_000_000_000_000;
+
+/**
+ * A state machine under test: every entry goes through the wire encoding, and
+ * every apply is followed by checkInvariants() and a snapshot round trip
+ * check when `roundTrip` is set.
+ */
+export class Harness {
+  sm = new MasterStateMachine();
+  time = T0;
+  roundTrip = true;
+
+  /** Applies an entry built by `build(timeUs)`; the clock advances by 1 µs per entry. */
+  apply(build: (timeUs: number) => LogEntry): ApplyResult {
+    const timeUs = this.time++;
+    const result = this.sm.applyEncoded(encodeEntry(build(timeUs)));
+    this.sm.checkInvariants();
+    if (this.roundTrip) {
+      const bytes = this.sm.snapshot();
+      const restored = MasterStateMachine.restore(bytes);
+      expect(restored.snapshot().equals(bytes), 'restore(snapshot) gives the same bytes').to.equal(true);
+    }
+    return result;
+  }
+
+  init(chunkSizeBytes = CHUNK, defaultReplication = 3): this {
+    ok(this.apply((t) => entries.initCluster(t, undefined, { chunkSizeBytes, defaultReplication, clusterId: 'test' })));
+    return this;
+  }
+
+  mkdir(path: string, options: { mode?: number; uid?: number; gid?: number; parents?: boolean } = {}, request?: RequestIdInput): ApplyResult {
+    return this.apply((t) => entries.mkdir(t, request, { path, mode: 0o755, ...options }));
+  }
+
+  create(
+    path: string,
+    options: { mode?: number; uid?: number; gid?: number; exclusive?: boolean; replication?: number; replicateAll?: boolean } = {},
+    request?: RequestIdInput,
+  ): ApplyResult {
+    return this.apply((t) => entries.create(t, request, { path, mode: 0o644, ...options }));
+  }
+
+  delete(path: string, recursive = false, request?: RequestIdInput): ApplyResult {
+    return this.apply((t) => entries.delete(t, request, { path, recursive }));
+  }
+
+  rename(source: string, destination: string, noReplace = false, request?: RequestIdInput): ApplyResult {
+    return this.apply((t) => entries.rename(t, request, { source, destination, noReplace }));
+  }
+
+  /** Creates a file and returns its inode. */
+  file(path: string): InodeId {
+    return attrOf(this.create(path)).inode;
+  }
+
+  /** Makes a directory (with parents) and returns its inode. */
+  dir(path: string): InodeId {
+    return attrOf(this.mkdir(path, { parents: true })).inode;
+  }
+
+  allocate(inode: number, index: number, request?: RequestIdInput): ApplyResult {
+    return this.apply((t) => entries.allocateChunk(t, request, { inode, index }));
+  }
+
+  truncate(inode: number, size: number | string, request?: RequestIdInput): ApplyResult {
+    return this.apply((t) => entries.truncate(t, request, { inode, size }));
+  }
+
+  commit(inode: number, endOffset: number | string, request?: RequestIdInput): ApplyResult {
+    return this.apply((t) => entries.commitWrite(t, request, { inode, endOffset }));
+  }
+
+  bump(handle: number, version: number | string, request?: RequestIdInput): ApplyResult {
+    return this.apply((t) => entries.bumpVersion(t, request, { handle, version }));
+  }
+
+  purge(deletedBeforeUs: number, sessionsIdleBeforeUs = 0, request?: RequestIdInput): ApplyResult {
+    return this.apply((t) => entries.purgeTrash(t, request, { deletedBeforeUs, sessionsIdleBeforeUs }));
+  }
+
+  /** Asserts that `run` fails with `code` and leaves the snapshot byte-identical. */
+  fails(code: ErrorCode, run: () => ApplyResult): ApplyResult {
+    const before = this.sm.snapshot();
+    const result = run();
+    expectError(result, code);
+    expect(this.sm.snapshot().equals(before), `a failed ${code} changed the state`).to.equal(true);
+    return result;
+  }
+
+  /** Asserts that `run` succeeds without changing the state at all. */
+  unchanged(run: () => ApplyResult): ApplyResult {
+    const before = this.sm.snapshot();
+    const result = ok(run());
+    expect(this.sm.snapshot().equals(before), 'the state changed').to.equal(true);
+    return result;
+  }
+}
+
+export function ok(result: ApplyResult): ApplyResult & { ok: true } {
+  if (!result.ok) expect.fail(`expected success, got ${result.error.code}: ${result.error.message}`);
+  return result;
+}
+
+export function expectError(result: ApplyResult, code: ErrorCode): void {
+  if (result.ok) expect.fail(`expected ${code}, got success (${result.value.kind})`);
+  expect(result.error.code, result.error.message).to.equal(code);
+}
+
+export function valueOf(result: ApplyResult): ApplyValue {
+  return ok(result).value;
+}
+
+export function attrOf(result: ApplyResult): AttrView {
+  const value = valueOf(result);
+  if (value.kind !== 'attr' && value.kind !== 'chunk') expect.fail(`expected an attr, got ${value.kind}`);
+  return value.attr;
+}
+
+export function chunkOf(result: ApplyResult): ChunkView {
+  const value = valueOf(result);
+  if (value.kind !== 'chunk') expect.fail(`expected a chunk, got ${value.kind}`);
+  return value.chunk;
+}
+
+/** A seeded PRNG (mulberry32): the same seed gives the same sequence everywhere. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
