@@ -101,6 +101,13 @@ async function becomePrimary(
     grant.durationMs,
     ctx.chunkSizeBytes(),
     ctx.clock.nowMs(),
+    (length) =>
+      ctx.master.commitChunkLength({
+        serverId: ctx.self().id,
+        handle: String(handle),
+        version: String(version),
+        length: String(length),
+      }),
   );
   pipeline.onFailure((err) => void releaseBrokenLease(ctx, primary, err));
   await ctx.pipelines.replace(handle, { pipeline, primary }, new DfsError('STALE_VERSION', `chunk ${handle} has a new lease`));

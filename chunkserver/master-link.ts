@@ -9,6 +9,7 @@ import type { RegisterResponse__Output } from '../proto/generated/dfs/master/Reg
 import type { HeartbeatRequest } from '../proto/generated/dfs/master/HeartbeatRequest.js';
 import type { HeartbeatResponse__Output } from '../proto/generated/dfs/master/HeartbeatResponse.js';
 import type { ReplicaProblemReport } from '../proto/generated/dfs/master/ReplicaProblemReport.js';
+import type { CommitChunkLengthRequest } from '../proto/generated/dfs/master/CommitChunkLengthRequest.js';
 
 const CALL_TIMEOUT_MS = 5_000;
 
@@ -32,6 +33,12 @@ export class MasterLink {
 
   heartbeat(request: HeartbeatRequest): Promise<HeartbeatResponse__Output> {
     return this.call((client) => callUnary(client, 'Heartbeat', request, CALL_TIMEOUT_MS));
+  }
+
+  /** Returns the file's size after the commit. */
+  async commitChunkLength(request: CommitChunkLengthRequest): Promise<number> {
+    const response = await this.call((client) => callUnary(client, 'CommitChunkLength', request, CALL_TIMEOUT_MS));
+    return Number(response.fileSize);
   }
 
   async reportProblem(report: ReplicaProblemReport): Promise<void> {

@@ -1,6 +1,7 @@
 import { DfsError } from '../common/errors.js';
 import type { ChunkHandle, ChunkVersion, ClientId } from '../common/ids.js';
 import { LIMITS } from '../common/limits.js';
+import { MaxCommitter } from '../common/max-committer.js';
 import { encodeFrame } from '../proto/pipeline-frames.js';
 import { lengthAfter, type ValidPacket } from './packet-validation.js';
 import type { ReplicaPipeline } from './replica-pipeline.js';
@@ -12,12 +13,16 @@ import type { ChunkStore } from './chunk-store.js';
  * by assigning offsets synchronously in arrival order; the pipeline then
  * carries them in that order to every replica. A retried append
  * (same client id and sequence) gets the offset it got the first time.
+ * An append is answered once it is durable everywhere and the master has
+ * grown the file's size over it; size commits of appends that finish
+ * together are coalesced into one.
  */
 export class PrimaryChunk {
   private nextOffset: number;
   private full: boolean;
   private readonly inflight = new Map<string, Promise<number>>();
   private lastMutationMs: number;
+  private readonly lengths: MaxCommitter;
 
   constructor(
     private readonly store: ChunkStore,
@@ -29,10 +34,16 @@ export class PrimaryChunk {
     readonly leaseDurationMs: number,
     private readonly chunkSizeBytes: number,
     nowMs: number,
+    commitLength: (length: number) => Promise<number>,
   ) {
     this.nextOffset = length;
     this.full = length >= chunkSizeBytes;
     this.lastMutationMs = nowMs;
+    // Starts from 0: the size may not yet cover what an earlier primary made durable.
+    this.lengths = new MaxCommitter(0, async (end) => {
+      await commitLength(end);
+      return end;
+    });
   }
 
   leaseValid(nowMs: number): boolean {
@@ -75,7 +86,8 @@ export class PrimaryChunk {
     const inflight = this.inflight.get(key);
     if (inflight !== undefined) return inflight;
     const landed = this.store.findAppend(this.handle, clientId, seq);
-    if (landed !== undefined) return Promise.resolve(landed.offset);
+    // The first attempt may have failed to commit the size: this one does.
+    if (landed !== undefined) return this.lengths.ensure(landed.offset + landed.length).then(() => landed.offset);
     this.check(nowMs);
     if (data.length > this.chunkSizeBytes / LIMITS.appendRecordMaxFraction) {
       return Promise.reject(
@@ -103,7 +115,10 @@ export class PrimaryChunk {
         seq: String(seq),
       },
     });
-    const done = this.pipeline.submit(raw, packet).then(() => offset);
+    const done = this.pipeline
+      .submit(raw, packet)
+      .then(() => this.lengths.ensure(offset + data.length))
+      .then(() => offset);
     this.inflight.set(key, done);
     const forget = () => this.inflight.delete(key);
     done.then(forget, forget);

@@ -8,7 +8,7 @@ import type { ChunkInfo, ChunkIo } from './chunk-io.js';
 import { ChunkWriteSession, type LeaseInfo } from './chunk-write-session.js';
 import type { MasterClient } from './master-client.js';
 import { withRetry } from './retry.js';
-import { SizeCommitter } from './size-committer.js';
+import { MaxCommitter } from '../common/max-committer.js';
 import { fromWireAttr, type FileAttr } from './types.js';
 
 export interface FileDeps {
@@ -45,7 +45,7 @@ export class DfsFile {
   private readonly chunks = new Map<number, CachedChunk>();
   private readonly leases = new Map<ChunkHandle, LeaseInfo>();
   private readonly sessions = new Map<number, ChunkWriteSession>();
-  private readonly sizes: SizeCommitter;
+  private readonly sizes: MaxCommitter;
 
   constructor(
     private readonly deps: FileDeps,
@@ -54,7 +54,7 @@ export class DfsFile {
     readonly chunkSizeBytes: number,
   ) {
     this.attr = attr;
-    this.sizes = new SizeCommitter(attr.size, async (end) => {
+    this.sizes = new MaxCommitter(attr.size, async (end) => {
       const response = await deps.master.call('CommitWrite', {
         requestId: deps.master.requestId(),
         inode: String(this.attr.inode),
@@ -150,7 +150,8 @@ export class DfsFile {
 
   /**
    * Record append: the file's last chunk's primary chooses where the record
-   * goes. Returns the record's offset in the file. A retry after a failure
+   * goes, and answers once it is durable everywhere and covered by the file
+   * size. Returns the record's offset in the file. A retry after a failure
    * carries the same sequence number to the same chunk, so the record lands
    * exactly once; only a definite "chunk full" moves it to the next chunk.
    */
@@ -178,8 +179,9 @@ export class DfsFile {
           },
           (err) => this.onChunkError(index, err),
         );
+        // The primary has already grown the file's size over the record.
         const fileOffset = index * this.chunkSizeBytes + offset;
-        await this.sizes.ensure(fileOffset + data.length);
+        this.sizes.observe(fileOffset + data.length);
         return fileOffset;
       } catch (err) {
         if (!(err instanceof DfsError && err.code === 'CHUNK_FULL')) throw err;

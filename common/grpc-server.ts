@@ -38,6 +38,7 @@ export async function startGrpcServer(
   options: GrpcServerOptions,
 ): Promise<StartedServer> {
   const server = new grpc.Server({
+    'grpc.enable_channelz': 0,
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': options.maxMessageBytes,
     'grpc.keepalive_time_ms': 10_000,
@@ -120,10 +121,21 @@ const RECONNECT_BACKOFF = {
   'grpc.max_reconnect_backoff_ms': 2_000,
 } as const;
 
+/**
+ * Bookkeeping we pay for per call and never use: channelz statistics, and
+ * grpc-js's own retries, which buffer every message in case of a retry (the
+ * client library and the pipeline retry by themselves, with typed errors).
+ */
+const NO_HIDDEN_WORK = {
+  'grpc.enable_channelz': 0,
+  'grpc.enable_retries': 0,
+} as const;
+
 /** Client channel options for data connections: the client half of the window tuning. */
 export function dataChannelOptions(): grpc.ChannelOptions {
   return {
     ...RECONNECT_BACKOFF,
+    ...NO_HIDDEN_WORK,
     'grpc-node.flow_control_window': LIMITS.dataWindowBytes,
     'grpc.max_receive_message_length': LIMITS.dataMessageMaxBytes,
     'grpc.max_send_message_length': LIMITS.dataMessageMaxBytes,
@@ -136,6 +148,7 @@ export function dataChannelOptions(): grpc.ChannelOptions {
 export function metadataChannelOptions(): grpc.ChannelOptions {
   return {
     ...RECONNECT_BACKOFF,
+    ...NO_HIDDEN_WORK,
     'grpc.max_receive_message_length': LIMITS.metadataMessageMaxBytes,
     'grpc.max_send_message_length': LIMITS.metadataMessageMaxBytes,
     'grpc.keepalive_time_ms': 10_000,

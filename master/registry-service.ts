@@ -107,6 +107,32 @@ export function registryHandlers(ctx: MasterContext): RegistryHandlers {
       ctx.markForReplication(handle);
       return {};
     }, onInternal),
+
+    CommitChunkLength: unary(async (req) => {
+      const server = serverId(requireId(req.serverId, 'server_id'));
+      const handle = chunkHandle(requireInteger(req.handle, 'handle'));
+      const version = chunkVersion(requireInteger(req.version, 'version'));
+      const length = requireInteger(req.length, 'length');
+      await ctx.log.readBarrier();
+      const state = ctx.state();
+      const chunkSize = state.config().chunkSizeBytes;
+      if (length > chunkSize) throw new DfsError('INVALID_ARGUMENT', `length ${length} exceeds the chunk size ${chunkSize}`);
+      const lease = ctx.leases.current(handle, ctx.clock.nowMs());
+      if (lease === undefined || lease.primary !== server || lease.version !== version) {
+        throw new DfsError('LEASE_EXPIRED', `${server} holds no lease on chunk ${handle} at version ${version}`);
+      }
+      const chunk = state.chunk(handle);
+      if (chunk === undefined) throw new DfsError('NOT_FOUND', `chunk ${handle} not found`);
+      const end = chunk.index * chunkSize + length;
+      const attr = state.statInode(chunk.inode);
+      if (attr.size >= end) return { fileSize: String(attr.size) };
+      // No request id: taking the larger size is idempotent by itself.
+      const value = await ctx.propose({
+        timeUs: String(ctx.clock.wallUs()),
+        commitWrite: { inode: String(chunk.inode), endOffset: String(end) },
+      });
+      return { fileSize: String(value.kind === 'attr' ? value.attr.size : end) };
+    }, onInternal),
   };
 }
 

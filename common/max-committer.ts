@@ -1,8 +1,9 @@
 /**
- * Coalesces file-size commits: many appends finishing together cost one
- * master round trip, which carries the largest end offset among them.
+ * Coalesces commits of a growing number (a file's size, a chunk's length):
+ * many writers finishing together cost one round trip, which carries the
+ * largest value among them. At most one commit is in flight.
  */
-export class SizeCommitter {
+export class MaxCommitter {
   private committed: number;
   private wanted: number;
   private running: Promise<void> | undefined;
@@ -16,7 +17,7 @@ export class SizeCommitter {
     this.wanted = initialSize;
   }
 
-  /** Resolves once the master records a size of at least `end`. */
+  /** Resolves once a commit of at least `end` has succeeded. */
   ensure(end: number): Promise<void> {
     if (end <= this.committed) return Promise.resolve();
     this.wanted = Math.max(this.wanted, end);
@@ -25,13 +26,13 @@ export class SizeCommitter {
     return done;
   }
 
-  /** The file was truncated: sizes below the old one must be committed again. */
+  /** The value shrank (a truncation): smaller values must be committed again. */
   reset(size: number): void {
     this.committed = size;
     this.wanted = Math.max(size, ...this.waiters.map((w) => w.end));
   }
 
-  /** What the master last told us, e.g. after another client grew the file. */
+  /** A value learned elsewhere (another writer grew the file). */
   observe(size: number): void {
     this.committed = Math.max(this.committed, size);
   }
