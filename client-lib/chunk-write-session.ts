@@ -42,8 +42,10 @@ interface Queued {
  */
 export class ChunkWriteSession {
   private stream: RawFrameStream | undefined;
+  /** Packets not yet acknowledged start at `head`; `written` is the next one to write to the current stream. */
   private readonly queue: Queued[] = [];
   private head = 0;
+  private written = 0;
   private ackedOnStream = 0;
   private unackedBytes = 0;
   private failure: DfsError | undefined;
@@ -90,8 +92,7 @@ export class ChunkWriteSession {
     const bytes = encodeFrame(frame);
     this.queue.push({ frame: bytes, bytes: bytes.length });
     this.unackedBytes += bytes.length;
-    if (this.stream !== undefined && this.recovering === undefined) this.stream.write(bytes);
-    else this.recover(false);
+    this.pump();
     while (this.unackedBytes > LIMITS.writeWindowBytes && this.failure === undefined) {
       await new Promise<void>((resolve) => this.windowWaiters.push(resolve));
     }
@@ -127,7 +128,18 @@ export class ChunkWriteSession {
         header: { handle: String(this.handle), version: String(lease.version), chain: [], clientId: this.deps.clientId },
       }),
     );
-    for (let i = this.head; i < this.queue.length; i++) stream.write(this.queue[i]!.frame);
+    // Acks count the packets of this stream in order, so it carries every unacknowledged one, in order.
+    this.written = this.head;
+    this.pump();
+  }
+
+  /** Writes every queued packet the current stream has not carried yet, or starts a stream. */
+  private pump(): void {
+    if (this.stream === undefined) {
+      this.recover(false);
+      return;
+    }
+    while (this.written < this.queue.length) this.stream.write(this.queue[this.written++]!.frame);
   }
 
   private onAck(stream: RawFrameStream, acked: number): void {
@@ -140,6 +152,7 @@ export class ChunkWriteSession {
     }
     if (this.head > 256 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
+      this.written -= this.head;
       this.head = 0;
     }
     if (newly > 0) this.failuresSinceProgress = 0;

@@ -43,6 +43,8 @@ describe('a chunkserver killed in the middle of a write (4 chunkservers, 3 repli
     raw?.close();
     await cluster?.stop();
   });
+  // A failed test must not leave the next one short of a chunkserver.
+  afterEach(async () => cluster.restart());
 
   /** The chunkserver (by name) in the given role of the lease on the chunk being written. */
   async function holderOfCurrentChunk(path: string, index: number, role: 'primary' | 'secondary'): Promise<string> {
