@@ -16,6 +16,7 @@ import type { RawFrame } from '../proto/pipeline-frames.js';
 import { validatePacket } from './packet-validation.js';
 import type { PrimaryChunk } from './primary-chunk.js';
 import { handleCorruption } from './replica-problems.js';
+import { StreamAcks } from './stream-acks.js';
 
 /**
  * The client-facing data RPCs: verified reads, the primary's end of the
@@ -101,7 +102,6 @@ async function serveRead(
 function serveWrite(ctx: ChunkserverContext, call: grpc.ServerDuplexStream<RawFrame, WriteAck>): void {
   let primary: PrimaryChunk | undefined;
   let last: Promise<void> = Promise.resolve();
-  let acked = 0;
   let failed = false;
   let counted = false;
   const fail = (err: unknown) => {
@@ -109,6 +109,7 @@ function serveWrite(ctx: ChunkserverContext, call: grpc.ServerDuplexStream<RawFr
     failed = true;
     failStream(call, err);
   };
+  const acks = new StreamAcks(call, () => failed, fail);
   const release = () => {
     if (counted) ctx.load.activeWrites--;
     counted = false;
@@ -132,18 +133,7 @@ function serveWrite(ctx: ChunkserverContext, call: grpc.ServerDuplexStream<RawFr
       if (packet.kind !== 'write' && packet.kind !== 'truncate') {
         throw new DfsError('INVALID_ARGUMENT', 'clients send WRITE and TRUNCATE packets; appends use Append');
       }
-      const done = primary.submit(raw.bytes, packet, ctx.clock.nowMs());
-      last = done.then(
-        () => {
-          acked++;
-          if (!failed) call.write({ acked: String(acked) });
-        },
-        (err: unknown) => fail(err),
-      );
-      if (!primary.pipeline.hasRoom()) {
-        call.pause();
-        void primary.pipeline.room().then(() => call.resume());
-      }
+      last = acks.track(primary.submit(raw.bytes, packet, ctx.clock.nowMs()), primary.pipeline);
     } catch (err) {
       fail(err);
     }

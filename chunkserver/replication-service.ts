@@ -13,6 +13,7 @@ import type { ChunkserverContext } from './chunkserver-context.js';
 import type { RawFrame } from '../proto/pipeline-frames.js';
 import { validatePacket } from './packet-validation.js';
 import { ReplicaPipeline, type PipelineDeps } from './replica-pipeline.js';
+import { StreamAcks } from './stream-acks.js';
 
 /**
  * Chunkserver-to-chunkserver RPCs: a secondary's end of the write pipeline,
@@ -103,7 +104,6 @@ function serveSecondary(ctx: ChunkserverContext, call: grpc.ServerDuplexStream<R
   let handle: ChunkHandle | undefined;
   // Packets are submitted in arrival order, after the header has installed the pipeline.
   let order: Promise<void> = Promise.resolve();
-  let acked = 0;
   let failed = false;
   let ended = false;
   const fail = (err: unknown) => {
@@ -114,6 +114,7 @@ function serveSecondary(ctx: ChunkserverContext, call: grpc.ServerDuplexStream<R
       void ctx.pipelines.retire(handle, pipeline, new DfsError('UNAVAILABLE', 'pipeline stream failed'));
     }
   };
+  const acks = new StreamAcks(call, () => failed, fail);
   call.on('data', (raw: RawFrame) => {
     if (failed) return;
     const frame = raw.frame;
@@ -146,17 +147,7 @@ function serveSecondary(ctx: ChunkserverContext, call: grpc.ServerDuplexStream<R
     order = order.then(() => {
       if (failed) return;
       const valid = validatePacket(packet, ctx.chunkSizeBytes());
-      pipeline!.submit(raw.bytes, valid).then(
-        () => {
-          acked++;
-          if (!failed) call.write({ acked: String(acked) });
-        },
-        fail,
-      );
-      if (!pipeline!.hasRoom()) {
-        call.pause();
-        void pipeline!.room().then(() => call.resume());
-      }
+      void acks.track(pipeline!.submit(raw.bytes, valid), pipeline!);
     });
     order.catch(fail);
   });

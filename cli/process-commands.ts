@@ -85,51 +85,57 @@ async function serve(start: () => Promise<{ stop(): Promise<void> }>, logger: Lo
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
-export function addProcessCommands(program: Command, env: NodeJS.ProcessEnv): void {
-  program
-    .command('master')
-    .description('run one master process')
+/** A server command with the options every server process shares; `role` options go between. */
+function serverCommand(
+  program: Command,
+  name: string,
+  description: string,
+  defaults: { host: string; port: number },
+  dataDir: string,
+  roleOptions: (command: Command) => Command,
+): Command {
+  const command = program
+    .command(name)
+    .description(description)
     .option('--config <file>', 'JSON config file (keys as the long options, in camelCase)')
-    .option('--host <host>', `interface to listen on (default ${MASTER_DEFAULTS.host})`)
-    .option('--port <port>', `port to listen on, 0 for any free one (default ${MASTER_DEFAULTS.port})`)
-    .option('--advertise-address <host:port>', 'address others reach this master at (default host:port)')
-    .option('--data-dir <dir>', 'where the log and snapshots live (required)')
-    .option('--chunk-size <size>', 'chunk size of a new cluster, e.g. 64MiB (default 64MiB)')
-    .option('--replication <n>', 'default replicas per chunk (default 3)')
-    .option('--lease-duration-ms <ms>', 'chunk lease duration (default 10000)')
-    .option('--heartbeat-interval-ms <ms>', 'chunkserver heartbeat interval (default 2000)')
-    .option('--chunkserver-timeout-ms <ms>', 'a chunkserver silent this long is dead (default 10000)')
-    .option('--trash-retention-ms <ms>', 'how long deleted files stay in the trash (default 3600000)')
-    .option('--session-retention-ms <ms>', 'how long idle client sessions are remembered (default 3600000)')
-    .option('--replication-interval-ms <ms>', 'how often re-replication runs (default 500)')
-    .option('--gc-interval-ms <ms>', 'how often orphaned replicas are collected (default 5000)')
-    .option('--snapshot-every-entries <n>', 'log entries between snapshots (default 20000)')
+    .option('--host <host>', `interface to listen on (default ${defaults.host})`)
+    .option('--port <port>', `port to listen on, 0 for any free one (default ${defaults.port})`)
+    .option('--advertise-address <host:port>', 'address others reach this process at (default host:port)')
+    .option('--data-dir <dir>', `${dataDir} (required)`);
+  return roleOptions(command)
     .option('--log-level <level>', 'debug, info, warn, error or silent (default info)')
-    .option('--ready-file <file>', 'write {"pid","port","address"} here once serving')
-    .action(async (opts: RawSettings & { config?: string }) => {
-      const config = masterConfigFrom(mergeSettings(MASTER_KEYS, opts, env, loadConfigFile(opts.config)));
-      const logger = createLogger('master', config.logLevel);
-      await serve(() => MasterNode.start(config, logger), logger);
-    });
+    .option('--ready-file <file>', 'write {"pid","port","address"} here once serving');
+}
 
-  program
-    .command('chunkserver')
-    .description('run one chunkserver process')
-    .option('--config <file>', 'JSON config file (keys as the long options, in camelCase)')
-    .option('--host <host>', `interface to listen on (default ${CHUNKSERVER_DEFAULTS.host})`)
-    .option('--port <port>', `port to listen on, 0 for any free one (default ${CHUNKSERVER_DEFAULTS.port})`)
-    .option('--advertise-address <host:port>', 'address clients and peers reach this server at (default host:port)')
-    .option('--data-dir <dir>', 'where chunk files and their metadata live (required)')
-    .option('--masters <list>', 'comma-separated master addresses (required)')
-    .option('--zone <zone>', 'zone label for placement (default "default")')
-    .option('--rack <rack>', 'rack label for placement (default "default")')
-    .option('--capacity <size>', 'bytes offered for chunks (default: the file system size)')
-    .option('--scrub-interval-ms <ms>', 'verify one idle replica this often, 0 for never (default 60000)')
-    .option('--log-level <level>', 'debug, info, warn, error or silent (default info)')
-    .option('--ready-file <file>', 'write {"pid","port","address"} here once serving')
-    .action(async (opts: RawSettings & { config?: string }) => {
-      const config = chunkserverConfigFrom(mergeSettings(CHUNKSERVER_KEYS, opts, env, loadConfigFile(opts.config)));
-      const logger = createLogger('chunkserver', config.logLevel);
-      await serve(() => ChunkserverNode.start(config, logger), logger);
-    });
+export function addProcessCommands(program: Command, env: NodeJS.ProcessEnv): void {
+  serverCommand(program, 'master', 'run one master process', MASTER_DEFAULTS, 'where the log and snapshots live', (c) =>
+    c
+      .option('--chunk-size <size>', 'chunk size of a new cluster, e.g. 64MiB (default 64MiB)')
+      .option('--replication <n>', 'default replicas per chunk (default 3)')
+      .option('--lease-duration-ms <ms>', 'chunk lease duration (default 10000)')
+      .option('--heartbeat-interval-ms <ms>', 'chunkserver heartbeat interval (default 2000)')
+      .option('--chunkserver-timeout-ms <ms>', 'a chunkserver silent this long is dead (default 10000)')
+      .option('--trash-retention-ms <ms>', 'how long deleted files stay in the trash (default 3600000)')
+      .option('--session-retention-ms <ms>', 'how long idle client sessions are remembered (default 3600000)')
+      .option('--replication-interval-ms <ms>', 'how often re-replication runs (default 500)')
+      .option('--gc-interval-ms <ms>', 'how often orphaned replicas are collected (default 5000)')
+      .option('--snapshot-every-entries <n>', 'log entries between snapshots (default 20000)'),
+  ).action(async (opts: RawSettings & { config?: string }) => {
+    const config = masterConfigFrom(mergeSettings(MASTER_KEYS, opts, env, loadConfigFile(opts.config)));
+    const logger = createLogger('master', config.logLevel);
+    await serve(() => MasterNode.start(config, logger), logger);
+  });
+
+  serverCommand(program, 'chunkserver', 'run one chunkserver process', CHUNKSERVER_DEFAULTS, 'where chunk files and their metadata live', (c) =>
+    c
+      .option('--masters <list>', 'comma-separated master addresses (required)')
+      .option('--zone <zone>', 'zone label for placement (default "default")')
+      .option('--rack <rack>', 'rack label for placement (default "default")')
+      .option('--capacity <size>', 'bytes offered for chunks (default: the file system size)')
+      .option('--scrub-interval-ms <ms>', 'verify one idle replica this often, 0 for never (default 60000)'),
+  ).action(async (opts: RawSettings & { config?: string }) => {
+    const config = chunkserverConfigFrom(mergeSettings(CHUNKSERVER_KEYS, opts, env, loadConfigFile(opts.config)));
+    const logger = createLogger('chunkserver', config.logLevel);
+    await serve(() => ChunkserverNode.start(config, logger), logger);
+  });
 }
