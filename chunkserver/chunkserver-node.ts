@@ -56,6 +56,9 @@ export class ChunkserverNode {
     const id = await loadOrCreateServerId(config.dataDir);
     const store = await ChunkStore.open(config.dataDir, {
       logger: logger.child({ component: 'store' }),
+      // The cluster's chunk size is learned at registration, after the store
+      // opens; packets are checked against it (packet-validation.ts).
+      chunkSizeBytes: LIMITS.chunkSizeMaxBytes,
       ...(config.capacityBytes !== undefined ? { capacityBytes: config.capacityBytes } : {}),
     });
     const services = chunkserverServices().dfs.chunk;

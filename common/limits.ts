@@ -3,6 +3,9 @@
  * section documents each; change both together.
  */
 export const LIMITS = {
+  /** Chunk sizes a cluster may be created with (powers of two in between). */
+  chunkSizeMinBytes: 64 * 1024,
+  chunkSizeMaxBytes: 1024 * 1024 * 1024,
   /** Bytes in one path, as Linux's PATH_MAX. */
   pathMaxBytes: 4096,
   /** Bytes in one path component, as Linux's NAME_MAX. */

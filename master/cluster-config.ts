@@ -10,20 +10,17 @@ export interface ClusterConfig {
   readonly clusterId: string;
 }
 
-export const CHUNK_SIZE_MIN_BYTES = 64 * 1024;
-export const CHUNK_SIZE_MAX_BYTES = 1024 * 1024 * 1024;
-
 /** Validates an InitCluster; throws INVALID_ARGUMENT. */
 export function parseClusterConfig(op: InitCluster__Output): ClusterConfig {
   const chunkSizeBytes = readUint64(op.chunkSizeBytes);
   if (
     chunkSizeBytes === undefined ||
-    chunkSizeBytes < CHUNK_SIZE_MIN_BYTES ||
-    chunkSizeBytes > CHUNK_SIZE_MAX_BYTES ||
+    chunkSizeBytes < LIMITS.chunkSizeMinBytes ||
+    chunkSizeBytes > LIMITS.chunkSizeMaxBytes ||
     !Number.isInteger(Math.log2(chunkSizeBytes))
   ) {
     throw errors.invalid(
-      `chunk size ${op.chunkSizeBytes} is not a power of two between ${CHUNK_SIZE_MIN_BYTES} and ${CHUNK_SIZE_MAX_BYTES} bytes`,
+      `chunk size ${op.chunkSizeBytes} is not a power of two between ${LIMITS.chunkSizeMinBytes} and ${LIMITS.chunkSizeMaxBytes} bytes`,
     );
   }
   const defaultReplication = readUint32(op.defaultReplication, 'default replication');

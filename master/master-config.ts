@@ -58,7 +58,7 @@ export function validateMasterConfig(config: MasterConfig): MasterConfig {
   if (!config.dataDir) fail('dataDir is required');
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) fail(`port ${config.port} is not a port`);
   const size = config.chunkSizeBytes;
-  if (!Number.isInteger(size) || size < 64 * 1024 || size > 1024 ** 3 || (size & (size - 1)) !== 0) {
+  if (!Number.isInteger(size) || size < LIMITS.chunkSizeMinBytes || size > LIMITS.chunkSizeMaxBytes || (size & (size - 1)) !== 0) {
     fail(`chunkSizeBytes ${size} must be a power of two between 64 KiB and 1 GiB`);
   }
   if (!Number.isInteger(config.defaultReplication) || config.defaultReplication < 1 || config.defaultReplication > LIMITS.replicationMax) {

@@ -95,9 +95,9 @@ describe('the dfs command line', function () {
     expect(run.stderr).to.match(/--masters/);
   });
 
-  it('starts a detached local cluster, finds it through cluster.json, and stops it', async () => {
+  it('starts a detached local cluster with large chunks, finds it through cluster.json, and stops it', async () => {
     const dir = join(work, 'local');
-    const start = await dfs(['cluster', 'start', '--dir', dir, '--chunkservers', '1', '--chunk-size', '1MiB', '--detach']);
+    const start = await dfs(['cluster', 'start', '--dir', dir, '--chunkservers', '1', '--chunk-size', '128MiB', '--detach']);
     expect(start.code, start.stderr).to.equal(0);
     const file = await readClusterFile(dir);
     expect(file!.processes.map((p) => p.name).sort()).to.deep.equal(['chunkserver-0', 'master-0']);
@@ -105,6 +105,13 @@ describe('the dfs command line', function () {
       expect((await dfs(['mkdir', '/x', '--dir', dir], { env: { DFS_MASTERS: '' } })).code).to.equal(0);
       const put = await dfs(['append', '/x/y', '-', '--dir', dir], { env: { DFS_MASTERS: '' }, input: Buffer.from('hi') });
       expect(put.code, put.stderr).to.equal(0);
+      // Past 64 MiB inside one 128 MiB chunk.
+      const big = randomBytes(64 * 1024 * 1024 + 4096);
+      await writeFile(join(work, 'big.bin'), big);
+      const bigPut = await dfs(['put', join(work, 'big.bin'), '/x/big', '--dir', dir], { env: { DFS_MASTERS: '' } });
+      expect(bigPut.code, bigPut.stderr).to.equal(0);
+      expect((await dfs(['get', '/x/big', join(work, 'big.out'), '--dir', dir], { env: { DFS_MASTERS: '' } })).code).to.equal(0);
+      expect((await readFile(join(work, 'big.out'))).equals(big)).to.equal(true);
     } finally {
       const stop = await dfs(['cluster', 'stop', '--dir', dir]);
       expect(stop.code, stop.stderr).to.equal(0);
