@@ -5,6 +5,8 @@ import { requireInteger } from '../common/wire-validation.js';
 import type { ChunkReplicaInfo__Output } from '../proto/generated/dfs/master/ChunkReplicaInfo.js';
 import type { ChunkserverContext } from './chunkserver-context.js';
 
+const RETRY_AFTER_FAILURE_MS = 200;
+
 /**
  * Registration and heartbeats: capacity, load, lease extensions and the
  * inventory changes since the master last acknowledged them, with a digest
@@ -14,6 +16,8 @@ import type { ChunkserverContext } from './chunkserver-context.js';
 export class HeartbeatLoop {
   private intervalMs = 2_000;
   private registered = false;
+  /** The last heartbeat failed (the leader moved or is down): try again soon, not a whole interval later. */
+  private lastFailed = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private running: Promise<void> | undefined;
@@ -40,19 +44,22 @@ export class HeartbeatLoop {
   private schedule(): void {
     if (this.stopped) return;
     const jitter = 0.8 + Math.random() * 0.4;
+    const delay = this.lastFailed ? Math.min(this.intervalMs, RETRY_AFTER_FAILURE_MS) : this.intervalMs;
     this.timer = setTimeout(() => {
       this.running = this.tick().finally(() => {
         this.running = undefined;
         this.schedule();
       });
-    }, this.intervalMs * jitter);
+    }, delay * jitter);
   }
 
   private async tick(): Promise<void> {
     try {
       if (this.registered) await this.heartbeat();
       else await this.register();
+      this.lastFailed = false;
     } catch (err) {
+      this.lastFailed = true;
       this.ctx.logger.warn({ err: (err as Error).message }, 'heartbeat failed');
     }
     await this.expireLeases();

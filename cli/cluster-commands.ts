@@ -23,6 +23,12 @@ export interface ClusterStartOptions {
   readyTimeoutMs?: number;
   /** Extra arguments for node in every process (profiling). */
   nodeArgs?: string[];
+  /**
+   * Where process i of a role runs: the address it listens on (default
+   * 127.0.0.1) and a command to run it under (a network namespace, for tests
+   * that put each process on its own host).
+   */
+  placement?: (role: ClusterProcess['role'], index: number) => { host: string; wrapper?: string[] };
 }
 
 /**
@@ -32,16 +38,18 @@ export interface ClusterStartOptions {
  * Returns once the cluster accepts writes.
  */
 export async function startCluster(options: ClusterStartOptions): Promise<ClusterFile> {
-  if (options.masters !== 1) {
-    throw new DfsError('INVALID_ARGUMENT', 'this version runs one master (the Raft-replicated group arrives with the Raft issue)');
+  if (!Number.isInteger(options.masters) || options.masters < 1 || options.masters % 2 === 0) {
+    throw new DfsError('INVALID_ARGUMENT', 'the number of masters must be odd (1, 3, 5, ...): a Raft group needs a majority');
   }
   const dir = resolve(options.dir);
   await mkdir(dir, { recursive: true });
   const previous = await readClusterFile(dir);
   const old = new Map((previous?.processes ?? []).map((p) => [p.name, p]));
   const processes: ClusterProcess[] = [];
-  const ensure = async (role: ClusterProcess['role'], name: string, zone: string, rack: string, args: string[]) => {
+  const ensure = async (role: ClusterProcess['role'], index: number, zone: string, rack: string, args: string[]) => {
+    const name = `${role}-${index}`;
     const dataDir = join(dir, name);
+    const place = options.placement?.(role, index) ?? { host: '127.0.0.1' };
     const before = old.get(name);
     if (before !== undefined && isAlive(before.pid) && isOurProcess(before.pid, dataDir)) {
       processes.push(before);
@@ -50,28 +58,36 @@ export async function startCluster(options: ClusterStartOptions): Promise<Cluste
     await mkdir(dataDir, { recursive: true });
     const launched = await launch({
       role,
-      args: ['--data-dir', dataDir, '--host', '127.0.0.1', '--port', String(before?.port ?? 0), ...args],
+      args: ['--data-dir', dataDir, '--host', place.host, '--port', String(before?.port ?? 0), ...args],
       readyFile: join(dataDir, 'ready.json'),
       logFile: join(dataDir, `${role}.log`),
       detached: options.detach,
       readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
       ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}),
+      ...(place.wrapper ? { wrapper: place.wrapper } : {}),
     });
     const record: ClusterProcess = { role, name, dataDir, address: launched.address, port: launched.port, pid: launched.pid, logFile: launched.logFile, zone, rack };
     processes.push(record);
     return record;
   };
-  const master = await ensure('master', 'master-0', '', '', [
-    '--chunk-size',
-    String(options.chunkSizeBytes),
+  // The first master of a new cluster starts a group of one; every other
+  // master, and every master of an existing cluster, joins what exists.
+  const masterArgs = (i: number) => [
+    '--raft-id', `master-${i}`,
+    ...(i === 0 && previous === undefined ? [] : ['--join']),
+    '--chunk-size', String(options.chunkSizeBytes),
     ...(options.masterArgs ?? []),
-  ]);
-  const masters = [master.address];
+  ];
+  const masterRecords = await Promise.all(
+    Array.from({ length: options.masters }, (_, i) => ensure('master', i, '', '', masterArgs(i))),
+  );
+  const masters = masterRecords.map((m) => m.address);
+  await ensureMembership(masters, masterRecords, options.readyTimeoutMs ?? 60_000);
   const started: Promise<ClusterProcess>[] = [];
   for (let i = 0; i < options.chunkservers; i++) {
     const { zone, rack } = options.labels?.(i) ?? { zone: 'default', rack: 'default' };
     started.push(
-      ensure('chunkserver', `chunkserver-${i}`, zone, rack, [
+      ensure('chunkserver', i, zone, rack, [
         '--masters', masters.join(','), '--zone', zone, '--rack', rack, ...(options.chunkserverArgs ?? []),
       ]),
     );
@@ -81,6 +97,21 @@ export async function startCluster(options: ClusterStartOptions): Promise<Cluste
   await writeClusterFile(dir, file);
   await waitUntilWritable(masters, options.chunkservers, options.readyTimeoutMs ?? 60_000);
   return file;
+}
+
+/** Adds every master that is not yet a voting member of the group (a new cluster, or one that grew). */
+async function ensureMembership(masters: string[], records: ClusterProcess[], timeoutMs: number): Promise<void> {
+  if (records.length === 1) return;
+  const client = await DfsClient.connect({ masters, retry: { deadlineMs: timeoutMs } });
+  try {
+    const status = await client.raftStatus();
+    const voters = new Set(status.members.filter((m) => m.role === 'voter').map((m) => m.id));
+    for (const record of records) {
+      if (!voters.has(record.name)) await client.addMaster(record.address);
+    }
+  } finally {
+    client.close();
+  }
 }
 
 /** Waits until every chunkserver is registered and the master grants leases. */
@@ -117,7 +148,7 @@ export function addClusterCommands(program: Command, output: Output): void {
     .command('start')
     .description('start a local cluster (or restart the stopped processes of an existing one)')
     .option('--dir <dir>', 'cluster directory', './data')
-    .option('--masters <n>', 'number of masters', '1')
+    .option('--masters <n>', 'number of masters (odd)', '3')
     .option('--chunkservers <n>', 'number of chunkservers', '3')
     .option('--chunk-size <size>', 'chunk size of a new cluster', '64MiB')
     .option('--detach', 'return once the cluster accepts writes, leaving it running', false)

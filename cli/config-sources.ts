@@ -58,6 +58,14 @@ export function asNumber(value: RawSettings[string], key: string, parse: (s: str
   return n;
 }
 
+export function asBoolean(value: RawSettings[string], key: string): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  const text = String(value).toLowerCase();
+  if (text === 'true' || text === '1') return true;
+  if (text === 'false' || text === '0' || text === '') return false;
+  throw new DfsError('INVALID_ARGUMENT', `${key} must be true or false, got ${JSON.stringify(value)}`);
+}
+
 export function asString(value: RawSettings[string]): string | undefined {
   return value === undefined ? undefined : String(value);
 }

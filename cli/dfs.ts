@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { addAdminCommands } from './admin-commands.js';
 import { addClusterCommands } from './cluster-commands.js';
 import { addFileCommands } from './file-commands.js';
 import { createOutput } from './output.js';
@@ -16,6 +17,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const output = createOutput(json, process.stdout, process.stderr);
   addFileCommands(program, output, env, json);
   addClusterCommands(program, output);
+  addAdminCommands(program, output, env);
   addProcessCommands(program, env);
   try {
     await program.parseAsync(argv);

@@ -4,13 +4,14 @@ import { ChunkserverNode } from '../chunkserver/chunkserver-node.js';
 import { CHUNKSERVER_DEFAULTS, validateChunkserverConfig, type ChunkserverConfig } from '../chunkserver/chunkserver-config.js';
 import { MasterNode } from '../master/master-node.js';
 import { MASTER_DEFAULTS, validateMasterConfig, type MasterConfig } from '../master/master-config.js';
-import { asList, asNumber, asString, loadConfigFile, mergeSettings, type RawSettings } from './config-sources.js';
+import { asBoolean, asList, asNumber, asString, loadConfigFile, mergeSettings, type RawSettings } from './config-sources.js';
+import { DfsError } from '../common/errors.js';
 import { parseSize } from './size.js';
 
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
 const MASTER_KEYS = [
-  'host', 'port', 'advertiseAddress', 'dataDir', 'chunkSize', 'replication', 'leaseDurationMs', 'heartbeatIntervalMs',
+  'host', 'port', 'advertiseAddress', 'dataDir', 'raftId', 'peers', 'join', 'raftTickMs', 'raftElectionTicks', 'chunkSize', 'replication', 'leaseDurationMs', 'heartbeatIntervalMs',
   'chunkserverTimeoutMs', 'trashRetentionMs', 'sessionRetentionMs', 'replicationIntervalMs', 'gcIntervalMs',
   'snapshotEveryEntries', 'logLevel', 'readyFile',
 ] as const;
@@ -26,6 +27,11 @@ export function masterConfigFrom(settings: RawSettings): MasterConfig {
     port: asNumber(settings.port, 'port') ?? d.port,
     advertiseAddress: asString(settings.advertiseAddress),
     dataDir: asString(settings.dataDir) ?? '',
+    raftId: asString(settings.raftId),
+    peers: parsePeers(asList(settings.peers)),
+    join: asBoolean(settings.join, 'join') ?? d.join,
+    raftTickMs: asNumber(settings.raftTickMs, 'raftTickMs') ?? d.raftTickMs,
+    raftElectionTicks: asNumber(settings.raftElectionTicks, 'raftElectionTicks') ?? d.raftElectionTicks,
     chunkSizeBytes: asNumber(settings.chunkSize, 'chunkSize', parseSize) ?? d.chunkSizeBytes,
     defaultReplication: asNumber(settings.replication, 'replication') ?? d.defaultReplication,
     leaseDurationMs: asNumber(settings.leaseDurationMs, 'leaseDurationMs') ?? d.leaseDurationMs,
@@ -55,6 +61,16 @@ export function chunkserverConfigFrom(settings: RawSettings): ChunkserverConfig 
     scrubIntervalMs: asNumber(settings.scrubIntervalMs, 'scrubIntervalMs') ?? d.scrubIntervalMs,
     logLevel: logLevel(settings.logLevel) ?? d.logLevel,
     readyFile: asString(settings.readyFile),
+  });
+}
+
+/** "id=host:port,id=host:port" -> members. */
+function parsePeers(list: string[] | undefined): { id: string; address: string }[] | undefined {
+  if (list === undefined) return undefined;
+  return list.map((item) => {
+    const at = item.indexOf('=');
+    if (at <= 0) throw new DfsError('INVALID_ARGUMENT', `peer ${JSON.stringify(item)} must be id=host:port`);
+    return { id: item.slice(0, at), address: item.slice(at + 1) };
   });
 }
 
@@ -110,6 +126,11 @@ function serverCommand(
 export function addProcessCommands(program: Command, env: NodeJS.ProcessEnv): void {
   serverCommand(program, 'master', 'run one master process', MASTER_DEFAULTS, 'where the log and snapshots live', (c) =>
     c
+      .option('--raft-id <id>', 'this master\'s id in the Raft group (default: a UUID, kept in DATA_DIR/raft-id)')
+      .option('--peers <list>', 'members of a new group, id=host:port,... including this one (default: a group of one)')
+      .option('--join', 'start empty and wait to be added (dfs admin raft add)')
+      .option('--raft-tick-ms <ms>', 'Raft tick (default 50)')
+      .option('--raft-election-ticks <n>', 'ticks without a leader before an election, randomised up to twice (default 10)')
       .option('--chunk-size <size>', 'chunk size of a new cluster, e.g. 64MiB (default 64MiB)')
       .option('--replication <n>', 'default replicas per chunk (default 3)')
       .option('--lease-duration-ms <ms>', 'chunk lease duration (default 10000)')

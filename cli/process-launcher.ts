@@ -20,6 +20,8 @@ export interface LaunchSpec {
   env?: NodeJS.ProcessEnv;
   /** Extra arguments for node itself, e.g. --cpu-prof to profile a server. */
   nodeArgs?: string[];
+  /** A command the process runs under, e.g. ['ip', 'netns', 'exec', 'h1'] to put it on another host. */
+  wrapper?: string[];
 }
 
 export interface Launched extends ReadyInfo {
@@ -34,7 +36,9 @@ export interface Launched extends ReadyInfo {
 export async function launch(spec: LaunchSpec): Promise<Launched> {
   await rm(spec.readyFile, { force: true });
   const log = openSync(spec.logFile, 'a');
-  const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), DFS_ENTRY, spec.role, ...spec.args, '--ready-file', spec.readyFile], {
+  const argv = [process.execPath, ...(spec.nodeArgs ?? []), DFS_ENTRY, spec.role, ...spec.args, '--ready-file', spec.readyFile];
+  const [command, ...args] = [...(spec.wrapper ?? []), ...argv];
+  const child = spawn(command!, args, {
     stdio: ['ignore', log, log],
     detached: spec.detached,
     env: spec.env ?? process.env,

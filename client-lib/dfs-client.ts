@@ -243,6 +243,24 @@ export class DfsClient {
     return (await this.master.callAdmin('ListChunkservers', {})).servers;
   }
 
+  /** The Raft group of the masters as the master answering sees it (the leader's view is the full one). */
+  async raftStatus() {
+    return this.master.callAdmin('RaftStatus', {});
+  }
+
+  /** Adds the master at `address` (started with --join); resolves once it votes. */
+  async addMaster(address: string) {
+    return this.master.callAdmin('AddMaster', { address });
+  }
+
+  async removeMaster(id: string) {
+    return this.master.callAdmin('RemoveMaster', { id });
+  }
+
+  async transferLeadership(id: string) {
+    return this.master.callAdmin('TransferLeadership', { id });
+  }
+
   close(): void {
     this.master.close();
     this.io.close();

@@ -131,6 +131,17 @@ const NO_HIDDEN_WORK = {
   'grpc.enable_retries': 0,
 } as const;
 
+/** What every channel we open shares, whatever it carries. */
+export function baseChannelOptions(): grpc.ChannelOptions {
+  return {
+    ...RECONNECT_BACKOFF,
+    ...NO_HIDDEN_WORK,
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  };
+}
+
 /** Client channel options for data connections: the client half of the window tuning. */
 export function dataChannelOptions(): grpc.ChannelOptions {
   return {

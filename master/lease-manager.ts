@@ -3,6 +3,7 @@ import { callUnary } from '../common/grpc-client-pool.js';
 import { chunkVersion, type ChunkHandle, type ChunkVersion, type ServerId } from '../common/ids.js';
 import type { ServerRef } from '../proto/generated/dfs/ServerRef.js';
 import type { GrantLeaseResponse__Output } from '../proto/generated/dfs/chunk/GrantLeaseResponse.js';
+import type { LeaderState } from './leader-state.js';
 import type { MasterContext } from './master-context.js';
 import type { LeaseRecord } from './lease-table.js';
 import { choosePlacement } from './placement-policy.js';
@@ -22,14 +23,17 @@ const GRANT_TIMEOUT_MS = 5_000;
 export class LeaseManager {
   private readonly inFlight = new Map<ChunkHandle, Promise<LeaseRecord>>();
 
-  constructor(private readonly ctx: MasterContext) {}
+  constructor(
+    private readonly ctx: MasterContext,
+    private readonly leader: LeaderState,
+  ) {}
 
   grantInFlight(handle: ChunkHandle): boolean {
     return this.inFlight.has(handle);
   }
 
   async getLease(handle: ChunkHandle): Promise<LeaseRecord> {
-    const existing = this.ctx.leases.current(handle, this.ctx.clock.nowMs());
+    const existing = this.leader.leases.current(handle, this.ctx.clock.nowMs());
     if (existing !== undefined) return existing;
     let grant = this.inFlight.get(handle);
     if (grant === undefined) {
@@ -40,11 +44,11 @@ export class LeaseManager {
   }
 
   private async grant(handle: ChunkHandle): Promise<LeaseRecord> {
-    const { ctx } = this;
-    if (!ctx.leases.acceptingGrants(ctx.clock.nowMs())) {
+    const { ctx, leader } = this;
+    if (!leader.leases.acceptingGrants(ctx.clock.nowMs())) {
       throw new DfsError('UNAVAILABLE', 'the master is waiting out leases granted before it started leading');
     }
-    if (ctx.isCopying(handle)) throw new DfsError('UNAVAILABLE', `chunk ${handle} is being re-replicated`);
+    if (leader.replication.isCopying(handle)) throw new DfsError('UNAVAILABLE', `chunk ${handle} is being re-replicated`);
     const excluded = new Set<ServerId>();
     let lastError: DfsError | undefined;
     for (let attempt = 0; attempt < GRANT_ATTEMPTS; attempt++) {
@@ -62,7 +66,7 @@ export class LeaseManager {
   }
 
   private async attempt(handle: ChunkHandle, excluded: Set<ServerId>): Promise<LeaseRecord> {
-    const { ctx } = this;
+    const { ctx, leader } = this;
     const chunk = ctx.state().chunk(handle);
     if (chunk === undefined) throw new DfsError('NOT_FOUND', `chunk ${handle} not found`);
     const participants = this.chooseParticipants(handle, chunk.confirmedVersion, excluded);
@@ -91,20 +95,20 @@ export class LeaseManager {
       if (failure.code === 'CHAIN_FAILURE' && failed?.length) {
         for (const id of failed) {
           excluded.add(id as ServerId);
-          ctx.locations.condemn(id as ServerId, handle);
+          leader.locations.condemn(id as ServerId, handle);
         }
       } else {
         excluded.add(primary!.id);
-        if (failure.details.fromTransport) ctx.registry.markUnreachable(primary!.id, ctx.clock.nowMs());
+        if (failure.details.fromTransport) leader.registry.markUnreachable(primary!.id, ctx.clock.nowMs());
       }
       throw failure.retryable ? failure : new DfsError('UNAVAILABLE', failure.message, { cause: failure });
     }
     await ctx.propose({ timeUs: String(ctx.clock.wallUs()), confirmVersion: { handle: String(handle), version: String(version) } });
     const now = ctx.clock.nowMs();
-    for (const p of participants) ctx.locations.set(p.id, handle, version);
-    if (participants.length < (ctx.state().chunkGoal(handle)?.replication ?? 0)) ctx.markForReplication(handle);
+    for (const p of participants) leader.locations.set(p.id, handle, version);
+    if (participants.length < (ctx.state().chunkGoal(handle)?.replication ?? 0)) leader.replication.mark(handle);
     ctx.logger.debug({ handle, version, primary: primary!.id, length: response.length }, 'lease granted');
-    return ctx.leases.record({
+    return leader.leases.record({
       handle,
       version,
       primary: primary!.id,
@@ -117,11 +121,11 @@ export class LeaseManager {
 
   /** The primary first, then the pipeline order. */
   private chooseParticipants(handle: ChunkHandle, confirmed: ChunkVersion, excluded: ReadonlySet<ServerId>) {
-    const { ctx } = this;
+    const { ctx, leader } = this;
     if (confirmed === 0) {
       // Never written: place it afresh (replicas that failed attempts created are empty and get collected).
       const goal = ctx.state().chunkGoal(handle);
-      const live = ctx.registry.placeable(ctx.clock.nowMs()).map(placementCandidate);
+      const live = leader.registry.placeable(ctx.clock.nowMs()).map(placementCandidate);
       const count = goal === undefined ? 1 : goal.all ? live.length : goal.replication;
       const chosen = choosePlacement(live, count, {
         existing: [],
@@ -134,9 +138,9 @@ export class LeaseManager {
           ? new DfsError('UNAVAILABLE', 'no live chunkserver')
           : new DfsError('NO_SPACE', 'no chunkserver has room for a new chunk');
       }
-      return chosen.map((c) => ctx.registry.get(c.id)!);
+      return chosen.map((c) => leader.registry.get(c.id)!);
     }
-    const usable = usableReplicas(ctx, handle, confirmed).filter((s) => !excluded.has(s.id));
+    const usable = usableReplicas(leader, handle, confirmed).filter((s) => !excluded.has(s.id));
     if (usable.length === 0) throw new DfsError('UNAVAILABLE', `no live replica of chunk ${handle}`);
     // The least busy primary carries the pipeline's heaviest end.
     usable.sort((a, b) => activity(a) - activity(b));

@@ -11,6 +11,19 @@ export interface MasterConfig {
   /** The address others reach this master at; defaults to host:port. */
   advertiseAddress: string | undefined;
   dataDir: string;
+  /** This master's id in the Raft group; kept in DATA_DIR/raft-id after the first start. */
+  raftId: string | undefined;
+  /**
+   * The masters of a brand-new group, this one included, identical on each.
+   * Without it (and without `join`) a new master starts a group of one.
+   * Ignored once the master has a log.
+   */
+  peers: { id: string; address: string }[] | undefined;
+  /** Start empty and wait to be added to an existing group (dfs admin raft add). */
+  join: boolean;
+  raftTickMs: number;
+  /** Ticks without hearing from a leader before a follower stands for election (randomised up to twice this). */
+  raftElectionTicks: number;
   /** Fixed when the cluster is created; ignored afterwards. */
   chunkSizeBytes: number;
   defaultReplication: number;
@@ -36,6 +49,11 @@ export const MASTER_DEFAULTS: Omit<MasterConfig, 'dataDir'> = {
   host: '127.0.0.1',
   port: 7000,
   advertiseAddress: undefined,
+  raftId: undefined,
+  peers: undefined,
+  join: false,
+  raftTickMs: 50,
+  raftElectionTicks: 10,
   chunkSizeBytes: 64 * 1024 * 1024,
   defaultReplication: 3,
   leaseDurationMs: 10_000,
@@ -74,5 +92,16 @@ export function validateMasterConfig(config: MasterConfig): MasterConfig {
     fail('leaseDurationMs must exceed two heartbeat intervals, or leases lapse between extensions');
   }
   if (!(config.snapshotEveryEntries >= 100)) fail('snapshotEveryEntries must be at least 100');
+  if (!(config.raftTickMs >= 1) || !(config.raftElectionTicks >= 3)) fail('raftTickMs must be at least 1 and raftElectionTicks at least 3');
+  if (config.raftId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(config.raftId)) {
+    fail(`raftId ${JSON.stringify(config.raftId)} must be 1 to 64 letters, digits, '.', '_' or '-'`);
+  }
+  if (config.join && config.peers !== undefined) fail('join and peers exclude each other');
+  if (config.peers !== undefined) {
+    if (config.raftId === undefined || !config.peers.some((p) => p.id === config.raftId)) {
+      fail('peers must include this master (give its raftId)');
+    }
+    if (new Set(config.peers.map((p) => p.id)).size !== config.peers.length) fail('peers have duplicate ids');
+  }
   return config;
 }

@@ -2,19 +2,17 @@ import type { ChunkControlClient } from '../proto/generated/dfs/chunk/ChunkContr
 import type { LogEntry } from '../proto/generated/dfs/masterlog/LogEntry.js';
 import type { Clock } from '../common/clock.js';
 import type { ClientPool } from '../common/grpc-client-pool.js';
-import type { ChunkHandle, ChunkVersion, ServerId } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
-import type { ChunkLocations } from './chunk-locations.js';
-import type { ChunkserverRegistry } from './chunkserver-registry.js';
-import type { LeaseTable } from './lease-table.js';
+import type { LeaderState } from './leader-state.js';
 import type { MasterConfig } from './master-config.js';
-import type { ReplicatedLog } from './replicated-log.js';
-import type { ApplyResult, ApplyValue, MasterStateMachine } from './state-machine.js';
+import type { AdminClient } from '../proto/generated/dfs/master/Admin.js';
+import type { RaftLog } from './raft-log.js';
+import type { ApplyValue, MasterStateMachine } from './state-machine.js';
 
 /**
  * What the master's I/O modules share: configuration, the replicated state
- * behind its log, and the leader's soft state. One per master process; passed
- * explicitly, never a module-level singleton.
+ * behind its log, and, while this master leads, the leader's soft state.
+ * One per master process; passed explicitly, never a module-level singleton.
  */
 export interface MasterContext {
   readonly config: MasterConfig;
@@ -24,30 +22,16 @@ export interface MasterContext {
   readonly logger: Logger;
   /** The state machine as of the last applied entry (a snapshot restore replaces it). */
   state(): MasterStateMachine;
-  readonly log: ReplicatedLog<ApplyResult>;
+  readonly log: RaftLog;
   /** Proposes an entry and returns its value, or throws the DfsError it failed with. */
   propose(entry: LogEntry): Promise<ApplyValue>;
-  readonly registry: ChunkserverRegistry;
-  readonly locations: ChunkLocations;
-  readonly leases: LeaseTable;
   readonly chunkservers: ClientPool<ChunkControlClient>;
+  /** Admin clients of other masters (to learn a joining master's id). */
+  readonly masters: ClientPool<AdminClient>;
   /**
-   * Replicas each server is told to delete in its heartbeat replies until it
-   * reports them gone, with the version judged (see RegisterResponse.delete).
+   * The leader's soft state (chunk locations, liveness, leases, copies),
+   * rebuilt from scratch each time this master starts leading. Throws
+   * NOT_LEADER, naming the leader when known, on a follower.
    */
-  readonly pendingDeletes: Map<ServerId, Map<ChunkHandle, ChunkVersion>>;
-  /** Chunks whose replication the next round must look at. */
-  markForReplication(handle: ChunkHandle): void;
-  /** True while a copy of the chunk is in flight: no lease may be granted meanwhile. */
-  isCopying(handle: ChunkHandle): boolean;
-}
-
-export function scheduleDelete(ctx: MasterContext, server: ServerId, handle: ChunkHandle, version: ChunkVersion): void {
-  let pending = ctx.pendingDeletes.get(server);
-  if (pending === undefined) {
-    pending = new Map();
-    ctx.pendingDeletes.set(server, pending);
-  }
-  pending.set(handle, version);
-  ctx.locations.condemn(server, handle);
+  leader(): LeaderState;
 }

@@ -1,47 +1,49 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { v4 as uuidv4 } from 'uuid';
 import { systemClock, type Clock } from '../common/clock.js';
-import { DfsError } from '../common/errors.js';
+import { DfsError, isDfsError } from '../common/errors.js';
 import { ClientPool } from '../common/grpc-client-pool.js';
-import { dataChannelOptions, startGrpcServer, stopGrpcServer, type StartedServer } from '../common/grpc-server.js';
-import type { ChunkHandle } from '../common/ids.js';
+import { dataChannelOptions, metadataChannelOptions, startGrpcServer, stopGrpcServer, type StartedServer } from '../common/grpc-server.js';
 import { LIMITS } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import { writeReadyFile } from '../common/ready-file.js';
 import { chunkserverServices, masterServices } from '../proto/load.js';
+import type { AdminClient } from '../proto/generated/dfs/master/Admin.js';
 import type { LogEntry } from '../proto/generated/dfs/masterlog/LogEntry.js';
 import { adminHandlers } from './admin-service.js';
-import { ChunkLocations } from './chunk-locations.js';
-import { ChunkserverRegistry } from './chunkserver-registry.js';
-import { LeaseManager } from './lease-manager.js';
-import { LeaseTable } from './lease-table.js';
+import { LeaderState } from './leader-state.js';
 import { encodeEntry } from './log-entry.js';
 import type { MasterConfig } from './master-config.js';
 import type { MasterContext } from './master-context.js';
 import { MasterStateHolder } from './master-state.js';
 import { metadataHandlers } from './metadata-service.js';
+import { RaftLog } from './raft-log.js';
 import { judge, registryHandlers } from './registry-service.js';
-import { ReplicationManager } from './replication-manager.js';
-import { SingleNodeLog } from './single-node-log.js';
-import type { ApplyResult, ApplyValue } from './state-machine.js';
+import type { ApplyValue } from './state-machine.js';
 
 const TRASH_PURGE_INTERVAL_MS = 60_000;
 const FULL_SCAN_EVERY_GC_ROUNDS = 12;
 
 /**
- * One master process: the log and state machine, the leader's soft state,
- * the gRPC services, and the periodic work (liveness, re-replication,
- * garbage collection, trash). Lifecycle: start() -> serving -> stop().
+ * One master process: a member of the masters' Raft group, the gRPC
+ * services (clients, chunkservers, operators and Raft peers on one port) and,
+ * while it leads, the leader's soft state and periodic work (liveness,
+ * re-replication, garbage collection, trash). Lifecycle: start() -> serving
+ * -> stop().
  */
 export class MasterNode {
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
+  private leaderState: LeaderState | undefined;
+  /** Counts gains of leadership, so that a slow takeover cannot outlive the leadership it began under. */
+  private leadershipEpoch = 0;
+  private gcRounds = 0;
 
   private constructor(
     readonly ctx: MasterContext,
     private readonly server: StartedServer,
-    private readonly replication: ReplicationManager,
+    private readonly holder: MasterStateHolder,
   ) {}
 
   get port(): number {
@@ -54,16 +56,21 @@ export class MasterNode {
 
   static async start(config: MasterConfig, logger: Logger, clock: Clock = systemClock): Promise<MasterNode> {
     await mkdir(config.dataDir, { recursive: true });
+    const raftId = await resolveRaftId(config.dataDir, config.raftId);
     const holder = new MasterStateHolder();
+    const log = await RaftLog.open(
+      {
+        dataDir: config.dataDir,
+        id: raftId,
+        tickMs: config.raftTickMs,
+        electionTicks: config.raftElectionTicks,
+        snapshotEveryEntries: config.snapshotEveryEntries,
+        logger: logger.child({ component: 'raft' }),
+      },
+      holder,
+    );
     let address = config.advertiseAddress ?? `${config.host}:${config.port}`;
-    const log = await SingleNodeLog.open<ApplyResult>(join(config.dataDir, 'log'), holder, {
-      snapshotEveryEntries: config.snapshotEveryEntries,
-      address: () => address,
-      logger: logger.child({ component: 'log' }),
-    });
-    // A brand-new cluster has granted no lease that must be waited out.
-    const fresh = !holder.current.config().initialized;
-    let replication: ReplicationManager | undefined;
+    let node: MasterNode | undefined;
     const ctx: MasterContext = {
       config,
       get address() {
@@ -79,67 +86,99 @@ export class MasterNode {
         if (!result.ok) throw result.error;
         return result.value;
       },
-      registry: new ChunkserverRegistry(config.chunkserverTimeoutMs),
-      locations: new ChunkLocations(),
-      leases: new LeaseTable(clock.nowMs(), fresh ? 0 : config.leaseDurationMs),
       chunkservers: new ClientPool(chunkserverServices().dfs.chunk.ChunkControl, dataChannelOptions()),
-      pendingDeletes: new Map(),
-      markForReplication: (handle: ChunkHandle) => replication?.mark(handle),
-      isCopying: (handle: ChunkHandle) => replication?.isCopying(handle) ?? false,
+      masters: new ClientPool<AdminClient>(masterServices().dfs.master.Admin, metadataChannelOptions()),
+      leader: () => {
+        const state = node?.leaderState;
+        if (state !== undefined) return state;
+        const leaderAddress = log.status().leaderAddress;
+        throw new DfsError('NOT_LEADER', `${address} is not the leading master`, {
+          details: leaderAddress !== undefined && leaderAddress !== address ? { leaderHint: leaderAddress } : {},
+        });
+      },
     };
-    replication = new ReplicationManager(ctx);
-    if (fresh) {
-      await ctx.propose({
-        timeUs: String(clock.wallUs()),
-        initCluster: {
-          chunkSizeBytes: String(config.chunkSizeBytes),
-          defaultReplication: config.defaultReplication,
-          clusterId: uuidv4(),
-        },
-      });
-      logger.info({ chunkSizeBytes: config.chunkSizeBytes }, 'new cluster initialized');
-    } else if (holder.current.config().chunkSizeBytes !== config.chunkSizeBytes) {
-      logger.info({ chunkSizeBytes: holder.current.config().chunkSizeBytes }, 'chunk size is fixed by the existing cluster');
-    }
-    const leases = new LeaseManager(ctx);
     const services = masterServices().dfs.master;
     const server = await startGrpcServer(
       (s) => {
-        s.addService(services.Metadata.service, metadataHandlers(ctx, leases));
+        s.addService(services.Metadata.service, metadataHandlers(ctx));
         s.addService(services.Registry.service, registryHandlers(ctx));
-        s.addService(services.Admin.service, adminHandlers(ctx, replication!));
+        s.addService(services.Admin.service, adminHandlers(ctx));
+        log.transport.register(s);
       },
       { host: config.host, port: config.port, maxMessageBytes: LIMITS.metadataMessageMaxBytes, largeWindow: false },
     );
     address = config.advertiseAddress ?? `${config.host}:${server.port}`;
-    const node = new MasterNode(ctx, server, replication);
-    log.onLeadershipChange((leading) => {
-      if (leading) ctx.leases.fence(clock.nowMs(), config.leaseDurationMs);
-    });
+    node = new MasterNode(ctx, server, holder);
+    log.onLeadershipChange((leading) => node!.onLeadershipChange(leading));
+    const bootstrap = config.join ? undefined : (config.peers ?? [{ id: raftId, address }]);
+    await log.start(address, bootstrap);
     node.startPeriodicWork();
     if (config.readyFile) await writeReadyFile(config.readyFile, { pid: process.pid, port: server.port, address });
-    logger.info({ address, dataDir: config.dataDir }, 'master serving');
+    logger.info({ address, raftId, dataDir: config.dataDir, join: config.join }, 'master serving');
     return node;
+  }
+
+  private onLeadershipChange(leading: boolean): void {
+    const epoch = ++this.leadershipEpoch;
+    if (!leading) {
+      if (this.leaderState !== undefined) this.ctx.logger.info('stopped leading');
+      this.leaderState = undefined;
+      return;
+    }
+    void this.takeOver(epoch);
+  }
+
+  /**
+   * Becomes the leader the cluster can use: once every committed entry is
+   * applied here, initialise a brand-new cluster, then build fresh soft
+   * state. Leases an earlier leader may have granted are waited out unless
+   * no chunk was ever leased; primaries that report theirs get them adopted.
+   */
+  private async takeOver(epoch: number): Promise<void> {
+    const { ctx } = this;
+    try {
+      await ctx.log.readBarrier();
+      if (!this.holder.current.config().initialized) {
+        await ctx.propose({
+          timeUs: String(ctx.clock.wallUs()),
+          initCluster: {
+            chunkSizeBytes: String(ctx.config.chunkSizeBytes),
+            defaultReplication: ctx.config.defaultReplication,
+            clusterId: uuidv4(),
+          },
+        });
+        ctx.logger.info({ chunkSizeBytes: ctx.config.chunkSizeBytes }, 'new cluster initialized');
+      }
+      if (epoch !== this.leadershipEpoch) return;
+      let everLeased = false;
+      this.holder.current.forEachChunk((_handle, version) => {
+        if (version > 0) everLeased = true;
+      });
+      this.leaderState = new LeaderState(ctx, everLeased ? ctx.config.leaseDurationMs : 0);
+      ctx.logger.info({ term: ctx.log.status().term, fenceMs: everLeased ? ctx.config.leaseDurationMs : 0 }, 'leading');
+    } catch (err) {
+      // Lost leadership on the way, or a term too short to commit: the next leader takes over.
+      if (!isDfsError(err) || !err.retryable) ctx.logger.error({ err }, 'taking over as leader failed');
+    }
   }
 
   private startPeriodicWork(): void {
     const { ctx } = this;
-    let gcRounds = 0;
-    this.every(ctx.config.replicationIntervalMs, () => {
-      for (const dead of ctx.registry.expire(ctx.clock.nowMs())) {
+    this.everyWhileLeading(ctx.config.replicationIntervalMs, (leader) => {
+      for (const dead of leader.registry.expire(ctx.clock.nowMs())) {
         ctx.logger.warn({ server: dead.id, address: dead.address }, 'chunkserver is dead');
-        for (const handle of ctx.locations.dropServer(dead.id)) this.replication.mark(handle);
-        ctx.pendingDeletes.delete(dead.id);
+        for (const handle of leader.locations.dropServer(dead.id)) leader.replication.mark(handle);
+        leader.pendingDeletes.delete(dead.id);
       }
-      this.replication.round();
+      leader.replication.round();
     });
-    this.every(ctx.config.gcIntervalMs, () => {
-      for (const server of ctx.registry.live()) {
-        for (const [handle, version] of ctx.locations.inventory(server.id)) judge(ctx, server.id, handle, version);
+    this.everyWhileLeading(ctx.config.gcIntervalMs, (leader) => {
+      for (const server of leader.registry.live()) {
+        for (const [handle, version] of leader.locations.inventory(server.id)) judge(ctx, leader, server.id, handle, version);
       }
-      if (++gcRounds % FULL_SCAN_EVERY_GC_ROUNDS === 1) this.replication.markAll();
+      if (++this.gcRounds % FULL_SCAN_EVERY_GC_ROUNDS === 1) leader.replication.markAll();
     });
-    this.every(TRASH_PURGE_INTERVAL_MS, () => {
+    this.everyWhileLeading(TRASH_PURGE_INTERVAL_MS, () => {
       const nowUs = ctx.clock.wallUs();
       ctx
         .propose({
@@ -150,16 +189,17 @@ export class MasterNode {
           },
         })
         .catch((err: unknown) => {
-          if (!(err instanceof DfsError && err.code === 'NOT_LEADER')) ctx.logger.warn({ err }, 'trash purge failed');
+          if (!isDfsError(err, 'NOT_LEADER')) ctx.logger.warn({ err }, 'trash purge failed');
         });
     });
   }
 
-  private every(intervalMs: number, task: () => void): void {
+  private everyWhileLeading(intervalMs: number, task: (leader: LeaderState) => void): void {
     const timer = setInterval(() => {
-      if (this.stopped) return;
+      const leader = this.leaderState;
+      if (this.stopped || leader === undefined) return;
       try {
-        task();
+        task(leader);
       } catch (err) {
         this.ctx.logger.error({ err }, 'periodic task failed');
       }
@@ -173,6 +213,27 @@ export class MasterNode {
     for (const t of this.timers) clearInterval(t);
     await stopGrpcServer(this.server.server);
     this.ctx.chunkservers.close();
+    this.ctx.masters.close();
     await this.ctx.log.close();
   }
+}
+
+/** A master keeps its Raft id for life: the group knows it by it. */
+async function resolveRaftId(dataDir: string, wanted: string | undefined): Promise<string> {
+  const path = join(dataDir, 'raft-id');
+  let existing: string | undefined;
+  try {
+    existing = (await readFile(path, 'utf8')).trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (existing !== undefined) {
+    if (wanted !== undefined && wanted !== existing) {
+      throw new DfsError('INVALID_ARGUMENT', `${dataDir} belongs to master ${existing}, not ${wanted}`);
+    }
+    return existing;
+  }
+  const id = wanted ?? uuidv4();
+  await writeFile(path, id + '\n', { flag: 'wx' });
+  return id;
 }

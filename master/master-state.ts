@@ -1,15 +1,16 @@
-import type { LogStateMachine } from './replicated-log.js';
+import type { AppliedEntry, StateMachine } from '../raft/index.js';
 import { MasterStateMachine, type ApplyResult } from './state-machine.js';
 
 /**
- * Puts the master's state machine behind its log. A snapshot restore builds a
- * new state machine, so everyone reads the current one through `current`.
+ * Puts the master's state machine behind its Raft log. A snapshot restore
+ * builds a new state machine, so everyone reads the current one through
+ * `current`.
  */
-export class MasterStateHolder implements LogStateMachine<ApplyResult> {
+export class MasterStateHolder implements StateMachine<ApplyResult> {
   current = new MasterStateMachine();
 
-  apply(data: Uint8Array): ApplyResult {
-    return this.current.applyEncoded(data);
+  apply(entry: AppliedEntry): ApplyResult {
+    return this.current.applyEncoded(entry.data);
   }
 
   snapshot(): Uint8Array {

@@ -6,8 +6,8 @@ import type { MetadataHandlers } from '../proto/generated/dfs/master/Metadata.js
 import type { GetChunksResponse } from '../proto/generated/dfs/master/GetChunksResponse.js';
 import type { ChunkLocation } from '../proto/generated/dfs/ChunkLocation.js';
 import { toWireAttr } from './attr.js';
-import type { LeaseManager } from './lease-manager.js';
 import { serverRef } from './lease-manager.js';
+import type { LeaderState } from './leader-state.js';
 import type { MasterContext } from './master-context.js';
 import { usableReplicas } from './replica-views.js';
 import { requireMode, requirePath, requireRequestId } from './request-validation.js';
@@ -15,17 +15,19 @@ import { requireInteger } from '../common/wire-validation.js';
 import type { ApplyValue, AttrView, ChunkView } from './state-machine.js';
 
 /**
- * Client metadata RPCs. Each handler checks its input, proposes one log entry
- * or reads the state machine behind a read barrier, and maps the outcome:
- * nothing more. Errors leave as typed statuses (unary()).
+ * Client metadata RPCs. Each handler checks that this master leads (a
+ * follower answers NOT_LEADER naming the leader), checks its input, proposes
+ * one log entry or reads the state machine behind a read barrier, and maps
+ * the outcome: nothing more. Errors leave as typed statuses (unary()).
  */
-export function metadataHandlers(ctx: MasterContext, leases: LeaseManager): MetadataHandlers {
+export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
   const onInternal = (err: unknown) => ctx.logger.error({ err }, 'internal error in a metadata handler');
   const now = () => String(ctx.clock.wallUs());
   const attrResponse = (value: ApplyValue) => ({ attr: toWireAttr(attrOf(value)) });
 
   return {
     Mkdir: unary(async (req) => {
+      ctx.leader();
       const requestId = requireRequestId(req.requestId);
       const value = await ctx.propose({
         timeUs: now(),
@@ -36,6 +38,7 @@ export function metadataHandlers(ctx: MasterContext, leases: LeaseManager): Meta
     }, onInternal),
 
     Create: unary(async (req) => {
+      ctx.leader();
       const requestId = requireRequestId(req.requestId);
       if (req.replication > LIMITS.replicationMax) {
         throw new DfsError('INVALID_ARGUMENT', `replication must be at most ${LIMITS.replicationMax} (or all)`);
@@ -57,12 +60,14 @@ export function metadataHandlers(ctx: MasterContext, leases: LeaseManager): Meta
     }, onInternal),
 
     Stat: unary(async (req) => {
+      ctx.leader();
       requirePath(req.path);
       await ctx.log.readBarrier();
       return { attr: toWireAttr(ctx.state().stat(req.path)) };
     }, onInternal),
 
     List: unary(async (req) => {
+      ctx.leader();
       requirePath(req.path);
       const limit = req.limit === 0 ? LIMITS.listPageMax : Math.min(req.limit, LIMITS.listPageMax);
       await ctx.log.readBarrier();
@@ -74,12 +79,14 @@ export function metadataHandlers(ctx: MasterContext, leases: LeaseManager): Meta
     }, onInternal),
 
     Delete: unary(async (req) => {
+      ctx.leader();
       const requestId = requireRequestId(req.requestId);
       await ctx.propose({ timeUs: now(), requestId, delete: { path: requirePath(req.path), recursive: req.recursive } });
       return {};
     }, onInternal),
 
     Rename: unary(async (req) => {
+      ctx.leader();
       const requestId = requireRequestId(req.requestId);
       await ctx.propose({
         timeUs: now(),
@@ -94,6 +101,7 @@ export function metadataHandlers(ctx: MasterContext, leases: LeaseManager): Meta
     }, onInternal),
 
     SetAttr: unary(async (req) => {
+      const leader = ctx.leader();
       const requestId = requireRequestId(req.requestId);
       if (req.mode !== undefined) requireMode(req.mode);
       if (req.replication !== undefined && (req.replication < 1 || req.replication > LIMITS.replicationMax)) {
@@ -116,13 +124,14 @@ export function metadataHandlers(ctx: MasterContext, leases: LeaseManager): Meta
       if (req.replication !== undefined || req.replicateAll !== undefined) {
         const attr = attrOf(value);
         for (const chunk of ctx.state().getChunks(attr.inode, 0, attr.chunkCount).chunks) {
-          ctx.markForReplication(chunk.handle);
+          leader.replication.mark(chunk.handle);
         }
       }
       return attrResponse(value);
     }, onInternal),
 
     Truncate: unary(async (req) => {
+      ctx.leader();
       const requestId = requireRequestId(req.requestId);
       const value = await ctx.propose({
         timeUs: now(),
@@ -133,15 +142,17 @@ export function metadataHandlers(ctx: MasterContext, leases: LeaseManager): Meta
     }, onInternal),
 
     GetChunks: unary(async (req) => {
+      const leader = ctx.leader();
       const inode = inodeId(requireInteger(req.inode, 'inode'));
       const first = requireInteger(req.firstIndex, 'first_index');
       const count = req.count === 0 ? LIMITS.chunksPageMax : Math.min(req.count, LIMITS.chunksPageMax);
       await ctx.log.readBarrier();
       const page = ctx.state().getChunks(inode, first, count);
-      return chunksResponse(ctx, page.attr, page.chunks);
+      return chunksResponse(ctx, leader, page.attr, page.chunks);
     }, onInternal),
 
     AllocateChunk: unary(async (req) => {
+      const leader = ctx.leader();
       const requestId = requireRequestId(req.requestId);
       const value = await ctx.propose({
         timeUs: now(),
@@ -152,27 +163,29 @@ export function metadataHandlers(ctx: MasterContext, leases: LeaseManager): Meta
         },
       });
       if (value.kind !== 'chunk') throw new DfsError('INTERNAL', `allocateChunk applied as ${value.kind}`);
-      return chunksResponse(ctx, value.attr, [value.chunk]);
+      return chunksResponse(ctx, leader, value.attr, [value.chunk]);
     }, onInternal),
 
     GetLease: unary(async (req) => {
+      const leader = ctx.leader();
       const handle = chunkHandle(requireInteger(req.handle, 'handle'));
       await ctx.log.readBarrier();
-      const lease = await leases.getLease(handle);
-      const primary = ctx.registry.get(lease.primary);
+      const lease = await leader.grants.getLease(handle);
+      const primary = leader.registry.get(lease.primary);
       if (primary === undefined) throw new DfsError('UNAVAILABLE', `primary of chunk ${handle} is unknown`);
       return {
         lease: {
           handle: String(handle),
           version: String(lease.version),
           primary: serverRef(primary),
-          secondaries: lease.secondaries.map((id) => ctx.registry.get(id)).filter((s) => s !== undefined).map(serverRef),
+          secondaries: lease.secondaries.map((id) => leader.registry.get(id)).filter((s) => s !== undefined).map(serverRef),
           expiresInMs: String(Math.max(0, Math.floor(lease.expiresAtMs - ctx.clock.nowMs()))),
         },
       };
     }, onInternal),
 
     CommitWrite: unary(async (req) => {
+      ctx.leader();
       const requestId = requireRequestId(req.requestId);
       const value = await ctx.propose({
         timeUs: now(),
@@ -186,6 +199,7 @@ export function metadataHandlers(ctx: MasterContext, leases: LeaseManager): Meta
     }, onInternal),
 
     GetClusterInfo: unary(async () => {
+      ctx.leader();
       await ctx.log.readBarrier();
       const config = ctx.state().config();
       return {
@@ -203,7 +217,7 @@ function attrOf(value: ApplyValue): AttrView {
   throw new DfsError('INTERNAL', `expected an attribute result, got ${value.kind}`);
 }
 
-function chunksResponse(ctx: MasterContext, attr: AttrView, chunks: readonly ChunkView[]): GetChunksResponse {
+function chunksResponse(ctx: MasterContext, leader: LeaderState, attr: AttrView, chunks: readonly ChunkView[]): GetChunksResponse {
   const state = ctx.state();
   return {
     attr: toWireAttr(attr),
@@ -214,7 +228,7 @@ function chunksResponse(ctx: MasterContext, attr: AttrView, chunks: readonly Chu
         index: String(c.index),
         handle: String(c.handle),
         version: String(confirmed),
-        replicas: confirmed === 0 ? [] : usableReplicas(ctx, c.handle, confirmed).map(serverRef),
+        replicas: confirmed === 0 ? [] : usableReplicas(leader, c.handle, confirmed).map(serverRef),
       };
     }),
   };

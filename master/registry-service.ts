@@ -3,7 +3,8 @@ import { unary } from '../common/grpc-server.js';
 import { chunkHandle, chunkVersion, serverId, type ChunkHandle, type ChunkVersion, type ServerId } from '../common/ids.js';
 import type { RegistryHandlers } from '../proto/generated/dfs/master/Registry.js';
 import type { ChunkReplicaInfo, ChunkReplicaInfo__Output } from '../proto/generated/dfs/master/ChunkReplicaInfo.js';
-import { scheduleDelete, type MasterContext } from './master-context.js';
+import type { LeaderState } from './leader-state.js';
+import type { MasterContext } from './master-context.js';
 import { usableReplicas } from './replica-views.js';
 import { requireAddress, requireId, requireInteger, requireLabel } from '../common/wire-validation.js';
 
@@ -16,6 +17,7 @@ export function registryHandlers(ctx: MasterContext): RegistryHandlers {
 
   return {
     Register: unary(async (req) => {
+      const leader = ctx.leader();
       await ctx.log.readBarrier();
       const server = req.server;
       if (server === null) throw new DfsError('INVALID_ARGUMENT', 'server is required');
@@ -26,25 +28,26 @@ export function registryHandlers(ctx: MasterContext): RegistryHandlers {
         rack: requireLabel(server.rack, 'server.rack'),
       };
       const reports = req.chunks.map(parseReport);
-      const previous = ctx.locations.dropServer(id);
-      ctx.registry.register(id, labels, requireInteger(req.capacityBytes, 'capacity_bytes'), requireInteger(req.usedBytes, 'used_bytes'), ctx.clock.nowMs());
-      ctx.locations.replaceInventory(id, reports);
-      for (const r of reports) judge(ctx, id, r.handle, r.version);
-      for (const handle of previous) ctx.markForReplication(handle);
-      for (const r of reports) ctx.markForReplication(r.handle);
+      const previous = leader.locations.dropServer(id);
+      leader.registry.register(id, labels, requireInteger(req.capacityBytes, 'capacity_bytes'), requireInteger(req.usedBytes, 'used_bytes'), ctx.clock.nowMs());
+      leader.locations.replaceInventory(id, reports);
+      for (const r of reports) judge(ctx, leader, id, r.handle, r.version);
+      for (const handle of previous) leader.replication.mark(handle);
+      for (const r of reports) leader.replication.mark(r.handle);
       ctx.logger.info({ server: id, address: labels.address, chunks: reports.length }, 'chunkserver registered');
       return {
         heartbeatIntervalMs: ctx.config.heartbeatIntervalMs,
         chunkSizeBytes: String(ctx.state().config().chunkSizeBytes),
-        delete: pendingFor(ctx, id),
+        delete: pendingFor(leader, id),
       };
     }, onInternal),
 
     Heartbeat: unary(async (req) => {
+      const leader = ctx.leader();
       await ctx.log.readBarrier();
       const id = serverId(requireId(req.serverId, 'server_id'));
       const now = ctx.clock.nowMs();
-      const known = ctx.registry.heartbeat(
+      const known = leader.registry.heartbeat(
         id,
         {
           capacityBytes: requireInteger(req.capacityBytes, 'capacity_bytes'),
@@ -60,33 +63,34 @@ export function registryHandlers(ctx: MasterContext): RegistryHandlers {
       );
       if (!known) return { delete: [], extendedLeases: [], fullReportWanted: true };
       for (const report of req.changed.map(parseReport)) {
-        const mirrored = ctx.locations.inventory(id).get(report.handle);
+        const mirrored = leader.locations.inventory(id).get(report.handle);
         // A report that crossed a grant in flight: the master already knows better.
         if (mirrored !== undefined && mirrored > report.version) continue;
-        ctx.locations.set(id, report.handle, report.version);
-        judge(ctx, id, report.handle, report.version);
-        ctx.markForReplication(report.handle);
+        leader.locations.set(id, report.handle, report.version);
+        judge(ctx, leader, id, report.handle, report.version);
+        leader.replication.mark(report.handle);
       }
       for (const raw of req.removed) {
         const handle = chunkHandle(requireInteger(raw, 'removed'));
-        ctx.locations.remove(id, handle);
-        ctx.pendingDeletes.get(id)?.delete(handle);
-        ctx.markForReplication(handle);
+        leader.locations.remove(id, handle);
+        leader.pendingDeletes.get(id)?.delete(handle);
+        leader.replication.mark(handle);
       }
       const extendedLeases: string[] = [];
       for (const ext of req.leaseExtensions) {
         const handle = chunkHandle(requireInteger(ext.handle, 'lease_extensions.handle'));
         const version = chunkVersion(requireInteger(ext.version, 'lease_extensions.version'));
-        if (ctx.leases.extend(handle, id, version, now, ctx.config.leaseDurationMs)) extendedLeases.push(String(handle));
+        if (extendOrAdopt(ctx, leader, id, handle, version, now)) extendedLeases.push(String(handle));
       }
       return {
-        delete: pendingFor(ctx, id),
+        delete: pendingFor(leader, id),
         extendedLeases,
-        fullReportWanted: ctx.locations.digest(id) !== req.inventoryDigest,
+        fullReportWanted: leader.locations.digest(id) !== req.inventoryDigest,
       };
     }, onInternal),
 
     ReportReplicaProblem: unary(async (req) => {
+      const leader = ctx.leader();
       await ctx.log.readBarrier();
       const reporter = serverId(requireId(req.serverId, 'server_id'));
       const handle = chunkHandle(requireInteger(req.handle, 'handle'));
@@ -94,21 +98,22 @@ export function registryHandlers(ctx: MasterContext): RegistryHandlers {
       switch (req.problem) {
         case 'REPLICA_PROBLEM_CORRUPT':
           ctx.logger.warn({ server: reporter, handle, version }, 'replica reported corrupt');
-          scheduleDelete(ctx, reporter, handle, version);
+          leader.scheduleDelete(reporter, handle, version);
           break;
         case 'REPLICA_PROBLEM_CHAIN_FAILURE':
           ctx.logger.warn({ server: reporter, handle, version, failed: req.failedServerIds }, 'write pipeline failed');
-          for (const failed of req.failedServerIds) ctx.locations.condemn(serverId(requireId(failed, 'failed_server_ids')), handle);
-          if (req.leaseReleased) ctx.leases.release(handle, version);
+          for (const failed of req.failedServerIds) leader.locations.condemn(serverId(requireId(failed, 'failed_server_ids')), handle);
+          if (req.leaseReleased) leader.leases.release(handle, version);
           break;
         default:
           throw new DfsError('INVALID_ARGUMENT', `unknown problem ${String(req.problem)}`);
       }
-      ctx.markForReplication(handle);
+      leader.replication.mark(handle);
       return {};
     }, onInternal),
 
     CommitChunkLength: unary(async (req) => {
+      const leader = ctx.leader();
       const server = serverId(requireId(req.serverId, 'server_id'));
       const handle = chunkHandle(requireInteger(req.handle, 'handle'));
       const version = chunkVersion(requireInteger(req.version, 'version'));
@@ -117,7 +122,7 @@ export function registryHandlers(ctx: MasterContext): RegistryHandlers {
       const state = ctx.state();
       const chunkSize = state.config().chunkSizeBytes;
       if (length > chunkSize) throw new DfsError('INVALID_ARGUMENT', `length ${length} exceeds the chunk size ${chunkSize}`);
-      const lease = ctx.leases.current(handle, ctx.clock.nowMs());
+      const lease = leader.leases.current(handle, ctx.clock.nowMs());
       if (lease === undefined || lease.primary !== server || lease.version !== version) {
         throw new DfsError('LEASE_EXPIRED', `${server} holds no lease on chunk ${handle} at version ${version}`);
       }
@@ -143,8 +148,8 @@ function parseReport(r: ChunkReplicaInfo__Output): { handle: ChunkHandle; versio
   };
 }
 
-function pendingFor(ctx: MasterContext, id: ServerId): ChunkReplicaInfo[] {
-  const pending = ctx.pendingDeletes.get(id);
+function pendingFor(leader: LeaderState, id: ServerId): ChunkReplicaInfo[] {
+  const pending = leader.pendingDeletes.get(id);
   if (pending === undefined) return [];
   return [...pending].map(([handle, version]) => ({ handle: String(handle), version: String(version), length: '0' }));
 }
@@ -155,13 +160,42 @@ function pendingFor(ctx: MasterContext, id: ServerId): ChunkReplicaInfo[] {
  * elsewhere. A stale replica that is the last copy of anything is kept, so
  * an operator can still recover from it.
  */
-export function judge(ctx: MasterContext, server: ServerId, handle: ChunkHandle, version: ChunkVersion): void {
+export function judge(ctx: MasterContext, leader: LeaderState, server: ServerId, handle: ChunkHandle, version: ChunkVersion): void {
   const chunk = ctx.state().chunk(handle);
   if (chunk === undefined) {
-    scheduleDelete(ctx, server, handle, version);
+    leader.scheduleDelete(server, handle, version);
     return;
   }
-  if (version < chunk.confirmedVersion && usableReplicas(ctx, handle, chunk.confirmedVersion).length > 0) {
-    scheduleDelete(ctx, server, handle, version);
+  if (version < chunk.confirmedVersion && usableReplicas(leader, handle, chunk.confirmedVersion).length > 0) {
+    leader.scheduleDelete(server, handle, version);
   }
+}
+
+/**
+ * Extends a lease this leader granted, or adopts one that a primary holds
+ * from an earlier leader. Adopting is safe: a primary asks only for a lease
+ * it still holds, and while it does no other could have been granted, so
+ * recording it lets writes to the chunk go on across a change of leader
+ * instead of waiting out the fence. Only a lease at the chunk's confirmed,
+ * latest version qualifies.
+ */
+function extendOrAdopt(
+  ctx: MasterContext,
+  leader: LeaderState,
+  server: ServerId,
+  handle: ChunkHandle,
+  version: ChunkVersion,
+  nowMs: number,
+): boolean {
+  const duration = ctx.config.leaseDurationMs;
+  if (leader.leases.current(handle, nowMs) !== undefined) return leader.leases.extend(handle, server, version, nowMs, duration);
+  const chunk = ctx.state().chunk(handle);
+  if (chunk === undefined || chunk.version !== version || chunk.confirmedVersion !== version) return false;
+  if (leader.grants.grantInFlight(handle)) return false;
+  const secondaries = usableReplicas(leader, handle, version)
+    .map((s) => s.id)
+    .filter((id) => id !== server);
+  leader.leases.record({ handle, version, primary: server, secondaries, expiresAtMs: nowMs + duration });
+  ctx.logger.info({ handle, version, primary: server }, 'adopted a lease granted by an earlier leader');
+  return true;
 }

@@ -1,20 +1,13 @@
 /**
- * What the master needs from its log, whatever replicates it: today a
- * single-node log in LevelDB (single-node-log.ts), after the Raft issue a
- * Raft group. The state machine behind it is the same either way.
+ * What the master needs from its log, whatever replicates it (raft-log.ts).
+ * The state machine behind it is applied identically on every master.
  */
-export interface LogStateMachine<Result> {
-  /** Applies one committed entry. Deterministic; never throws for bad input. */
-  apply(data: Uint8Array, index: number): Result;
-  snapshot(): Uint8Array;
-  restore(data: Uint8Array): void;
-}
-
 export interface LogStatus {
-  role: 'leader' | 'follower' | 'candidate' | 'single';
+  role: 'leader' | 'follower' | 'candidate' | 'preCandidate';
   term: number;
   commitIndex: number;
   appliedIndex: number;
+  leaderId: string | undefined;
   leaderAddress: string | undefined;
 }
 

@@ -2,8 +2,8 @@ import { isDfsError } from '../common/errors.js';
 import { callUnary } from '../common/grpc-client-pool.js';
 import { chunkVersion, type ChunkHandle, type ServerId } from '../common/ids.js';
 import { LIMITS } from '../common/limits.js';
+import type { LeaderState } from './leader-state.js';
 import type { MasterContext } from './master-context.js';
-import { scheduleDelete } from './master-context.js';
 import { serverRef } from './lease-manager.js';
 import { placementCandidate, usableReplicas } from './replica-views.js';
 import { planReplication, type ChunkReplicationState, type CopyPlan } from './replication-planner.js';
@@ -32,7 +32,10 @@ export class ReplicationManager {
   private readonly underReplicated = new Set<ChunkHandle>();
   private readonly missing = new Set<ChunkHandle>();
 
-  constructor(private readonly ctx: MasterContext) {}
+  constructor(
+    private readonly ctx: MasterContext,
+    private readonly leader: LeaderState,
+  ) {}
 
   mark(handle: ChunkHandle): void {
     this.marked.add(handle);
@@ -52,9 +55,10 @@ export class ReplicationManager {
 
   /** One round: look at marked chunks, start copies, schedule deletions of excess replicas. */
   round(): void {
-    const { ctx } = this;
+    const { ctx, leader } = this;
     const now = ctx.clock.nowMs();
-    const liveCount = ctx.registry.live().length;
+    if (now < leader.replicationFromMs) return;
+    const liveCount = leader.registry.live().length;
     const states: ChunkReplicationState[] = [];
     for (const handle of this.marked) {
       if (states.length >= CHUNKS_PER_ROUND) break;
@@ -70,25 +74,25 @@ export class ReplicationManager {
         handle,
         version: chunk.confirmedVersion,
         goal: goal.all ? liveCount : Math.min(goal.replication, LIMITS.replicationMax),
-        valid: usableReplicas(ctx, handle, chunk.confirmedVersion).map(placementCandidate),
+        valid: usableReplicas(leader, handle, chunk.confirmedVersion).map(placementCandidate),
         copyingTo: [...(this.copying.get(handle) ?? [])],
-        leased: ctx.leases.isLeased(handle, now),
+        leased: leader.leases.isLeased(handle, now),
       });
     }
     if (states.length === 0) return;
-    const plan = planReplication(states, ctx.registry.placeable(now).map(placementCandidate), this.copiesPerServer, {
+    const plan = planReplication(states, leader.registry.placeable(now).map(placementCandidate), this.copiesPerServer, {
       copiesPerServerMax: LIMITS.copiesPerServerMax,
       minFreeBytes: ctx.state().config().chunkSizeBytes,
       random: ctx.random,
     });
     for (const copy of plan.copies) this.startCopy(copy);
     for (const { handle, server } of plan.excess) {
-      const version = ctx.locations.holders(handle).get(server);
-      if (version !== undefined) scheduleDelete(ctx, server, handle, version);
+      const version = leader.locations.holders(handle).get(server);
+      if (version !== undefined) leader.scheduleDelete(server, handle, version);
     }
     for (const handle of plan.blockedByLease) {
       // Let the lease lapse; the copy happens in a later round.
-      ctx.leases.stopExtending(handle);
+      leader.leases.stopExtending(handle);
       this.marked.add(handle);
     }
     for (const handle of [...plan.deferred, ...plan.blockedByLease]) {
@@ -108,8 +112,8 @@ export class ReplicationManager {
   }
 
   private startCopy(plan: CopyPlan): void {
-    const { ctx } = this;
-    const target = ctx.registry.get(plan.target);
+    const { ctx, leader } = this;
+    const target = leader.registry.get(plan.target);
     if (target === undefined) return;
     let targets = this.copying.get(plan.handle);
     if (targets === undefined) {
@@ -119,7 +123,7 @@ export class ReplicationManager {
     targets.add(plan.target);
     const busy = [plan.target, plan.sources[0]!];
     for (const id of busy) this.copiesPerServer.set(id, (this.copiesPerServer.get(id) ?? 0) + 1);
-    const sources = plan.sources.map((id) => ctx.registry.get(id)).filter((s) => s !== undefined).map(serverRef);
+    const sources = plan.sources.map((id) => leader.registry.get(id)).filter((s) => s !== undefined).map(serverRef);
     const client = ctx.chunkservers.get(target.address);
     ctx.logger.info({ handle: plan.handle, target: plan.target, source: plan.sources[0] }, 're-replicating chunk');
     callUnary(
@@ -130,11 +134,11 @@ export class ReplicationManager {
     )
       .then((response) => {
         // A delete ordered for an older replica on this server must not take the fresh copy.
-        ctx.pendingDeletes.get(plan.target)?.delete(plan.handle);
-        ctx.locations.set(plan.target, plan.handle, chunkVersion(response.version));
+        leader.pendingDeletes.get(plan.target)?.delete(plan.handle);
+        leader.locations.set(plan.target, plan.handle, chunkVersion(response.version));
       })
       .catch((err: unknown) => {
-        if (isDfsError(err) && err.details.fromTransport) ctx.registry.markUnreachable(plan.target, ctx.clock.nowMs());
+        if (isDfsError(err) && err.details.fromTransport) leader.registry.markUnreachable(plan.target, ctx.clock.nowMs());
         ctx.logger.warn({ handle: plan.handle, target: plan.target, err: (err as Error).message }, 'copy failed');
       })
       .finally(() => {

@@ -92,6 +92,7 @@ export class RaftGroup<Result> {
   private readonly reads = new Map<string, PendingRead>();
   private transfers: PendingTransfer[] = [];
   private catchUps: PendingCatchUp[] = [];
+  private readonly leadershipListeners: ((leading: boolean) => void)[] = [];
 
   constructor(private readonly options: RaftGroupOptions<Result>) {
     this.opts = resolveGroupOptions(options);
@@ -213,6 +214,14 @@ export class RaftGroup<Result> {
       this.transfers.push({ to, deadline: this.ticks + this.opts.electionTicks * 2, resolve, reject });
       this.kick();
     });
+  }
+
+  /**
+   * Called with true when this member becomes leader and false when it stops
+   * being leader, after the Ready that changed its role has been handled.
+   */
+  onLeadershipChange(listener: (leading: boolean) => void): void {
+    this.leadershipListeners.push(listener);
   }
 
   status(): RaftGroupStatus {
@@ -369,6 +378,8 @@ export class RaftGroup<Result> {
     const wasLeader = this.role === 'leader';
     this.role = soft.role;
     this.leader = soft.leader;
+    const leading = soft.role === 'leader';
+    if (leading !== wasLeader) for (const listener of this.leadershipListeners) listener(leading);
     if (wasLeader && soft.role !== 'leader') {
       const err = this.notLeader('leadership was lost before the entry was applied; its outcome is unknown');
       for (const p of this.proposals.values()) p.reject(err);

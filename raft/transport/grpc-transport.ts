@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { DfsError } from '../../common/errors.js';
 import { toStatus } from '../../common/grpc-errors.js';
+import { baseChannelOptions } from '../../common/grpc-server.js';
 import type { Logger } from '../../common/logger.js';
 import type { MessageBatch__Output } from '../../proto/generated/dfs/raft/MessageBatch.js';
 import type { RaftTransportHandlers } from '../../proto/generated/dfs/raft/RaftTransport.js';
@@ -68,11 +69,9 @@ export class GrpcTransport implements RaftTransport {
     }
     if (peer === undefined) {
       const client = new (raftServices().dfs.raft.RaftTransport)(address, grpc.credentials.createInsecure(), {
+        ...baseChannelOptions(),
         'grpc.max_receive_message_length': this.limits.grpcMessageBytes,
         'grpc.max_send_message_length': this.limits.grpcMessageBytes,
-        'grpc.keepalive_time_ms': 10_000,
-        'grpc.keepalive_timeout_ms': 5_000,
-        'grpc.keepalive_permit_without_calls': 1,
       });
       peer = new PeerSender(message.to, address, this.localAddress, client, this.handler, this.limits, this.options.logger);
       this.peers.set(message.to, peer);

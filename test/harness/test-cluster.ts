@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DfsClient, type DfsClientOptions } from '../../client-lib/index.js';
-import { startCluster, waitUntilWritable } from '../../cli/cluster-commands.js';
+import { startCluster, waitUntilWritable, type ClusterStartOptions } from '../../cli/cluster-commands.js';
 import type { ClusterFile, ClusterProcess } from '../../cli/cluster-file.js';
 import { isAlive, terminate } from '../../cli/process-launcher.js';
 import { sleep } from '../../common/backoff.js';
@@ -19,11 +19,15 @@ export const FAST_MASTER_ARGS = [
 ];
 
 export interface TestClusterOptions {
+  /** Masters in the Raft group (odd); 1 by default, which starts fastest. */
+  masters?: number;
   chunkservers?: number;
   chunkSizeBytes?: number;
   masterArgs?: string[];
   chunkserverArgs?: string[];
   labels?: (i: number) => { zone: string; rack: string };
+  /** Per-process host and wrapper (network namespaces); see ClusterStartOptions.placement. */
+  placement?: ClusterStartOptions['placement'];
 }
 
 const everyPid = new Set<number>();
@@ -50,17 +54,19 @@ export class TestCluster {
   private constructor(
     readonly dir: string,
     private file: ClusterFile,
-    private readonly options: Required<Omit<TestClusterOptions, 'labels'>> & Pick<TestClusterOptions, 'labels'>,
+    private readonly options: Required<Omit<TestClusterOptions, 'labels' | 'placement'>> & Pick<TestClusterOptions, 'labels' | 'placement'>,
   ) {}
 
   static async start(options: TestClusterOptions = {}): Promise<TestCluster> {
     const dir = await mkdtemp(join(tmpdir(), 'dfs-test-'));
     const full = {
+      masters: options.masters ?? 1,
       chunkservers: options.chunkservers ?? 3,
       chunkSizeBytes: options.chunkSizeBytes ?? 1024 * 1024,
       masterArgs: options.masterArgs ?? FAST_MASTER_ARGS,
       chunkserverArgs: options.chunkserverArgs ?? ['--scrub-interval-ms', '0', '--log-level', 'debug'],
       labels: options.labels,
+      placement: options.placement,
     };
     const cluster = new TestCluster(dir, undefined as unknown as ClusterFile, full);
     try {
@@ -76,13 +82,14 @@ export class TestCluster {
   async startMissing(): Promise<void> {
     this.file = await startCluster({
       dir: this.dir,
-      masters: 1,
+      masters: this.options.masters,
       chunkservers: this.options.chunkservers,
       chunkSizeBytes: this.options.chunkSizeBytes,
       detach: false,
       masterArgs: this.options.masterArgs,
       chunkserverArgs: this.options.chunkserverArgs,
       ...(this.options.labels ? { labels: this.options.labels } : {}),
+      ...(this.options.placement ? { placement: this.options.placement } : {}),
       readyTimeoutMs: 30_000,
     });
     for (const p of this.file.processes) everyPid.add(p.pid);
