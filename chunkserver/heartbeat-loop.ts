@@ -4,6 +4,7 @@ import { chunkHandle, chunkVersion, type ChunkHandle } from '../common/ids.js';
 import { requireInteger } from '../common/wire-validation.js';
 import type { ChunkReplicaInfo__Output } from '../proto/generated/dfs/master/ChunkReplicaInfo.js';
 import type { ChunkserverContext } from './chunkserver-context.js';
+import type { PrimaryChunk } from './primary-chunk.js';
 
 const RETRY_AFTER_FAILURE_MS = 200;
 
@@ -67,12 +68,16 @@ export class HeartbeatLoop {
 
   private async register(): Promise<void> {
     const { ctx } = this;
+    const sentAtMs = ctx.clock.nowMs();
+    const primaries = this.leasesWorthKeeping(sentAtMs);
     const response = await ctx.master.register({
       server: ctx.self(),
       capacityBytes: String(ctx.store.capacityBytes()),
       usedBytes: String(ctx.store.usedBytes()),
       chunks: ctx.inventory.full().map((c) => ({ handle: String(c.handle), version: String(c.version), length: String(c.length) })),
+      leaseExtensions: primaries.map((p) => ({ handle: String(p.handle), version: String(p.version) })),
     });
+    this.applyExtensions(primaries, response.extendedLeases, sentAtMs);
     this.intervalMs = response.heartbeatIntervalMs > 0 ? response.heartbeatIntervalMs : this.intervalMs;
     this.onChunkSize(requireInteger(response.chunkSizeBytes, 'chunk_size_bytes'));
     this.registered = true;
@@ -83,7 +88,7 @@ export class HeartbeatLoop {
   private async heartbeat(): Promise<void> {
     const { ctx } = this;
     const sentAtMs = ctx.clock.nowMs();
-    const primaries = ctx.pipelines.primaries().filter((p) => p.wantsExtension(sentAtMs, p.leaseDurationMs));
+    const primaries = this.leasesWorthKeeping(sentAtMs);
     const report = ctx.inventory.pending();
     const response = await ctx.master.heartbeat({
       serverId: ctx.self().id,
@@ -97,15 +102,23 @@ export class HeartbeatLoop {
       chunkCount: String(ctx.inventory.count()),
     });
     ctx.inventory.acknowledge(report);
-    const extended = new Set(response.extendedLeases.map((h) => chunkHandle(requireInteger(h, 'extended_leases'))));
-    for (const p of primaries) {
-      // Counted from when the request left, which is before the master extended it.
-      if (extended.has(p.handle)) p.extendLease(sentAtMs + p.leaseDurationMs);
-    }
+    this.applyExtensions(primaries, response.extendedLeases, sentAtMs);
     await this.deleteReplicas(response.delete);
     if (response.fullReportWanted) {
       ctx.logger.info('master asked for a full report');
       await this.register();
+    }
+  }
+
+  private leasesWorthKeeping(nowMs: number): PrimaryChunk[] {
+    return this.ctx.pipelines.primaries().filter((p) => p.wantsExtension(nowMs, p.leaseDurationMs));
+  }
+
+  private applyExtensions(primaries: PrimaryChunk[], extendedLeases: string[], sentAtMs: number): void {
+    const extended = new Set(extendedLeases.map((h) => chunkHandle(requireInteger(h, 'extended_leases'))));
+    for (const p of primaries) {
+      // Counted from when the request left, which is before the master extended it.
+      if (extended.has(p.handle)) p.extendLease(sentAtMs + p.leaseDurationMs);
     }
   }
 

@@ -9,7 +9,12 @@ export interface BackoffPolicy {
   deadlineMs: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 20, maxMs: 1_000, deadlineMs: 30_000 };
+/**
+ * Retries start at 10 ms and back off to at most half a second: a client
+ * waiting out a leader election (about a second) keeps asking often enough
+ * to notice the new leader within a few hundred milliseconds.
+ */
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 10, maxMs: 500, deadlineMs: 30_000 };
 
 export function backoffDelayMs(attempt: number, policy: BackoffPolicy, random: () => number): number {
   const ceiling = Math.min(policy.maxMs, policy.initialMs * 2 ** Math.min(attempt, 30));

@@ -3,6 +3,7 @@ import { unary } from '../common/grpc-server.js';
 import { chunkHandle, chunkVersion, serverId, type ChunkHandle, type ChunkVersion, type ServerId } from '../common/ids.js';
 import type { RegistryHandlers } from '../proto/generated/dfs/master/Registry.js';
 import type { ChunkReplicaInfo, ChunkReplicaInfo__Output } from '../proto/generated/dfs/master/ChunkReplicaInfo.js';
+import type { LeaseExtension__Output } from '../proto/generated/dfs/master/LeaseExtension.js';
 import type { LeaderState } from './leader-state.js';
 import type { MasterContext } from './master-context.js';
 import { usableReplicas } from './replica-views.js';
@@ -39,6 +40,7 @@ export function registryHandlers(ctx: MasterContext): RegistryHandlers {
         heartbeatIntervalMs: ctx.config.heartbeatIntervalMs,
         chunkSizeBytes: String(ctx.state().config().chunkSizeBytes),
         delete: pendingFor(leader, id),
+        extendedLeases: extendLeases(ctx, leader, id, req.leaseExtensions),
       };
     }, onInternal),
 
@@ -76,15 +78,9 @@ export function registryHandlers(ctx: MasterContext): RegistryHandlers {
         leader.pendingDeletes.get(id)?.delete(handle);
         leader.replication.mark(handle);
       }
-      const extendedLeases: string[] = [];
-      for (const ext of req.leaseExtensions) {
-        const handle = chunkHandle(requireInteger(ext.handle, 'lease_extensions.handle'));
-        const version = chunkVersion(requireInteger(ext.version, 'lease_extensions.version'));
-        if (extendOrAdopt(ctx, leader, id, handle, version, now)) extendedLeases.push(String(handle));
-      }
       return {
         delete: pendingFor(leader, id),
-        extendedLeases,
+        extendedLeases: extendLeases(ctx, leader, id, req.leaseExtensions),
         fullReportWanted: leader.locations.digest(id) !== req.inventoryDigest,
       };
     }, onInternal),
@@ -169,6 +165,17 @@ export function judge(ctx: MasterContext, leader: LeaderState, server: ServerId,
   if (version < chunk.confirmedVersion && usableReplicas(leader, handle, chunk.confirmedVersion).length > 0) {
     leader.scheduleDelete(server, handle, version);
   }
+}
+
+function extendLeases(ctx: MasterContext, leader: LeaderState, server: ServerId, asked: LeaseExtension__Output[]): string[] {
+  const now = ctx.clock.nowMs();
+  const extended: string[] = [];
+  for (const ext of asked) {
+    const handle = chunkHandle(requireInteger(ext.handle, 'lease_extensions.handle'));
+    const version = chunkVersion(requireInteger(ext.version, 'lease_extensions.version'));
+    if (extendOrAdopt(ctx, leader, server, handle, version, now)) extended.push(String(handle));
+  }
+  return extended;
 }
 
 /**
