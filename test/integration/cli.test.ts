@@ -113,6 +113,21 @@ describe('the dfs command line', function () {
       expect(bigPut.code, bigPut.stderr).to.equal(0);
       expect((await dfs(['get', '/x/big', join(work, 'big.out'), '--dir', dir], { env: { DFS_MASTERS: '' } })).code).to.equal(0);
       expect((await readFile(join(work, 'big.out'))).equals(big)).to.equal(true);
+
+      // The masters' Raft group: three voters, one leader; leadership moves on request.
+      const raft = (run: Run) => JSON.parse(run.stdout) as { leader: { id: string }; members: { id: string; role: string; voter: boolean }[] };
+      const status = raft(await dfs(['admin', 'raft', 'status', '--json', '--dir', dir], { env: { DFS_MASTERS: '' } }));
+      expect(status.members.map((m) => m.id).sort()).to.deep.equal(['master-0', 'master-1', 'master-2']);
+      expect(status.members.filter((m) => m.role === 'leader').map((m) => m.id)).to.deep.equal([status.leader.id]);
+      expect(status.members.every((m) => m.voter)).to.equal(true);
+      const target = ['master-0', 'master-1', 'master-2'].find((m) => m !== status.leader.id)!;
+      const moved = await dfs(['admin', 'raft', 'transfer', target, '--dir', dir], { env: { DFS_MASTERS: '' } });
+      expect(moved.code, moved.stderr).to.equal(0);
+      const after = raft(await dfs(['admin', 'raft', 'status', '--json', '--dir', dir], { env: { DFS_MASTERS: '' } }));
+      expect(after.leader.id).to.equal(target);
+      const unknown = await dfs(['admin', 'raft', 'remove', 'no-such-master', '--dir', dir], { env: { DFS_MASTERS: '' } });
+      expect(unknown.code).to.equal(1);
+      expect(unknown.stderr).to.match(/NOT_FOUND/);
     } finally {
       const stop = await dfs(['cluster', 'stop', '--dir', dir]);
       expect(stop.code, stop.stderr).to.equal(0);
