@@ -31,7 +31,9 @@ export interface TestClusterOptions {
 }
 
 const everyPid = new Set<number>();
-// A crashed test run must not leave servers behind.
+// A crashed or interrupted test run must not leave servers behind: signals
+// exit through process.exit, so the 'exit' hook below runs for them too.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 process.on('exit', () => {
   for (const pid of everyPid) {
     try {
