@@ -15,6 +15,14 @@ export function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
 }
 
+/** CPU seconds the whole machine has spent busy (all cores, every process), from /proc/stat. */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  // cpu  user nice system idle iowait irq softirq steal ...
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) / TICKS_PER_SECOND;
+}
+
 /** Measures the CPU seconds a set of processes spend while `work` runs. */
 export async function measureCpu<T>(pids: number[], work: () => Promise<T>): Promise<{ result: T; cpuSeconds: number; wallSeconds: number }> {
   const before = pids.map(processCpuSeconds);

@@ -1,6 +1,11 @@
 import { Command } from 'commander';
 import { parseSize } from '../cli/size.js';
 import { runCoreBench } from './core.js';
+import { runMetadataBench } from './metadata.js';
+import type { Phase } from './metadata-worker.js';
+import { runRaftBench } from './raft.js';
+
+const PHASES: readonly Phase[] = ['mkdir', 'create', 'stat', 'rename'];
 
 /** `npm run bench -- <name> [options]`: one line per figure, `<name> <value> <unit>`. */
 const program = new Command('bench').description('benchmarks that print machine-readable figures');
@@ -34,6 +39,65 @@ program
       print,
     });
   });
+
+program
+  .command('raft')
+  .description('raw Raft: commits/s of a group of real processes (LevelDB, gRPC) with a no-op state machine')
+  .option('--nodes <n>', 'members, one process each', '3')
+  .option('--seconds <s>', 'length of the measured load', '10')
+  .option('--proposers <n>', 'concurrent proposers on the leader', '64')
+  .option('--payload <bytes>', 'bytes per entry', '128')
+  .option('--node-args <args>', 'extra node arguments for every member, e.g. "--cpu-prof --cpu-prof-dir=prof"', '')
+  .action(async (opts: Record<string, string>) => {
+    await runRaftBench({
+      nodes: positive(opts.nodes!, 'nodes'),
+      seconds: positive(opts.seconds!, 'seconds'),
+      proposers: positive(opts.proposers!, 'proposers'),
+      payloadBytes: positive(opts.payload!, 'payload'),
+      nodeArgs: opts.nodeArgs!.split(' ').filter(Boolean),
+      print,
+    });
+  });
+
+program
+  .command('metadata')
+  .description('metadata ops/s through a Raft group of masters, from concurrent clients in worker processes, batched and not')
+  .option('--masters <n>', 'masters in the Raft group', '3')
+  .option('--clients <n>', 'concurrent DfsClients', '16')
+  .option('--workers <n>', 'processes the clients run in', '4')
+  .option('--depth <n>', 'calls each client keeps in flight (a full batch: LIMITS.batchOpsMax)', '128')
+  .option('--ops <n>', 'ops per phase, over all clients', '60000')
+  .option('--batching <mode>', 'client coalescing: on, off or both', 'both')
+  .option('--phases <list>', 'comma-separated, in order: mkdir,create,stat,rename', 'mkdir,create,stat,rename')
+  .option('--node-args <args>', 'extra node arguments for masters and client processes, e.g. "--cpu-prof --cpu-prof-dir=prof"', '')
+  .action(async (opts: Record<string, string>) => {
+    const batching = opts.batching!;
+    if (batching !== 'on' && batching !== 'off' && batching !== 'both') throw new Error(`--batching must be on, off or both, got ${batching}`);
+    const phases = opts.phases!.split(',').map((p) => p.trim());
+    for (const p of phases) if (!PHASES.includes(p as Phase)) throw new Error(`unknown phase ${p}: use ${PHASES.join(', ')}`);
+    if (phases.includes('stat') && !phases.includes('create')) throw new Error('the stat phase stats the files the create phase made');
+    if (phases.includes('rename') && !phases.includes('create')) throw new Error('the rename phase renames the files the create phase made');
+    const clients = positive(opts.clients!, 'clients');
+    const workers = positive(opts.workers!, 'workers');
+    if (workers > clients) throw new Error('--workers must be at most --clients');
+    await runMetadataBench({
+      masters: positive(opts.masters!, 'masters'),
+      clients,
+      workers,
+      depth: positive(opts.depth!, 'depth'),
+      ops: positive(opts.ops!, 'ops'),
+      batching,
+      phases: PHASES.filter((p) => phases.includes(p)),
+      nodeArgs: opts.nodeArgs!.split(' ').filter(Boolean),
+      print,
+    });
+  });
+
+function positive(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${value}`);
+  return n;
+}
 
 program.parseAsync(process.argv).then(
   () => process.exit(0),

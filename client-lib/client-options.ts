@@ -8,6 +8,12 @@ export interface DfsClientOptions {
   clientId?: string;
   /** Retries of retryable failures: exponential backoff with jitter, up to a deadline. */
   retry?: Partial<BackoffPolicy>;
+  /**
+   * Coalesce metadata mutations and stats made while others are in flight
+   * into one Batch (ReadBatch) RPC, one log entry for many; each keeps its
+   * own request id, result and error. On by default.
+   */
+  metadataBatching?: boolean;
   /** Deadline of one RPC. */
   callTimeoutMs?: number;
   /** How long cached chunk locations are trusted before they are fetched again. */

@@ -68,7 +68,13 @@ export class DfsClient {
     const logger = options.logger ?? silentLogger;
     const callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     const random = Math.random;
-    const master = new MasterClient(options.masters, options.clientId ?? uuidv4(), { retry, callTimeoutMs, random, logger });
+    const master = new MasterClient(options.masters, options.clientId ?? uuidv4(), {
+      retry,
+      callTimeoutMs,
+      random,
+      logger,
+      batching: options.metadataBatching ?? true,
+    });
     const io = new ChunkIo({ locality: options.locality, callTimeoutMs, random, logger });
     try {
       const info = await master.call('GetClusterInfo', {});

@@ -7,7 +7,14 @@ import { masterServices } from '../proto/load.js';
 import type { MetadataClient } from '../proto/generated/dfs/master/Metadata.js';
 import type { AdminClient } from '../proto/generated/dfs/master/Admin.js';
 import type { RequestId } from '../proto/generated/dfs/RequestId.js';
+import type { BatchOp } from '../proto/generated/dfs/master/BatchOp.js';
+import type { OpResult__Output } from '../proto/generated/dfs/master/OpResult.js';
+import type { StatRequest } from '../proto/generated/dfs/master/StatRequest.js';
 import * as grpc from '@grpc/grpc-js';
+import { isErrorCode } from '../common/errors.js';
+import { LIMITS } from '../common/limits.js';
+import { callBatch } from './batch-call.js';
+import { Coalescer } from './batch-coalescer.js';
 import { withRetry } from './retry.js';
 
 type Method<C> = {
@@ -16,11 +23,69 @@ type Method<C> = {
 type Req<F> = F extends (argument: infer A, callback: grpc.requestCallback<infer _R>) => grpc.ClientUnaryCall ? A : never;
 type Res<F> = F extends (argument: infer _A, callback: grpc.requestCallback<infer R>) => grpc.ClientUnaryCall ? R : never;
 
+/** The mutations that travel in Metadata.Batch, and the BatchOp field each one fills. */
+const BATCHED_MUTATIONS = {
+  Mkdir: 'mkdir',
+  Create: 'create',
+  Delete: 'delete',
+  Rename: 'rename',
+  SetAttr: 'setAttr',
+  Truncate: 'truncate',
+  CommitWrite: 'commitWrite',
+} as const satisfies Partial<Record<Method<MetadataClient>, NonNullable<BatchOp['op']>>>;
+
+type BatchedMutation = keyof typeof BATCHED_MUTATIONS;
+
+function isBatchedMutation(method: string): method is BatchedMutation {
+  return Object.prototype.hasOwnProperty.call(BATCHED_MUTATIONS, method);
+}
+
+/**
+ * What one op can add to its batch's log entry, at most: the strings it
+ * carries plus a bound on every other field and the framing (tags, lengths,
+ * a request id's seq, mode, uid, gid, two times, flags: at most 72 bytes for
+ * the largest op, SetAttr; the entry's own time and framing, 15 bytes, fit in
+ * the slack). The master refuses an entry above LIMITS.batchEntryMaxBytes
+ * (TOO_LARGE); batches built within this bound never are.
+ */
+const OP_FIXED_BYTES = 96;
+
+function stringBytes(...values: (string | undefined)[]): number {
+  let bytes = 0;
+  for (const v of values) if (v !== undefined) bytes += Buffer.byteLength(v, 'utf8');
+  return bytes;
+}
+
+/** An upper bound on what `op` adds to a Batch log entry (exported for the test that checks the bound). */
+export function mutationBytes(op: BatchOp): number {
+  const req = op.mkdir ?? op.create ?? op.delete ?? op.setAttr ?? op.truncate ?? op.commitWrite ?? op.rename;
+  const rename = op.rename;
+  return OP_FIXED_BYTES + stringBytes(req?.requestId?.clientId ?? undefined, req && 'path' in req ? req.path : undefined, rename?.source, rename?.destination);
+}
+
+export interface MasterClientOptions {
+  retry: BackoffPolicy;
+  callTimeoutMs: number;
+  random: () => number;
+  logger: Logger;
+  /**
+   * Coalesce mutations (and stats) made while another is in flight into
+   * Metadata.Batch (ReadBatch) calls: one RPC and one log entry for many.
+   * True unless turned off (benchmarks compare).
+   */
+  batching?: boolean;
+}
+
 /**
  * Metadata calls to whichever master leads. Follows NOT_LEADER hints, moves
  * to the next address when one is down, and retries retryable failures with
  * backoff. A mutation's request id is fixed before the first attempt, so a
  * retry the master already applied is answered, not applied again.
+ *
+ * With batching (the default), concurrent mutations and stats are coalesced
+ * (batch-coalescer.ts): each keeps its request id and gets its own result or
+ * error, as if sent alone; a batch that fails as a whole is retried whole,
+ * at the leader, with the same ids.
  */
 export class MasterClient {
   private readonly metadata = new ClientPool<MetadataClient>(masterServices().dfs.master.Metadata, metadataChannelOptions());
@@ -28,22 +93,54 @@ export class MasterClient {
   private readonly addresses: string[];
   private current = 0;
   private seq = 0;
+  private readonly mutations: Coalescer<BatchOp, OpResult__Output> | undefined;
+  private readonly reads: Coalescer<StatRequest, OpResult__Output> | undefined;
 
   constructor(
     addresses: readonly string[],
     readonly clientId: string,
-    private readonly options: { retry: BackoffPolicy; callTimeoutMs: number; random: () => number; logger: Logger },
+    private readonly options: MasterClientOptions,
   ) {
     if (addresses.length === 0) throw new DfsError('INVALID_ARGUMENT', 'no master address given');
     this.addresses = [...addresses];
+    if (options.batching ?? true) {
+      const limits = { opsMax: LIMITS.batchOpsMax, bytesMax: LIMITS.batchEntryMaxBytes };
+      const timeoutMs = options.callTimeoutMs;
+      this.mutations = new Coalescer(
+        (ops) => this.withLeader((address) => callBatch(this.metadata.get(address), 'Batch', { ops }, timeoutMs)),
+        limits,
+        mutationBytes,
+      );
+      this.reads = new Coalescer(
+        (stats) => this.withLeader((address) => callBatch(this.metadata.get(address), 'ReadBatch', { ops: stats.map((stat) => ({ stat })) }, timeoutMs)),
+        limits,
+        (stat) => OP_FIXED_BYTES + stringBytes(stat.path),
+      );
+    }
   }
 
-  /** A fresh id for one mutation; reuse it for every retry of that mutation. */
+  /**
+   * A fresh id for one mutation; reuse it for every retry of that mutation.
+   * The seq is a number (a safe integer for any plausible client lifetime):
+   * it encodes several times faster than a decimal string.
+   */
   requestId(): RequestId {
-    return { clientId: this.clientId, seq: String(++this.seq) };
+    return { clientId: this.clientId, seq: ++this.seq };
   }
 
   call<K extends Method<MetadataClient>>(method: K, request: Req<MetadataClient[K]>): Promise<Res<MetadataClient[K]>> {
+    if (this.mutations !== undefined && isBatchedMutation(method)) {
+      const op: BatchOp = { [BATCHED_MUTATIONS[method]]: request };
+      return this.mutations.submit(op).then(responseOf) as Promise<Res<MetadataClient[K]>>;
+    }
+    if (this.reads !== undefined && method === 'Stat') {
+      return this.reads.submit(request as StatRequest).then(responseOf) as Promise<Res<MetadataClient[K]>>;
+    }
+    return this.unary(method, request);
+  }
+
+  /** One RPC (no coalescing), retried at the leader. */
+  private unary<K extends Method<MetadataClient>>(method: K, request: Req<MetadataClient[K]>): Promise<Res<MetadataClient[K]>> {
     return this.withLeader((address) =>
       callUnary(this.metadata.get(address), method as never, request as never, this.options.callTimeoutMs),
     ) as Promise<Res<MetadataClient[K]>>;
@@ -56,17 +153,19 @@ export class MasterClient {
   }
 
   private withLeader<T>(fn: (address: string) => Promise<T>): Promise<T> {
+    let tried = '';
     return withRetry(
       this.options.retry,
       this.options.random,
-      () => fn(this.addresses[this.current]!),
+      () => fn((tried = this.addresses[this.current]!)),
       (err) => {
         const hint = err.details.leaderHint;
         if (err.code === 'NOT_LEADER' && hint) {
           if (!this.addresses.includes(hint)) this.addresses.push(hint);
           this.current = this.addresses.indexOf(hint);
         } else if (err.code === 'NOT_LEADER' || err.code === 'UNAVAILABLE' || err.code === 'TIMEOUT') {
-          this.current = (this.current + 1) % this.addresses.length;
+          // Many calls in flight fail together: the first moves on, the others must not move it again.
+          if (this.addresses[this.current] === tried) this.current = (this.current + 1) % this.addresses.length;
         }
         this.options.logger.debug({ code: err.code, next: this.addresses[this.current] }, 'retrying a master call');
       },
@@ -74,7 +173,26 @@ export class MasterClient {
   }
 
   close(): void {
+    this.mutations?.close();
+    this.reads?.close();
     this.metadata.close();
     this.admin.close();
+  }
+}
+
+/** A batched op's result as its lone RPC would have answered: an AttrResponse, an empty response, or its error. */
+function responseOf(result: OpResult__Output): { attr?: OpResult__Output['attr'] } {
+  switch (result.result) {
+    case 'attr':
+      return { attr: result.attr ?? null };
+    case 'done':
+      return {};
+    case 'error': {
+      const code = result.error?.code ?? '';
+      const message = result.error?.message ?? '';
+      throw isErrorCode(code) ? new DfsError(code, message) : new DfsError('INTERNAL', `master answered with an unknown code ${JSON.stringify(code)}: ${message}`);
+    }
+    default:
+      throw new DfsError('INTERNAL', 'master answered a batched op with no result');
   }
 }

@@ -40,6 +40,22 @@ export const LIMITS = {
   appendDedupWindow: 1024,
   /** Recent request results the master remembers per client. */
   sessionResultsPerClient: 256,
+  /**
+   * Ops in one Batch or ReadBatch call (and sub-entries in one Batch log
+   * entry); above it the call fails whole with TOO_LARGE. Half the session
+   * window: a client sends one batch at a time and retries a failed batch
+   * before any newer op, so every op of a retried batch is still remembered
+   * by its session, with room for the client's other calls in flight.
+   * apply() refuses a bigger Batch entry too, so it may be raised but never
+   * lowered: a log written under a higher bound would replay differently.
+   */
+  batchOpsMax: 128,
+  /**
+   * Bytes of one Batch log entry as encoded; above it the call fails whole
+   * with TOO_LARGE. A quarter of metadataMessageMaxBytes, the size of a Raft
+   * message, so a batch entry always travels in one.
+   */
+  batchEntryMaxBytes: 1024 * 1024,
   /** Metadata proposals waiting for the log before the master refuses with OVERLOADED. */
   queuedProposalsMax: 10_000,
   /** Concurrent re-replication copies per chunkserver (as source or target). */

@@ -13,6 +13,11 @@ import { usableReplicas } from './replica-views.js';
 import { requireMode, requirePath, requireRequestId } from './request-validation.js';
 import { requireInteger } from '../common/wire-validation.js';
 import type { ApplyValue, AttrView, ChunkView } from './state-machine.js';
+import type { OpResult } from '../proto/generated/dfs/master/OpResult.js';
+import type { LogEntry } from '../proto/generated/dfs/masterlog/LogEntry.js';
+import { batchSubEntry, changesReplication, opAttr, opError, opResultOf, readOpPath } from './batch-ops.js';
+import { BatchProposer } from './batch-proposer.js';
+import { BATCH_ENTRY_OVERHEAD_BYTES, encodeBatchBody } from './log-entry.js';
 
 /**
  * Client metadata RPCs. Each handler checks that this master leads (a
@@ -24,6 +29,8 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
   const onInternal = (err: unknown) => ctx.logger.error({ err }, 'internal error in a metadata handler');
   const now = () => String(ctx.clock.wallUs());
   const attrResponse = (value: ApplyValue) => ({ attr: toWireAttr(attrOf(value)) });
+  // Batch calls that arrive while one is on its way through the log share the next entry.
+  const batches = new BatchProposer((entry) => ctx.log.propose(entry), () => ctx.clock.wallUs());
 
   return {
     Mkdir: unary(async (req) => {
@@ -123,9 +130,7 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
       });
       if (req.replication !== undefined || req.replicateAll !== undefined) {
         const attr = attrOf(value);
-        for (const chunk of ctx.state().getChunks(attr.inode, 0, attr.chunkCount).chunks) {
-          leader.replication.mark(chunk.handle);
-        }
+        ctx.state().forEachChunkOf(attr.inode, (handle) => leader.replication.mark(handle));
       }
       return attrResponse(value);
     }, onInternal),
@@ -196,6 +201,63 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
         },
       });
       return attrResponse(value);
+    }, onInternal),
+
+    Batch: unary(async (req) => {
+      const leader = ctx.leader();
+      if (req.ops.length > LIMITS.batchOpsMax) throw new DfsError('TOO_LARGE', `a batch of ${req.ops.length} ops is above ${LIMITS.batchOpsMax}`);
+      const results: OpResult[] = new Array<OpResult>(req.ops.length);
+      // An op that fails its checks gets its error here and never reaches the log, as a lone call would not.
+      const subEntries: LogEntry[] = [];
+      const slots: number[] = [];
+      req.ops.forEach((op, i) => {
+        try {
+          subEntries.push(batchSubEntry(op));
+          slots.push(i);
+        } catch (err) {
+          results[i] = opError(err);
+        }
+      });
+      if (subEntries.length > 0) {
+        const body = encodeBatchBody(subEntries);
+        if (body.length + BATCH_ENTRY_OVERHEAD_BYTES > LIMITS.batchEntryMaxBytes) {
+          throw new DfsError('TOO_LARGE', `a batch entry of ${body.length + BATCH_ENTRY_OVERHEAD_BYTES} bytes is above ${LIMITS.batchEntryMaxBytes}`);
+        }
+        const applied = await batches.submit(body, subEntries.length);
+        applied.forEach((result, j) => {
+          const i = slots[j]!;
+          results[i] = opResultOf(result);
+          if (result.ok && changesReplication(req.ops[i]!)) {
+            const attr = attrOf(result.value);
+            ctx.state().forEachChunkOf(attr.inode, (handle) => leader.replication.mark(handle));
+          }
+        });
+      }
+      return { results };
+    }, onInternal),
+
+    ReadBatch: unary(async (req) => {
+      ctx.leader();
+      if (req.ops.length > LIMITS.batchOpsMax) throw new DfsError('TOO_LARGE', `a read batch of ${req.ops.length} ops is above ${LIMITS.batchOpsMax}`);
+      const paths = req.ops.map((op) => {
+        try {
+          return readOpPath(op);
+        } catch (err) {
+          return opError(err);
+        }
+      });
+      await ctx.log.readBarrier();
+      const state = ctx.state();
+      return {
+        results: paths.map((path) => {
+          if (typeof path !== 'string') return path;
+          try {
+            return opAttr(state.stat(path));
+          } catch (err) {
+            return opError(err);
+          }
+        }),
+      };
     }, onInternal),
 
     GetClusterInfo: unary(async () => {

@@ -143,6 +143,11 @@ export class Namespace {
     return { attr: this.inodes.view(row), chunks };
   }
 
+  /** Every chunk of a file, holes skipped: for work inside the master, not bounded by a page. */
+  forEachChunkOf(inode: number, fn: (handle: ChunkHandle) => void): void {
+    for (const handle of this.inodes.chunks(this.fileRow(inode))) if (handle !== 0) fn(handle as ChunkHandle);
+  }
+
   /** The chunk at `index` of a file, or undefined for a hole or past the end. */
   chunkAt(row: number, index: number): ChunkView | undefined {
     const handle = this.inodes.chunks(row)[index];

@@ -24,6 +24,8 @@ export interface RaftLogOptions {
 export class RaftLog implements ReplicatedLog<ApplyResult> {
   private group: RaftGroup<ApplyResult> | undefined;
   private pendingListeners: ((leading: boolean) => void)[] = [];
+  /** The ReadIndex round that reads arriving now will share; see readBarrier(). */
+  private nextReadIndex: Promise<void> | undefined;
   readonly transport: GrpcTransport;
 
   private constructor(
@@ -77,8 +79,19 @@ export class RaftLog implements ReplicatedLog<ApplyResult> {
     return this.raft.propose(data);
   }
 
+  /**
+   * Reads that arrive in the same turn of the event loop share one ReadIndex
+   * round (a heartbeat to every follower and its answers): it is requested
+   * after the last of them arrived, so it covers every write committed
+   * before any of them, which is all linearizability asks. A read arriving
+   * once it is requested waits for the next round, not this one.
+   */
   readBarrier(): Promise<void> {
-    return this.raft.readIndex();
+    this.nextReadIndex ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      this.nextReadIndex = undefined;
+      return this.raft.readIndex();
+    });
+    return this.nextReadIndex;
   }
 
   isLeader(): boolean {

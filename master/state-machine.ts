@@ -7,7 +7,7 @@ import type { AttrView, ChunkView } from './attr.js';
 import type { ChunkInfo } from './chunk-table.js';
 import { type ClusterConfig, parseClusterConfig } from './cluster-config.js';
 import { broken } from './invariant.js';
-import { decodeEntry } from './log-entry.js';
+import { decodeEntry, type LogOp } from './log-entry.js';
 import { type AttrChanges, type ListPage, Namespace, type NewFile } from './namespace.js';
 import { isValidClientId, type Outcome, SessionTable } from './session-table.js';
 import { decodeSnapshot, encodeSnapshot, type MachineState } from './snapshot.js';
@@ -20,7 +20,9 @@ export type ApplyValue =
   | { readonly kind: 'none' }
   | { readonly kind: 'chunk'; readonly attr: AttrView; readonly chunk: ChunkView }
   | { readonly kind: 'version'; readonly handle: ChunkHandle; readonly version: ChunkVersion }
-  | { readonly kind: 'purged'; readonly inodes: number; readonly chunks: number; readonly sessions: number };
+  | { readonly kind: 'purged'; readonly inodes: number; readonly chunks: number; readonly sessions: number }
+  /** A Batch entry: one result per sub-entry, in order, each as its own entry would have had. */
+  | { readonly kind: 'batch'; readonly results: readonly ApplyResult[] };
 
 export type ApplyResult =
   | { readonly ok: true; readonly value: ApplyValue; readonly duplicate: boolean }
@@ -52,11 +54,45 @@ export class MasterStateMachine {
   // ----- applying entries -----
 
   apply(entry: LogEntry__Output): ApplyResult {
+    if (entry.op === 'batch') return this.applyBatch(entry);
+    return this.applyOne(entry, entry.timeUs);
+  }
+
+  /**
+   * Applies the sub-entries of a Batch in order, each through applyOne()
+   * exactly as if it were an entry of its own, at the batch's time: a
+   * sub-entry's failure is its own result and the others go on. Only a batch
+   * that is malformed as a whole fails, and then nothing of it applies.
+   */
+  private applyBatch(entry: LogEntry__Output): ApplyResult {
+    let subEntries: readonly LogEntry__Output[];
+    try {
+      // Each sub-entry carries its own request id; one on the batch would be deduplicated by nobody.
+      if (entry.requestId !== undefined && entry.requestId !== null) invalid('a batch carries no request id: each of its entries has its own');
+      if (readInt64(entry.timeUs) === undefined) invalid(`entry time ${String(entry.timeUs)} is not a safe integer`);
+      subEntries = present(entry.batch, 'batch').entries ?? [];
+      if (!Array.isArray(subEntries)) invalid('batch entries are not a list');
+      if (subEntries.length > LIMITS.batchOpsMax) {
+        throw new DfsError('TOO_LARGE', `a batch holds ${subEntries.length} entries, above ${LIMITS.batchOpsMax}`);
+      }
+    } catch (err) {
+      return failed(err, false);
+    }
+    const results = subEntries.map((sub): ApplyResult => {
+      if (sub.op !== undefined && BATCHABLE_OPS.has(sub.op)) return this.applyOne(sub, entry.timeUs);
+      // Refused for its kind alone, whatever the state: not recorded, so a retry is refused alike.
+      return { ok: false, error: errors.invalid(`a batch cannot carry ${String(sub.op ?? 'an entry without an operation')}`), duplicate: false };
+    });
+    return { ok: true, value: { kind: 'batch', results }, duplicate: false };
+  }
+
+  /** One operation: a whole entry, or a sub-entry of a batch at the batch's time. */
+  private applyOne(entry: LogEntry__Output, time: unknown): ApplyResult {
     let request: { clientId: string; seq: number } | undefined;
     let timeUs: number;
     try {
       request = readRequestId(entry.requestId);
-      timeUs = readInt64(entry.timeUs) ?? invalid(`entry time ${String(entry.timeUs)} is not a safe integer`);
+      timeUs = readInt64(time) ?? invalid(`entry time ${String(time)} is not a safe integer`);
     } catch (err) {
       return failed(err, false);
     }
@@ -123,6 +159,11 @@ export class MasterStateMachine {
   /** The chunks with index in [firstIndex, firstIndex + count), holes omitted; count 0 or above LIMITS.chunksPageMax means LIMITS.chunksPageMax. */
   getChunks(inode: InodeId, firstIndex: number, count: number): { attr: AttrView; chunks: ChunkView[] } {
     return this.namespace.getChunks(inode, firstIndex, count);
+  }
+
+  /** Every chunk of a file (holes skipped), however many: getChunks pages for clients, this does not. */
+  forEachChunkOf(inode: InodeId, fn: (handle: ChunkHandle) => void): void {
+    this.namespace.forEachChunkOf(inode, fn);
   }
 
   chunk(handle: ChunkHandle): ChunkInfoView | undefined {
@@ -327,6 +368,9 @@ export class MasterStateMachine {
       }
       case 'noop':
         return { kind: 'none' };
+      case 'batch':
+        // apply() takes batches apart and applyBatch() lets no batch through to here.
+        return broken('a batch reached execute()');
       default: {
         const unknown: never = op;
         return invalid(`unknown operation ${String(unknown)}`);
@@ -373,6 +417,19 @@ export class MasterStateMachine {
     }
   }
 }
+
+/** What a Batch may carry: the mutations clients send (and noop, which tests use). */
+const BATCHABLE_OPS: ReadonlySet<LogOp> = new Set<LogOp>([
+  'mkdir',
+  'create',
+  'delete',
+  'rename',
+  'setAttr',
+  'truncate',
+  'allocateChunk',
+  'commitWrite',
+  'noop',
+]);
 
 /** A duplicate's reply when what the request made is gone (purged, truncated away); a fresh reply never is. */
 function purgedSince(what: string, duplicate: boolean): ApplyResult {

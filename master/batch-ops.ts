@@ -1,0 +1,177 @@
+import { DfsError } from '../common/errors.js';
+import { LIMITS } from '../common/limits.js';
+import { requireInteger } from '../common/wire-validation.js';
+import type { BatchOp__Output } from '../proto/generated/dfs/master/BatchOp.js';
+import type { OpResult } from '../proto/generated/dfs/master/OpResult.js';
+import type { ReadOp__Output } from '../proto/generated/dfs/master/ReadOp.js';
+import type { LogEntry } from '../proto/generated/dfs/masterlog/LogEntry.js';
+import type { RequestId, RequestId__Output } from '../proto/generated/dfs/RequestId.js';
+import type { AttrView } from './attr.js';
+import { requireMode, requirePath, requireRequestId } from './request-validation.js';
+import type { ApplyResult } from './state-machine.js';
+
+/**
+ * The wire side of Metadata.Batch and Metadata.ReadBatch: each op is checked
+ * exactly as its lone RPC's handler checks it (same checks, same order, same
+ * codes), and becomes the sub-entry that handler would have proposed; each
+ * sub-entry's ApplyResult becomes its OpResult. An op that fails its checks
+ * never reaches the log, as a lone call would not. 64-bit values go out as
+ * numbers, not decimal strings: the same bytes on the wire, encoded several
+ * times faster, which matters at a hundred ops per call.
+ */
+
+/** A BatchOp as the sub-entry its lone handler would propose (without time: the batch's applies). Throws DfsError. */
+export function batchSubEntry(op: BatchOp__Output): LogEntry {
+  switch (op.op) {
+    case 'mkdir': {
+      const req = present(op.mkdir, op.op);
+      const requestId = numericRequestId(req.requestId);
+      return { requestId, mkdir: { path: requirePath(req.path), mode: requireMode(req.mode), uid: req.uid, gid: req.gid, parents: req.parents } };
+    }
+    case 'create': {
+      const req = present(op.create, op.op);
+      const requestId = numericRequestId(req.requestId);
+      if (req.replication > LIMITS.replicationMax) {
+        throw new DfsError('INVALID_ARGUMENT', `replication must be at most ${LIMITS.replicationMax} (or all)`);
+      }
+      return {
+        requestId,
+        create: {
+          path: requirePath(req.path),
+          mode: requireMode(req.mode),
+          uid: req.uid,
+          gid: req.gid,
+          exclusive: req.exclusive,
+          replication: req.replication,
+          replicateAll: req.replicateAll,
+        },
+      };
+    }
+    case 'delete': {
+      const req = present(op.delete, op.op);
+      const requestId = numericRequestId(req.requestId);
+      return { requestId, delete: { path: requirePath(req.path), recursive: req.recursive } };
+    }
+    case 'rename': {
+      const req = present(op.rename, op.op);
+      const requestId = numericRequestId(req.requestId);
+      return {
+        requestId,
+        rename: {
+          source: requirePath(req.source, 'source'),
+          destination: requirePath(req.destination, 'destination'),
+          noReplace: req.noReplace,
+        },
+      };
+    }
+    case 'setAttr': {
+      const req = present(op.setAttr, op.op);
+      const requestId = numericRequestId(req.requestId);
+      if (req.mode !== undefined) requireMode(req.mode);
+      if (req.replication !== undefined && (req.replication < 1 || req.replication > LIMITS.replicationMax)) {
+        throw new DfsError('INVALID_ARGUMENT', `replication must be between 1 and ${LIMITS.replicationMax} (or all)`);
+      }
+      return {
+        requestId,
+        setAttr: {
+          path: requirePath(req.path),
+          ...(req.mode !== undefined ? { mode: req.mode } : {}),
+          ...(req.uid !== undefined ? { uid: req.uid } : {}),
+          ...(req.gid !== undefined ? { gid: req.gid } : {}),
+          ...(req.atimeUs !== undefined ? { atimeUs: req.atimeUs } : {}),
+          ...(req.mtimeUs !== undefined ? { mtimeUs: req.mtimeUs } : {}),
+          ...(req.replication !== undefined ? { replication: req.replication } : {}),
+          ...(req.replicateAll !== undefined ? { replicateAll: req.replicateAll } : {}),
+        },
+      };
+    }
+    case 'truncate': {
+      const req = present(op.truncate, op.op);
+      const requestId = numericRequestId(req.requestId);
+      return { requestId, truncate: { inode: requireInteger(req.inode, 'inode'), size: requireInteger(req.size, 'size') } };
+    }
+    case 'commitWrite': {
+      const req = present(op.commitWrite, op.op);
+      const requestId = numericRequestId(req.requestId);
+      return {
+        requestId,
+        commitWrite: { inode: requireInteger(req.inode, 'inode'), endOffset: requireInteger(req.endOffset, 'end_offset') },
+      };
+    }
+    case undefined:
+      throw new DfsError('INVALID_ARGUMENT', 'a batch op carries no operation');
+    default: {
+      const unknown: never = op.op;
+      throw new DfsError('INVALID_ARGUMENT', `unknown batch op ${String(unknown)}`);
+    }
+  }
+}
+
+/** Whether a BatchOp changes a file's replication goal, so its chunks must be looked at again. */
+export function changesReplication(op: BatchOp__Output): boolean {
+  return op.op === 'setAttr' && op.setAttr !== null && op.setAttr !== undefined && (op.setAttr.replication !== undefined || op.setAttr.replicateAll !== undefined);
+}
+
+/** The path a ReadOp reads, checked as the lone Stat checks it. Throws DfsError. */
+export function readOpPath(op: ReadOp__Output): string {
+  if (op.op !== 'stat' || op.stat === null || op.stat === undefined) throw new DfsError('INVALID_ARGUMENT', 'a read batch op carries no operation');
+  return requirePath(op.stat.path);
+}
+
+/** The reply of one op, as its lone call would have answered it. */
+export function opResultOf(result: ApplyResult): OpResult {
+  if (!result.ok) return opError(result.error);
+  const value = result.value;
+  switch (value.kind) {
+    case 'attr':
+    case 'chunk':
+      return opAttr(value.attr);
+    case 'none':
+      return { done: {} };
+    default:
+      // The ops a client may batch reply with an attr or nothing.
+      return opError(new DfsError('INTERNAL', `a batched op applied as ${value.kind}`));
+  }
+}
+
+/**
+ * toWireAttr with 64-bit fields as numbers (safe integers, as the state
+ * machine holds them): the encoder turns a decimal string into a Long digit
+ * by digit, which made encoding a batch's attributes several times slower.
+ */
+export function opAttr(view: AttrView): OpResult {
+  return {
+    attr: {
+      inode: view.inode,
+      kind: view.kind === 'file' ? 'FILE_KIND_FILE' : 'FILE_KIND_DIRECTORY',
+      mode: view.mode,
+      uid: view.uid,
+      gid: view.gid,
+      size: view.size,
+      nlink: view.nlink,
+      atimeUs: view.atimeUs,
+      mtimeUs: view.mtimeUs,
+      ctimeUs: view.ctimeUs,
+      replication: view.replication,
+      replicateAll: view.replicateAll,
+      chunkCount: view.chunkCount,
+    },
+  };
+}
+
+/** An op's expected failure; anything else is a bug and fails the whole call (INTERNAL). */
+export function opError(err: unknown): OpResult {
+  if (!(err instanceof DfsError)) throw err;
+  return { error: { code: err.code, message: err.message } };
+}
+
+/** requireRequestId, with the seq as a number: it encodes into the log entry faster than a string. */
+function numericRequestId(id: RequestId__Output | null): RequestId {
+  const checked = requireRequestId(id);
+  return { clientId: checked.clientId, seq: Number(checked.seq) };
+}
+
+function present<T>(value: T | null | undefined, op: string): T {
+  if (value === undefined || value === null) throw new DfsError('INVALID_ARGUMENT', `a batch op names ${op} but does not carry it`);
+  return value;
+}
