@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DfsClient } from '../client-lib/index.js';
 import type { ClusterFile } from '../cli/cluster-file.js';
 import { terminate } from '../cli/process-launcher.js';
-import { startBenchCluster } from './bench-cluster.js';
+import { startCluster } from '../cli/cluster-commands.js';
 import type { MetadataWorkerCommand, MetadataWorkerEvent, Phase } from './metadata-worker.js';
 import { machineBusySeconds, processCpuSeconds } from './process-cpu.js';
 import { WorkerProcess } from './worker-process.js';
@@ -44,7 +44,7 @@ const PHASE_TIMEOUT_MS = 600_000;
 export async function runMetadataBench(options: MetadataBenchOptions): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'dfs-bench-meta-'));
   try {
-    const cluster = await startBenchCluster({
+    const cluster = await startCluster({
       dir,
       masters: options.masters,
       chunkservers: 0,

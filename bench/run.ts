@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { parseSize } from '../cli/size.js';
 import { runCoreBench } from './core.js';
+import { runRestartBench } from './restart.js';
 import { runMetadataBench } from './metadata.js';
 import type { Phase } from './metadata-worker.js';
 import { runRaftBench } from './raft.js';
@@ -36,6 +37,19 @@ program
       metadataOps: Number(opts.metadataOps),
       metadataConcurrency: Number(opts.metadataConcurrency),
       nodeArgs: opts.nodeArgs!.split(' ').filter(Boolean),
+      print,
+    });
+  });
+
+program
+  .command('restart')
+  .description('how fast a master with a long history restarts: from its snapshot, then the log suffix')
+  .option('--files <n>', 'files created to build the history', '200000')
+  .option('--snapshot-every-entries <n>', 'the masters\' snapshot interval', '200')
+  .action(async (opts: Record<string, string>) => {
+    await runRestartBench({
+      files: positive(opts.files!, 'files'),
+      snapshotEveryEntries: positive(opts.snapshotEveryEntries!, 'snapshot-every-entries'),
       print,
     });
   });

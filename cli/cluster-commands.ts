@@ -43,16 +43,74 @@ export async function startCluster(options: ClusterStartOptions): Promise<Cluste
   }
   const dir = resolve(options.dir);
   await mkdir(dir, { recursive: true });
-  const previous = await readClusterFile(dir);
-  const old = new Map((previous?.processes ?? []).map((p) => [p.name, p]));
-  const processes: ClusterProcess[] = [];
-  const ensure = async (role: ClusterProcess['role'], index: number, zone: string, rack: string, args: string[]) => {
+  const launcher = new ClusterLauncher(dir, options, await readClusterFile(dir));
+  try {
+    return await launcher.bringUp();
+  } catch (err) {
+    // Whatever this call started is stopped again rather than left behind.
+    await Promise.all(launcher.launchedNow.map((pid) => terminate(pid, 5_000)));
+    throw err;
+  }
+}
+
+/** One `startCluster` call: which processes run, which it had to start. */
+class ClusterLauncher {
+  readonly launchedNow: number[] = [];
+  private readonly processes: ClusterProcess[] = [];
+  private readonly old: Map<string, ClusterProcess>;
+
+  constructor(
+    private readonly dir: string,
+    private readonly options: ClusterStartOptions,
+    private readonly previous: ClusterFile | undefined,
+  ) {
+    this.old = new Map((previous?.processes ?? []).map((p) => [p.name, p]));
+  }
+
+  async bringUp(): Promise<ClusterFile> {
+    const { options } = this;
+    const timeoutMs = options.readyTimeoutMs ?? 60_000;
+    const masterRecords = await settleAll(
+      Array.from({ length: options.masters }, (_, i) => this.ensure('master', i, '', '', this.masterArgs(i))),
+    );
+    const masters = masterRecords.map((m) => m.address);
+    await ensureMembership(masters, masterRecords, timeoutMs);
+    await settleAll(
+      Array.from({ length: options.chunkservers }, (_, i) => {
+        const { zone, rack } = options.labels?.(i) ?? { zone: 'default', rack: 'default' };
+        return this.ensure('chunkserver', i, zone, rack, [
+          '--masters', masters.join(','), '--zone', zone, '--rack', rack, ...(options.chunkserverArgs ?? []),
+        ]);
+      }),
+    );
+    const file: ClusterFile = { version: 1, masters, chunkSizeBytes: options.chunkSizeBytes, processes: this.processes };
+    await writeClusterFile(this.dir, file);
+    await waitUntilWritable(masters, options.chunkservers, timeoutMs);
+    return file;
+  }
+
+  /**
+   * The first master of a new cluster starts a group of one; every other
+   * master, and every master of an existing cluster, joins what exists.
+   */
+  private masterArgs(i: number): string[] {
+    return [
+      '--raft-id', `master-${i}`,
+      ...(i === 0 && this.previous === undefined ? [] : ['--join']),
+      '--chunk-size', String(this.options.chunkSizeBytes),
+      ...(this.options.masterArgs ?? []),
+    ];
+  }
+
+  /** Leaves a process of an earlier start running, or starts it on its old data and port. */
+  private async ensure(role: ClusterProcess['role'], index: number, zone: string, rack: string, args: string[]): Promise<ClusterProcess> {
+    const { options } = this;
     const name = `${role}-${index}`;
-    const dataDir = join(dir, name);
+    const dataDir = join(this.dir, name);
     const place = options.placement?.(role, index) ?? { host: '127.0.0.1' };
-    const before = old.get(name);
+    const before = this.old.get(name);
     if (before !== undefined && isAlive(before.pid) && isOurProcess(before.pid, dataDir)) {
-      processes.push(before);
+      this.processes.push(before);
       return before;
     }
     await mkdir(dataDir, { recursive: true });
@@ -66,37 +124,21 @@ export async function startCluster(options: ClusterStartOptions): Promise<Cluste
       ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}),
       ...(place.wrapper ? { wrapper: place.wrapper } : {}),
     });
-    const record: ClusterProcess = { role, name, dataDir, address: launched.address, port: launched.port, pid: launched.pid, logFile: launched.logFile, zone, rack };
-    processes.push(record);
+    this.launchedNow.push(launched.pid);
+    const record: ClusterProcess = {
+      role, name, dataDir, address: launched.address, port: launched.port, pid: launched.pid, logFile: launched.logFile, zone, rack,
+    };
+    this.processes.push(record);
     return record;
-  };
-  // The first master of a new cluster starts a group of one; every other
-  // master, and every master of an existing cluster, joins what exists.
-  const masterArgs = (i: number) => [
-    '--raft-id', `master-${i}`,
-    ...(i === 0 && previous === undefined ? [] : ['--join']),
-    '--chunk-size', String(options.chunkSizeBytes),
-    ...(options.masterArgs ?? []),
-  ];
-  const masterRecords = await Promise.all(
-    Array.from({ length: options.masters }, (_, i) => ensure('master', i, '', '', masterArgs(i))),
-  );
-  const masters = masterRecords.map((m) => m.address);
-  await ensureMembership(masters, masterRecords, options.readyTimeoutMs ?? 60_000);
-  const started: Promise<ClusterProcess>[] = [];
-  for (let i = 0; i < options.chunkservers; i++) {
-    const { zone, rack } = options.labels?.(i) ?? { zone: 'default', rack: 'default' };
-    started.push(
-      ensure('chunkserver', i, zone, rack, [
-        '--masters', masters.join(','), '--zone', zone, '--rack', rack, ...(options.chunkserverArgs ?? []),
-      ]),
-    );
   }
-  await Promise.all(started);
-  const file: ClusterFile = { version: 1, masters, chunkSizeBytes: options.chunkSizeBytes, processes };
-  await writeClusterFile(dir, file);
-  await waitUntilWritable(masters, options.chunkservers, options.readyTimeoutMs ?? 60_000);
-  return file;
+}
+
+/** Like Promise.all, but waits for every launch to finish before reporting a failure, so none is missed by the cleanup. */
+async function settleAll<T>(launches: Promise<T>[]): Promise<T[]> {
+  const results = await Promise.allSettled(launches);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 /** Adds every master that is not yet a voting member of the group (a new cluster, or one that grew). */

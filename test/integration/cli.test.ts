@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DFS_ENTRY, isAlive } from '../../cli/process-launcher.js';
 import { readClusterFile } from '../../cli/cluster-file.js';
+import { startCluster } from '../../cli/cluster-commands.js';
 import { TestCluster } from '../harness/test-cluster.js';
 
 interface Run {
@@ -87,6 +88,21 @@ describe('the dfs command line', function () {
     const missing = await dfs(['stat', '/cli'], { env });
     expect(missing.code).to.equal(1);
     expect(missing.stderr).to.match(/^dfs: NOT_FOUND: /);
+  });
+
+  it('stops what it started when a cluster cannot come up', async () => {
+    const dir = join(work, 'broken');
+    let failure: unknown;
+    try {
+      // A chunkserver with an invalid zone refuses to start, after the master did.
+      await startCluster({ dir, masters: 1, chunkservers: 1, chunkSizeBytes: 1024 * 1024, detach: false, chunkserverArgs: ['--zone', ''], readyTimeoutMs: 20_000 });
+    } catch (err) {
+      failure = err;
+    }
+    expect(String(failure)).to.match(/chunkserver exited/);
+    const masterLog = await readFile(join(dir, 'master-0', 'ready.json'), 'utf8');
+    const { pid } = JSON.parse(masterLog) as { pid: number };
+    expect(isAlive(pid), 'the master it started is stopped again').to.equal(false);
   });
 
   it('explains a missing cluster address and exits 2', async () => {
