@@ -30,8 +30,6 @@ export const LIMITS = {
   chunksPageMax: 1_000,
   /** Unacknowledged bytes a client keeps in flight on one chunk's write stream. */
   writeWindowBytes: 16 * 1024 * 1024,
-  /** Bytes a replica writes before it forces a group commit (fsync). */
-  groupCommitBytes: 8 * 1024 * 1024,
   /** Bytes a chunk's pipeline holds unacknowledged before its writers must wait. */
   pipelineQueuedBytesMax: 32 * 1024 * 1024,
   /** Appends the primary holds for one chunk before refusing with OVERLOADED. */
