@@ -152,6 +152,7 @@ export async function runCases(options: RunOptions): Promise<CaseResult[]> {
   assert(process.getuid!() === 0, 'POSIX cases must be run as root (workers switch users with setpriv)');
   const used = new Set<Who>(['root', ...options.cases.flatMap((c) => c.steps.map((s) => s.as))]);
   const workers = new Map<Who, WorkerClient>();
+  let results: CaseResult[];
   try {
     const started = await Promise.allSettled(
       WHO.filter((who) => used.has(who)).map(async (who) => {
@@ -160,13 +161,16 @@ export async function runCases(options: RunOptions): Promise<CaseResult[]> {
       }),
     );
     for (const s of started) if (s.status === 'rejected') throw s.reason;
-    const results: CaseResult[] = [];
+    results = [];
     for (const posixCase of options.cases) results.push(await runCase(posixCase, options.dir, workers));
-    return results;
-  } finally {
-    const stopped = await Promise.allSettled([...workers.values()].map((w) => w.stop()));
-    for (const s of stopped) if (s.status === 'rejected') throw s.reason;
+  } catch (err) {
+    // The first failure is the one to report; stopping the other workers is best effort.
+    await Promise.allSettled([...workers.values()].map((w) => w.stop()));
+    throw err;
   }
+  const stopped = await Promise.allSettled([...workers.values()].map((w) => w.stop()));
+  for (const s of stopped) if (s.status === 'rejected') throw s.reason;
+  return results;
 }
 
 async function runCase(posixCase: PosixCase, dir: string, workers: ReadonlyMap<Who, WorkerClient>): Promise<CaseResult> {

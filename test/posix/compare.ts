@@ -36,14 +36,22 @@ export interface CompareOptions {
   targetMutation?: Mutation;
 }
 
+/** A run takes seconds; a hung mount must fail the comparison, not hang it. */
+const RUN_TIMEOUT_MS = 5 * 60_000;
+
 /** Mismatches shown by formatMismatches before it summarizes the rest. */
 const FORMAT_MAX_MISMATCHES = 200;
 
 export async function comparePosix(opts: CompareOptions): Promise<{ cases: number; steps: number; mismatches: Mismatch[] }> {
-  const [reference, target] = await Promise.all([
+  // allSettled: when one run fails, the other still finishes before this returns (no child left running).
+  const [referenceRun, targetRun] = await Promise.allSettled([
     runInChild(opts.referenceDir, opts.cases, undefined),
     runInChild(opts.targetDir, opts.cases, opts.targetMutation),
   ]);
+  if (referenceRun.status === 'rejected') throw referenceRun.reason;
+  if (targetRun.status === 'rejected') throw targetRun.reason;
+  const reference = referenceRun.value;
+  const target = targetRun.value;
   assert(reference.length === target.length, 'both runs ran the same cases');
   const mismatches: Mismatch[] = [];
   let steps = 0;
@@ -142,7 +150,7 @@ function runInChild(dir: string, cases: string[] | undefined, mutation: Mutation
   if (cases !== undefined) args.push('--cases', cases.join(','));
   if (mutation !== undefined) args.push('--mutate', mutation);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'], timeout: RUN_TIMEOUT_MS });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));

@@ -132,12 +132,16 @@ export class Worker {
         chmodSync(request.path, 0o755);
         return { id: request.id, outcome: 'ok' };
       case 'end-case':
-        for (const fd of this.fds.values()) closeSync(fd);
-        this.fds.clear();
+        this.closeAll();
         return { id: request.id, outcome: 'ok' };
       default:
         return assertNever(request, 'request');
     }
+  }
+
+  closeAll(): void {
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
   }
 
   private mutateOutcome(outcome: string): string {
@@ -289,5 +293,5 @@ export async function runWorker(mutation: Mutation | undefined): Promise<void> {
     const response = worker.handle(JSON.parse(line) as WorkerRequest);
     process.stdout.write(`${JSON.stringify(response)}\n`);
   }
-  worker.handle({ kind: 'end-case', id: -1 });
+  worker.closeAll();
 }
