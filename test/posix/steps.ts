@@ -30,7 +30,7 @@ function options<O extends Options>(tail: Tail<O> | undefined): O {
 }
 
 /** 'O_CREAT|O_WRONLY' -> ['O_CREAT', 'O_WRONLY']; a typo fails when the case module loads. */
-export function parseFlags(text: string): OpenFlag[] {
+function parseFlags(text: string): OpenFlag[] {
   return text.split('|').map((name) => {
     assert((OPEN_FLAGS as readonly string[]).includes(name), `unknown open flag ${name} in "${text}"`);
     return name as OpenFlag;

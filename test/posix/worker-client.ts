@@ -26,12 +26,15 @@ export class WorkerClient {
 
   private constructor(
     readonly who: Who,
+    private readonly entry: string,
     private readonly child: ChildProcessWithoutNullStreams,
     readline: Interface,
   ) {
     this.lines = readline[Symbol.asyncIterator]();
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => this.stderr.push(chunk));
+    // A spawn failure (setpriv or node missing) ends in 'close' too; keep its reason for the report.
+    child.on('error', (err) => this.stderr.push(`${err.message}\n`));
     this.exited = new Promise((resolve) => child.on('close', (code) => resolve(code)));
   }
 
@@ -42,7 +45,7 @@ export class WorkerClient {
   static async start(entry: string, who: Who, actAs: Who, mutation: Mutation | undefined): Promise<WorkerClient> {
     const command = [...runAsPrefix(actAs), process.execPath, entry, '--worker', ...(mutation ? ['--mutate', mutation] : [])];
     const child = spawn(command[0]!, command.slice(1), { cwd: '/', stdio: ['pipe', 'pipe', 'pipe'] });
-    const client = new WorkerClient(who, child, createInterface({ input: child.stdout, crlfDelay: Infinity }));
+    const client = new WorkerClient(who, entry, child, createInterface({ input: child.stdout, crlfDelay: Infinity }));
     try {
       const hello = JSON.parse(await client.nextLine()) as WorkerHello;
       const id = IDENTITIES[actAs];
@@ -80,7 +83,11 @@ export class WorkerClient {
     const next = await this.lines.next();
     if (next.done) {
       const code = await this.exited;
-      throw new Error(`worker ${this.who} exited (${code}) before answering: ${this.stderr.join('')}`);
+      // The usual cause on a new machine: a checkout (or node) under a directory that only root can enter.
+      throw new Error(
+        `worker ${this.who} exited (${code}) before answering: ${this.stderr.join('')}` +
+          `(workers run as other users: ${process.execPath} and ${this.entry} must be readable and executable by them)`,
+      );
     }
     return next.value;
   }
