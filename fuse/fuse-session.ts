@@ -19,6 +19,12 @@
  * A pool thread blocked in read() also keeps process.exit() from returning
  * until the read ends: unmount (or let the kernel disconnect) before exiting.
  *
+ * The serving process must never wait on its own mount, and some waits are
+ * hidden: a synchronous fs call on a path inside it, and child_process.spawn
+ * with `cwd` inside it or of a program stored in it (spawn blocks the main
+ * thread until the child has exec'd, and the child's chdir or exec needs a
+ * reply from this very thread). Let the child's shell `cd` instead.
+ *
  * Lifecycle: opening (mounted, INIT not yet answered) -> open -> closing
  * (unmounting, or the kernel disconnected) -> closed (every read ended with
  * ENODEV, every request settled, fs.destroy() ran, /dev/fuse closed).
@@ -54,7 +60,7 @@ import {
   type InitReply,
   type InitRequest,
 } from './kernel-protocol.js';
-import { abortConnection, canonicalMountPoint, clearStaleMount, mountFuse, unmountFuse, type MountEntry } from './mount-point.js';
+import { abortConnection, canonicalMountPoint, clearStaleMount, mountFuse, setReadahead, unmountFuse, type MountEntry } from './mount-point.js';
 
 const PAGE_BYTES = 4096;
 const MIB = 1024 * 1024;
@@ -73,7 +79,10 @@ export type SessionState = 'opening' | 'open' | 'closing' | 'closed';
 export interface SessionOptions {
   /** Largest WRITE (and READ) the kernel sends: a multiple of 4 KiB, at most 1 MiB. Default 1 MiB. */
   maxWriteBytes?: number;
-  /** Readahead the kernel may do; it never raises what it offers in INIT (128 KiB unless tuned). Default: the kernel's offer. */
+  /**
+   * Readahead of sequential buffered reads. INIT can only lower what the kernel offers (128 KiB unless tuned), so a
+   * larger value is set on the mount's bdi in sysfs once mounted. Default: the kernel's offer.
+   */
   maxReadaheadBytes?: number;
   /** FUSE_WRITEBACK_CACHE: the kernel buffers writes and sends them later (and may READ pages of files opened write-only). Default off. */
   writebackCache?: boolean;
@@ -242,6 +251,8 @@ export class FuseSession {
   private resolveClosed!: () => void;
   private initSettled!: (err?: Error) => void;
   private readonly initialized: Promise<void>;
+  /** What the kernel offered in INIT. */
+  private offeredReadaheadBytes = 0;
 
   /** Read buffers not in use: a write's buffer comes back once the file system is done with its data. */
   private readonly freeBuffers: Buffer[] = [];
@@ -308,6 +319,11 @@ export class FuseSession {
     } catch (err) {
       await session.unmount({ abortAfterMs: 0 });
       throw err;
+    }
+    if (config.maxReadaheadBytes !== undefined && config.maxReadaheadBytes > session.offeredReadaheadBytes) {
+      await setReadahead(mount.device, config.maxReadaheadBytes).catch((err: unknown) =>
+        logger.warn({ err, device: mount.device }, 'cannot raise readahead; keeping the kernel\'s'),
+      );
     }
     logger.info({ mountPoint: canonical, device: mount.device, readers: config.readers }, 'mounted');
     return session;
@@ -564,6 +580,7 @@ export class FuseSession {
       this.replyError(h.unique, EIO);
       return;
     }
+    this.offeredReadaheadBytes = offer.maxReadahead;
     const outcome = negotiateInit(offer, this.config);
     switch (outcome.kind) {
       case 'retry':

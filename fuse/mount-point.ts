@@ -188,6 +188,15 @@ export async function abortConnection(device: string, logger: Logger): Promise<v
   }
 }
 
+/**
+ * Sets the readahead of the mount's backing device. INIT can only lower the
+ * kernel's (128 KiB unless the system is tuned), and reads of 1 MiB ahead
+ * halve the server's CPU per GB of sequential reads: this raises it.
+ */
+export async function setReadahead(device: string, bytes: number): Promise<void> {
+  await writeFile(join('/sys/class/bdi', device, 'read_ahead_kb'), String(Math.ceil(bytes / 1024)));
+}
+
 function isFuse(m: MountEntry): boolean {
   return m.fsType === 'fuse' || m.fsType.startsWith('fuse.');
 }

@@ -36,9 +36,11 @@ const ROOT = 1;
 const READDIR_BATCH = 512;
 /** Directory cookies 1 and 2 are "." and ".."; children's start after them. */
 const FIRST_CHILD_COOKIE = 3;
+/** What a discarding file system reads back: one FUSE read's worth. */
+const ZEROS = Buffer.alloc(1024 * 1024);
 
 export interface MemoryFileSystemOptions {
-  /** Count written bytes but keep none (throughput tests). */
+  /** Count written bytes but keep none, and read zeros (throughput tests). */
   discardWrites?: boolean;
   attrTimeoutMs?: number;
   entryTimeoutMs?: number;
@@ -72,11 +74,12 @@ export interface MemoryFileSystemStats {
   writes: number;
   bytesWritten: number;
   maxWriteBytes: number;
+  bytesRead: number;
   forgets: number;
 }
 
 export class MemoryFileSystem implements FileSystem {
-  readonly stats: MemoryFileSystemStats = { requests: 0, writes: 0, bytesWritten: 0, maxWriteBytes: 0, forgets: 0 };
+  readonly stats: MemoryFileSystemStats = { requests: 0, writes: 0, bytesWritten: 0, maxWriteBytes: 0, bytesRead: 0, forgets: 0 };
   destroyed = false;
 
   private readonly inodes = new Map<number, Inode>();
@@ -236,8 +239,12 @@ export class MemoryFileSystem implements FileSystem {
     this.stats.requests++;
     const node = this.handleNode(ino, fh);
     const end = Math.min(node.size, offset + size);
+    const length = Math.max(0, end - offset);
+    this.stats.bytesRead += length;
+    // Without contents, a file reads as zeros (sizes come from writes or truncate).
+    if (this.discardWrites) return length <= ZEROS.length ? ZEROS.subarray(0, length) : Buffer.alloc(length);
     // A view: the session writes it to the kernel before anything can change it.
-    return node.data.subarray(Math.min(offset, end), end);
+    return node.data.subarray(offset, offset + length);
   }
 
   async write(_ctx: RequestContext, ino: number, fh: number, offset: number, data: Buffer): Promise<number> {
