@@ -12,7 +12,13 @@ export const ERROR_CODES = {
   OVERLOADED: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, errno: 'EAGAIN', retryable: true },
   NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, errno: 'ENOENT', retryable: false },
   ALREADY_EXISTS: { grpc: GrpcStatus.ALREADY_EXISTS, errno: 'EEXIST', retryable: false },
+  // The caller lacks a permission bit (search, read, write) on an inode.
   PERMISSION_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, errno: 'EACCES', retryable: false },
+  // An ownership rule forbids it whatever the mode: chmod or chown by a non-owner, a sticky
+  // directory, a hard link to a directory, a device made by a non-root caller.
+  NOT_PERMITTED: { grpc: GrpcStatus.PERMISSION_DENIED, errno: 'EPERM', retryable: false },
+  // An inode already has LIMITS.linksMax hard links.
+  TOO_MANY_LINKS: { grpc: GrpcStatus.FAILED_PRECONDITION, errno: 'EMLINK', retryable: false },
   INVALID_ARGUMENT: { grpc: GrpcStatus.INVALID_ARGUMENT, errno: 'EINVAL', retryable: false },
   NAME_TOO_LONG: { grpc: GrpcStatus.INVALID_ARGUMENT, errno: 'ENAMETOOLONG', retryable: false },
   TOO_LARGE: { grpc: GrpcStatus.RESOURCE_EXHAUSTED, errno: 'EFBIG', retryable: false },

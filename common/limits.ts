@@ -10,6 +10,12 @@ export const LIMITS = {
   pathMaxBytes: 4096,
   /** Bytes in one path component, as Linux's NAME_MAX. */
   nameMaxBytes: 255,
+  /** Bytes in a symlink's target: Linux's PATH_MAX less its terminating NUL. */
+  symlinkTargetMaxBytes: 4095,
+  /** Hard links to one non-directory inode (link(2) fails with TOO_MANY_LINKS): ext4's EXT4_LINK_MAX. */
+  linksMax: 65_000,
+  /** Supplementary groups in one request's Caller (NFS AUTH_SYS carries 16): bounds what every namespace request adds to the log. */
+  callerGroupsMax: 256,
   /** Largest metadata request or response message. */
   metadataMessageMaxBytes: 4 * 1024 * 1024,
   /** Largest data packet on the wire (write packets, read frames). */

@@ -3,11 +3,15 @@ import { LIMITS } from '../common/limits.js';
 import { requireInteger } from '../common/wire-validation.js';
 import type { BatchOp__Output } from '../proto/generated/dfs/master/BatchOp.js';
 import type { OpResult } from '../proto/generated/dfs/master/OpResult.js';
-import type { ReadOp__Output } from '../proto/generated/dfs/master/ReadOp.js';
 import type { LogEntry } from '../proto/generated/dfs/masterlog/LogEntry.js';
 import type { RequestId, RequestId__Output } from '../proto/generated/dfs/RequestId.js';
-import type { AttrView } from './attr.js';
-import { requireMode, requirePath, requireRequestId } from './request-validation.js';
+import type { Caller__Output } from '../proto/generated/dfs/Caller.js';
+import type { SetAttr } from '../proto/generated/dfs/masterlog/SetAttr.js';
+import type { SetAttrInodeRequest__Output } from '../proto/generated/dfs/master/SetAttrInodeRequest.js';
+import type { SetAttrRequest__Output } from '../proto/generated/dfs/master/SetAttrRequest.js';
+import { type AttrView, INODE_KINDS, kindFromWire, wireKindName } from './attr.js';
+import { requireSymlinkTarget } from './names.js';
+import { requireCaller, requireEntryName, requireInode, requireMode, requirePath, requireRequestId } from './request-validation.js';
 import type { ApplyResult } from './state-machine.js';
 
 /**
@@ -26,7 +30,10 @@ export function batchSubEntry(op: BatchOp__Output): LogEntry {
     case 'mkdir': {
       const req = present(op.mkdir, op.op);
       const requestId = numericRequestId(req.requestId);
-      return { requestId, mkdir: { path: requirePath(req.path), mode: requireMode(req.mode), uid: req.uid, gid: req.gid, parents: req.parents } };
+      return {
+        requestId,
+        mkdir: { path: requirePath(req.path), mode: requireMode(req.mode), uid: req.uid, gid: req.gid, parents: req.parents, ...callerField(req.caller) },
+      };
     }
     case 'create': {
       const req = present(op.create, op.op);
@@ -44,13 +51,14 @@ export function batchSubEntry(op: BatchOp__Output): LogEntry {
           exclusive: req.exclusive,
           replication: req.replication,
           replicateAll: req.replicateAll,
+          ...callerField(req.caller),
         },
       };
     }
     case 'delete': {
       const req = present(op.delete, op.op);
       const requestId = numericRequestId(req.requestId);
-      return { requestId, delete: { path: requirePath(req.path), recursive: req.recursive } };
+      return { requestId, delete: { path: requirePath(req.path), recursive: req.recursive, ...callerField(req.caller) } };
     }
     case 'rename': {
       const req = present(op.rename, op.op);
@@ -61,13 +69,14 @@ export function batchSubEntry(op: BatchOp__Output): LogEntry {
           source: requirePath(req.source, 'source'),
           destination: requirePath(req.destination, 'destination'),
           noReplace: req.noReplace,
+          ...callerField(req.caller),
         },
       };
     }
     case 'setAttr': {
       const req = present(op.setAttr, op.op);
       const requestId = numericRequestId(req.requestId);
-      if (req.mode !== undefined) requireMode(req.mode);
+      const changes = attrChanges(req);
       if (req.replication !== undefined && (req.replication < 1 || req.replication > LIMITS.replicationMax)) {
         throw new DfsError('INVALID_ARGUMENT', `replication must be between 1 and ${LIMITS.replicationMax} (or all)`);
       }
@@ -75,27 +84,92 @@ export function batchSubEntry(op: BatchOp__Output): LogEntry {
         requestId,
         setAttr: {
           path: requirePath(req.path),
-          ...(req.mode !== undefined ? { mode: req.mode } : {}),
-          ...(req.uid !== undefined ? { uid: req.uid } : {}),
-          ...(req.gid !== undefined ? { gid: req.gid } : {}),
-          ...(req.atimeUs !== undefined ? { atimeUs: req.atimeUs } : {}),
-          ...(req.mtimeUs !== undefined ? { mtimeUs: req.mtimeUs } : {}),
+          ...changes,
           ...(req.replication !== undefined ? { replication: req.replication } : {}),
           ...(req.replicateAll !== undefined ? { replicateAll: req.replicateAll } : {}),
         },
       };
     }
+    case 'setAttrInode': {
+      const req = present(op.setAttrInode, op.op);
+      const requestId = numericRequestId(req.requestId);
+      return { requestId, setAttr: { inode: requireInode(req.inode, 'inode'), ...attrChanges(req) } };
+    }
     case 'truncate': {
       const req = present(op.truncate, op.op);
       const requestId = numericRequestId(req.requestId);
-      return { requestId, truncate: { inode: requireInteger(req.inode, 'inode'), size: requireInteger(req.size, 'size') } };
+      return {
+        requestId,
+        truncate: { inode: requireInteger(req.inode, 'inode'), size: requireInteger(req.size, 'size'), ...callerField(req.caller) },
+      };
     }
     case 'commitWrite': {
       const req = present(op.commitWrite, op.op);
       const requestId = numericRequestId(req.requestId);
       return {
         requestId,
-        commitWrite: { inode: requireInteger(req.inode, 'inode'), endOffset: requireInteger(req.endOffset, 'end_offset') },
+        commitWrite: { inode: requireInteger(req.inode, 'inode'), endOffset: requireInteger(req.endOffset, 'end_offset'), ...callerField(req.caller) },
+      };
+    }
+    case 'makeNode': {
+      const req = present(op.makeNode, op.op);
+      const requestId = numericRequestId(req.requestId);
+      const kind = kindFromWire(req.kind);
+      if (kind === undefined) throw new DfsError('INVALID_ARGUMENT', `kind must be one of ${INODE_KINDS.join(', ')}`);
+      if (kind === 'symlink') requireSymlinkTarget(req.target);
+      else if (req.target !== '') throw new DfsError('INVALID_ARGUMENT', `a ${kind} has no symlink target`);
+      return {
+        requestId,
+        makeNode: {
+          parent: requireInode(req.parent, 'parent'),
+          name: requireEntryName(req.name, 'name'),
+          kind: req.kind,
+          mode: requireMode(req.mode),
+          rdev: req.rdev,
+          target: req.target,
+          exclusive: req.exclusive,
+          uid: req.uid,
+          gid: req.gid,
+          ...callerField(req.caller),
+        },
+      };
+    }
+    case 'link': {
+      const req = present(op.link, op.op);
+      const requestId = numericRequestId(req.requestId);
+      return {
+        requestId,
+        link: {
+          inode: requireInode(req.inode, 'inode'),
+          newParent: requireInode(req.newParent, 'new_parent'),
+          newName: requireEntryName(req.newName, 'new_name'),
+          ...callerField(req.caller),
+        },
+      };
+    }
+    case 'remove': {
+      const req = present(op.remove, op.op);
+      const requestId = numericRequestId(req.requestId);
+      return {
+        requestId,
+        remove: { parent: requireInode(req.parent, 'parent'), name: requireEntryName(req.name, 'name'), directory: req.directory, ...callerField(req.caller) },
+      };
+    }
+    case 'renameAt': {
+      const req = present(op.renameAt, op.op);
+      const requestId = numericRequestId(req.requestId);
+      if (req.noReplace && req.exchange) throw new DfsError('INVALID_ARGUMENT', 'no_replace and exchange exclude each other');
+      return {
+        requestId,
+        renameAt: {
+          parent: requireInode(req.parent, 'parent'),
+          name: requireEntryName(req.name, 'name'),
+          newParent: requireInode(req.newParent, 'new_parent'),
+          newName: requireEntryName(req.newName, 'new_name'),
+          noReplace: req.noReplace,
+          exchange: req.exchange,
+          ...callerField(req.caller),
+        },
       };
     }
     case undefined:
@@ -107,15 +181,38 @@ export function batchSubEntry(op: BatchOp__Output): LogEntry {
   }
 }
 
+/** The mode, owner and time fields of SetAttr and SetAttrInode, checked, with the caller. */
+function attrChanges(req: SetAttrInodeRequest__Output | SetAttrRequest__Output): Partial<SetAttr> {
+  if (req.mode !== undefined) requireMode(req.mode);
+  if (req.atimeNow && req.atimeUs !== undefined) throw new DfsError('INVALID_ARGUMENT', 'atime is set both to a time and to now');
+  if (req.mtimeNow && req.mtimeUs !== undefined) throw new DfsError('INVALID_ARGUMENT', 'mtime is set both to a time and to now');
+  return {
+    ...(req.mode !== undefined ? { mode: req.mode } : {}),
+    ...(req.uid !== undefined ? { uid: req.uid } : {}),
+    ...(req.gid !== undefined ? { gid: req.gid } : {}),
+    ...(req.atimeUs !== undefined ? { atimeUs: requireTime(req.atimeUs, 'atime_us') } : {}),
+    ...(req.mtimeUs !== undefined ? { mtimeUs: requireTime(req.mtimeUs, 'mtime_us') } : {}),
+    atimeNow: req.atimeNow,
+    mtimeNow: req.mtimeNow,
+    ...callerField(req.caller),
+  };
+}
+
+function requireTime(value: string, field: string): number {
+  const us = Number(value);
+  if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(us)) throw new DfsError('INVALID_ARGUMENT', `${field} is out of range: ${value}`);
+  return us;
+}
+
+/** The caller to carry into the entry, checked; nothing when the request names none. */
+function callerField(caller: Caller__Output | null | undefined): { caller?: { uid: number; gid: number; groups: number[] } } {
+  const checked = requireCaller(caller);
+  return checked === undefined ? {} : { caller: checked };
+}
+
 /** Whether a BatchOp changes a file's replication goal, so its chunks must be looked at again. */
 export function changesReplication(op: BatchOp__Output): boolean {
   return op.op === 'setAttr' && op.setAttr !== null && op.setAttr !== undefined && (op.setAttr.replication !== undefined || op.setAttr.replicateAll !== undefined);
-}
-
-/** The path a ReadOp reads, checked as the lone Stat checks it. Throws DfsError. */
-export function readOpPath(op: ReadOp__Output): string {
-  if (op.op !== 'stat' || op.stat === null || op.stat === undefined) throw new DfsError('INVALID_ARGUMENT', 'a read batch op carries no operation');
-  return requirePath(op.stat.path);
 }
 
 /** The reply of one op, as its lone call would have answered it. */
@@ -143,7 +240,7 @@ export function opAttr(view: AttrView): OpResult {
   return {
     attr: {
       inode: view.inode,
-      kind: view.kind === 'file' ? 'FILE_KIND_FILE' : 'FILE_KIND_DIRECTORY',
+      kind: wireKindName(view.kind),
       mode: view.mode,
       uid: view.uid,
       gid: view.gid,
@@ -155,6 +252,7 @@ export function opAttr(view: AttrView): OpResult {
       replication: view.replication,
       replicateAll: view.replicateAll,
       chunkCount: view.chunkCount,
+      rdev: view.rdev,
     },
   };
 }

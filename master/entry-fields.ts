@@ -1,4 +1,6 @@
 import { errors } from '../common/errors.js';
+import { LIMITS } from '../common/limits.js';
+import type { Caller, TimeChange } from './permissions.js';
 
 /**
  * Readers for the fields of decoded log entries (and session records). 64-bit values
@@ -48,4 +50,52 @@ function readInteger(value: unknown, pattern: RegExp, min: number): number | und
   else if (typeof value === 'string' && pattern.test(value)) n = Number(value);
   else return undefined;
   return Number.isSafeInteger(n) && n >= min ? n : undefined;
+}
+
+/**
+ * A request's Caller, or undefined when it carries none (nothing is then
+ * checked). Throws INVALID_ARGUMENT for ids that are not uint32s and for more
+ * than LIMITS.callerGroupsMax groups.
+ */
+export function readCaller(value: unknown): Caller | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object') throw errors.invalid('caller is not a message');
+  const caller = value as { uid?: unknown; gid?: unknown; groups?: unknown };
+  const groups = caller.groups ?? [];
+  if (!Array.isArray(groups)) throw errors.invalid('caller.groups is not a list');
+  if (groups.length > LIMITS.callerGroupsMax) throw errors.invalid(`a caller may name at most ${LIMITS.callerGroupsMax} groups`);
+  return {
+    uid: readUint32(caller.uid, 'caller.uid'),
+    gid: readUint32(caller.gid, 'caller.gid'),
+    groups: groups.map((g: unknown) => readUint32(g, 'caller.groups')),
+  };
+}
+
+/** The permission, owner and time changes of a SetAttr entry; a time set both explicitly and to now is INVALID_ARGUMENT. */
+export function readAttrChanges(set: {
+  mode?: unknown;
+  uid?: unknown;
+  gid?: unknown;
+  atimeUs?: unknown;
+  mtimeUs?: unknown;
+  atimeNow?: unknown;
+  mtimeNow?: unknown;
+}): { mode?: number | undefined; uid?: number | undefined; gid?: number | undefined; atime?: TimeChange; mtime?: TimeChange } {
+  // proto3 optional: a field the sender left out is absent (undefined) after decoding.
+  const given = (value: unknown): boolean => value !== undefined && value !== null;
+  const time = (value: unknown, now: unknown, what: string): TimeChange => {
+    const isNow = readBool(now, `${what}_now`);
+    if (!given(value)) return isNow ? 'now' : undefined;
+    if (isNow) throw errors.invalid(`${what} is set both to a time and to now`);
+    const us = readInt64(value);
+    if (us === undefined) throw errors.invalid(`${what} ${String(value)} is not a safe integer`);
+    return us;
+  };
+  return {
+    mode: given(set.mode) ? readUint32(set.mode, 'mode') & 0o7777 : undefined,
+    uid: given(set.uid) ? readUint32(set.uid, 'uid') : undefined,
+    gid: given(set.gid) ? readUint32(set.gid, 'gid') : undefined,
+    atime: time(set.atimeUs, set.atimeNow, 'atime'),
+    mtime: time(set.mtimeUs, set.mtimeNow, 'mtime'),
+  };
 }

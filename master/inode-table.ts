@@ -1,16 +1,31 @@
 import { assert } from '../common/assert.js';
 import type { InodeId } from '../common/ids.js';
 import { AscendingRows, resized } from './ascending-rows.js';
-import type { AttrView, InodeKind } from './attr.js';
+import { type AttrView, INODE_KINDS, type InodeKind, isDevice } from './attr.js';
 import { broken } from './invariant.js';
 
-const FLAG_DIRECTORY = 1;
-const FLAG_REPLICATE_ALL = 2;
+/** The low bits of a row's flags: its kind, as an index into INODE_KINDS. */
+const KIND_MASK = 7;
+const KIND_FILE = INODE_KINDS.indexOf('file');
+const KIND_DIRECTORY = INODE_KINDS.indexOf('directory');
+const FLAG_REPLICATE_ALL = 8;
 const CAPACITY_INITIAL = 1024;
 
 /** A file's chunk handles by index; 0 is a hole. Never ends with a hole. */
 export type ChunkList = number[];
-export type Children = Map<string, InodeId>;
+
+/**
+ * A directory's entries by name, and the directory that holds it (0 for the
+ * root and for a directory at the top of a trash entry). Directories cannot
+ * be hard-linked, so the parent is unique: it lets a rename refuse to move a
+ * directory under itself, and tell a deleted directory from a live one,
+ * without searching the tree.
+ */
+export class Children extends Map<string, InodeId> {
+  constructor(public parent: number) {
+    super();
+  }
+}
 
 export interface NewInode {
   readonly id: InodeId;
@@ -21,6 +36,12 @@ export interface NewInode {
   readonly timeUs: number;
   readonly replication: number;
   readonly replicateAll: boolean;
+  /** Directories: the directory that holds it (0: none). */
+  readonly parent?: number;
+  /** Symlinks: the target (its UTF-8 bytes are the size). */
+  readonly target?: string;
+  /** Char and block devices: the device number. */
+  readonly rdev?: number;
 }
 
 const NO_CHUNKS: readonly number[] = Object.freeze([]);
@@ -31,6 +52,10 @@ const EXACT_LIST_MAX = 64;
  * Storage of every inode, live or in the trash, by id: one row of columns per
  * inode (see ascending-rows.ts). It knows nothing of paths; namespace.ts gives
  * the rows their meaning and keeps nlink and the children maps consistent.
+ *
+ * What only some kinds have lives in the payload slot, so that it costs the
+ * millions of plain files nothing: a directory's Children, a file's chunk
+ * list, a symlink's target string, a device's number.
  */
 export class InodeTable {
   private readonly rows: AscendingRows;
@@ -44,8 +69,11 @@ export class InodeTable {
   private modes = new Uint16Array(CAPACITY_INITIAL);
   private flags = new Uint8Array(CAPACITY_INITIAL);
   private replications = new Uint8Array(CAPACITY_INITIAL);
-  /** A directory's children; a file's chunk list, or undefined while it has none. */
-  private readonly payloads: (Children | ChunkList | undefined)[] = [];
+  /**
+   * A directory's children; a file's chunk list, or undefined while it has
+   * none; a symlink's target; a device's number; undefined for fifos and sockets.
+   */
+  private readonly payloads: (Children | ChunkList | string | number | undefined)[] = [];
   private fileCount = 0;
   private directoryCount = 0;
 
@@ -81,6 +109,7 @@ export class InodeTable {
     );
   }
 
+  /** Inodes that are not directories (files, symlinks, special files). */
   get files(): number {
     return this.fileCount;
   }
@@ -104,22 +133,28 @@ export class InodeTable {
     return this.rows.find(id);
   }
 
-  /** Appends an inode; its id must exceed every id added before. */
+  /**
+   * Appends an inode; its id must exceed every id added before. A directory
+   * starts with nlink 2, anything else with 0: linking it counts its entries.
+   */
   add(inode: NewInode): number {
     if ((inode.mode & ~0o7777) !== 0) broken(`mode ${inode.mode} has more than permission bits`);
+    const kind = inode.kind;
+    if ((kind === 'symlink') !== (inode.target !== undefined)) broken(`a ${kind} with target ${inode.target}`);
+    if (isDevice(kind) !== (inode.rdev !== undefined)) broken(`a ${kind} with rdev ${inode.rdev}`);
     const row = this.rows.append(inode.id);
-    const directory = inode.kind === 'directory';
-    this.sizes[row] = 0;
+    const directory = kind === 'directory';
+    this.sizes[row] = inode.target === undefined ? 0 : Buffer.byteLength(inode.target, 'utf8');
     this.atimes[row] = inode.timeUs;
     this.mtimes[row] = inode.timeUs;
     this.ctimes[row] = inode.timeUs;
     this.uids[row] = inode.uid;
     this.gids[row] = inode.gid;
-    this.nlinks[row] = directory ? 2 : 1;
+    this.nlinks[row] = directory ? 2 : 0;
     this.modes[row] = inode.mode;
-    this.flags[row] = (directory ? FLAG_DIRECTORY : 0) | (inode.replicateAll ? FLAG_REPLICATE_ALL : 0);
+    this.flags[row] = INODE_KINDS.indexOf(kind) | (inode.replicateAll ? FLAG_REPLICATE_ALL : 0);
     this.replications[row] = inode.replication;
-    this.payloads[row] = directory ? new Map() : undefined;
+    this.payloads[row] = directory ? new Children(inode.parent ?? 0) : (inode.target ?? inode.rdev);
     if (directory) this.directoryCount++;
     else this.fileCount++;
     return row;
@@ -145,19 +180,41 @@ export class InodeTable {
     return this.rows.id(row) as InodeId;
   }
 
+  kind(row: number): InodeKind {
+    return INODE_KINDS[this.flags[row]! & KIND_MASK]!;
+  }
+
   isDirectory(row: number): boolean {
-    return (this.flags[row]! & FLAG_DIRECTORY) !== 0;
+    return (this.flags[row]! & KIND_MASK) === KIND_DIRECTORY;
+  }
+
+  /** A regular file: the only kind with chunks. */
+  isFile(row: number): boolean {
+    return (this.flags[row]! & KIND_MASK) === KIND_FILE;
   }
 
   children(row: number): Children {
     const payload = this.payloads[row];
-    if (!(payload instanceof Map)) broken(`row ${row} is not a directory`);
+    if (!(payload instanceof Children)) broken(`row ${row} is not a directory`);
     return payload;
   }
 
   chunks(row: number): readonly number[] {
-    if (this.isDirectory(row)) broken(`row ${row} is not a file`);
+    if (!this.isFile(row)) broken(`row ${row} is not a file`);
     return (this.payloads[row] as ChunkList | undefined) ?? NO_CHUNKS;
+  }
+
+  /** A symlink's target. */
+  target(row: number): string {
+    const payload = this.payloads[row];
+    if (typeof payload !== 'string') broken(`row ${row} is not a symlink`);
+    return payload;
+  }
+
+  /** A device's number; 0 for every other kind. */
+  rdev(row: number): number {
+    const payload = this.payloads[row];
+    return typeof payload === 'number' ? payload : 0;
   }
 
   /** Puts a handle at `index` of a file's chunk list, extending it with holes as needed. */
@@ -186,7 +243,7 @@ export class InodeTable {
 
   /** Replaces a file's chunk list; the table owns `list` from now on. */
   setChunks(row: number, list: ChunkList): void {
-    if (this.isDirectory(row)) broken(`row ${row} is not a file`);
+    if (!this.isFile(row)) broken(`row ${row} is not a file`);
     assert(list.length === 0 || list[list.length - 1] !== 0, 'a chunk list must not end with a hole');
     this.payloads[row] = list.length === 0 ? undefined : list;
   }
@@ -260,10 +317,9 @@ export class InodeTable {
   }
 
   view(row: number): AttrView {
-    const directory = this.isDirectory(row);
     return {
       inode: this.id(row),
-      kind: directory ? 'directory' : 'file',
+      kind: this.kind(row),
       mode: this.modes[row]!,
       uid: this.uids[row]!,
       gid: this.gids[row]!,
@@ -274,7 +330,8 @@ export class InodeTable {
       ctimeUs: this.ctimes[row]!,
       replication: this.replications[row]!,
       replicateAll: this.replicateAll(row),
-      chunkCount: directory ? 0 : this.chunks(row).length,
+      chunkCount: this.isFile(row) ? this.chunks(row).length : 0,
+      rdev: this.rdev(row),
     };
   }
 
@@ -294,11 +351,28 @@ export class InodeTable {
       const id = this.id(row);
       if (!(id > previous)) broken(`inode ids do not ascend at row ${row}`);
       if (this.rowOf(id) !== row) broken(`inode ${id} is not found at row ${row}`);
-      if (this.isDirectory(row) !== this.payloads[row] instanceof Map) broken(`inode ${id}: kind and payload disagree`);
+      if (!payloadFits(this.kind(row), this.payloads[row])) broken(`inode ${id}: kind and payload disagree`);
       if (!this.isDirectory(row)) files++;
       previous = id;
     });
     assert(live === this.rows.live, 'inode rows disagree on the count');
     assert(files === this.fileCount && live - files === this.directoryCount, 'inode counts disagree');
+  }
+}
+
+function payloadFits(kind: InodeKind, payload: unknown): boolean {
+  switch (kind) {
+    case 'directory':
+      return payload instanceof Children;
+    case 'file':
+      return payload === undefined || Array.isArray(payload);
+    case 'symlink':
+      return typeof payload === 'string';
+    case 'char-device':
+    case 'block-device':
+      return typeof payload === 'number';
+    case 'fifo':
+    case 'socket':
+      return payload === undefined;
   }
 }

@@ -10,12 +10,17 @@ import { serverRef } from './lease-manager.js';
 import type { LeaderState } from './leader-state.js';
 import type { MasterContext } from './master-context.js';
 import { usableReplicas } from './replica-views.js';
-import { requireMode, requirePath, requireRequestId } from './request-validation.js';
+import { requireCaller, requireInode, requirePath, requireRequestId } from './request-validation.js';
 import { requireInteger } from '../common/wire-validation.js';
 import type { ApplyValue, AttrView, ChunkView } from './state-machine.js';
+import type { ListPage } from './namespace.js';
+import type { BatchOp__Output } from '../proto/generated/dfs/master/BatchOp.js';
+import type { ListResponse } from '../proto/generated/dfs/master/ListResponse.js';
 import type { OpResult } from '../proto/generated/dfs/master/OpResult.js';
+import type { ReadOp__Output } from '../proto/generated/dfs/master/ReadOp.js';
 import type { LogEntry } from '../proto/generated/dfs/masterlog/LogEntry.js';
-import { batchSubEntry, changesReplication, opAttr, opError, opResultOf, readOpPath } from './batch-ops.js';
+import { batchSubEntry, changesReplication, opError, opResultOf } from './batch-ops.js';
+import { type ReadAnswer, readQuery, readResultOf, runRead } from './read-ops.js';
 import { BatchProposer } from './batch-proposer.js';
 import { BATCH_ENTRY_OVERHEAD_BYTES, encodeBatchBody } from './log-entry.js';
 
@@ -32,119 +37,76 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
   // Batch calls that arrive while one is on its way through the log share the next entry.
   const batches = new BatchProposer((entry) => ctx.log.propose(entry), () => ctx.clock.wallUs());
 
+  /** A lone mutation: checked and turned into its entry exactly as a batch op of its kind would be. */
+  const mutate = async (op: BatchOp__Output): Promise<ApplyValue> => {
+    const leader = ctx.leader();
+    const value = await ctx.propose({ ...batchSubEntry(op), timeUs: now() });
+    if (changesReplication(op)) ctx.state().forEachChunkOf(attrOf(value).inode, (handle) => leader.replication.mark(handle));
+    return value;
+  };
+  /** A lone read: checked, then answered behind a read barrier, as in a ReadBatch. */
+  const read = async (op: ReadOp__Output): Promise<ReadAnswer> => {
+    ctx.leader();
+    const query = readQuery(op);
+    await ctx.log.readBarrier();
+    return runRead(ctx.state(), query);
+  };
+  const attrOfRead = (answer: ReadAnswer) => {
+    if (answer.kind !== 'attr') throw new DfsError('INTERNAL', `expected an attribute result, got ${answer.kind}`);
+    return { attr: toWireAttr(answer.attr) };
+  };
+
   return {
-    Mkdir: unary(async (req) => {
-      ctx.leader();
-      const requestId = requireRequestId(req.requestId);
-      const value = await ctx.propose({
-        timeUs: now(),
-        requestId,
-        mkdir: { path: requirePath(req.path), mode: requireMode(req.mode), uid: req.uid, gid: req.gid, parents: req.parents },
-      });
-      return attrResponse(value);
-    }, onInternal),
-
-    Create: unary(async (req) => {
-      ctx.leader();
-      const requestId = requireRequestId(req.requestId);
-      if (req.replication > LIMITS.replicationMax) {
-        throw new DfsError('INVALID_ARGUMENT', `replication must be at most ${LIMITS.replicationMax} (or all)`);
-      }
-      const value = await ctx.propose({
-        timeUs: now(),
-        requestId,
-        create: {
-          path: requirePath(req.path),
-          mode: requireMode(req.mode),
-          uid: req.uid,
-          gid: req.gid,
-          exclusive: req.exclusive,
-          replication: req.replication,
-          replicateAll: req.replicateAll,
-        },
-      });
-      return attrResponse(value);
-    }, onInternal),
-
-    Stat: unary(async (req) => {
-      ctx.leader();
-      requirePath(req.path);
-      await ctx.log.readBarrier();
-      return { attr: toWireAttr(ctx.state().stat(req.path)) };
-    }, onInternal),
+    Mkdir: unary(async (req) => attrResponse(await mutate({ op: 'mkdir', mkdir: req })), onInternal),
+    Create: unary(async (req) => attrResponse(await mutate({ op: 'create', create: req })), onInternal),
+    Stat: unary(async (req) => attrOfRead(await read({ op: 'stat', stat: req })), onInternal),
 
     List: unary(async (req) => {
       ctx.leader();
       requirePath(req.path);
-      const limit = req.limit === 0 ? LIMITS.listPageMax : Math.min(req.limit, LIMITS.listPageMax);
+      const caller = requireCaller(req.caller);
       await ctx.log.readBarrier();
-      const page = ctx.state().list(req.path, req.startAfter, limit);
-      return {
-        entries: page.entries.map((e) => ({ name: e.name, attr: toWireAttr(e.attr) })),
-        hasMore: page.hasMore,
-      };
+      return listResponse(ctx.state().list(req.path, req.startAfter, req.limit, caller));
     }, onInternal),
 
     Delete: unary(async (req) => {
-      ctx.leader();
-      const requestId = requireRequestId(req.requestId);
-      await ctx.propose({ timeUs: now(), requestId, delete: { path: requirePath(req.path), recursive: req.recursive } });
+      await mutate({ op: 'delete', delete: req });
       return {};
     }, onInternal),
-
     Rename: unary(async (req) => {
-      ctx.leader();
-      const requestId = requireRequestId(req.requestId);
-      await ctx.propose({
-        timeUs: now(),
-        requestId,
-        rename: {
-          source: requirePath(req.source, 'source'),
-          destination: requirePath(req.destination, 'destination'),
-          noReplace: req.noReplace,
-        },
-      });
+      await mutate({ op: 'rename', rename: req });
       return {};
     }, onInternal),
+    SetAttr: unary(async (req) => attrResponse(await mutate({ op: 'setAttr', setAttr: req })), onInternal),
+    Truncate: unary(async (req) => attrResponse(await mutate({ op: 'truncate', truncate: req })), onInternal),
 
-    SetAttr: unary(async (req) => {
-      const leader = ctx.leader();
-      const requestId = requireRequestId(req.requestId);
-      if (req.mode !== undefined) requireMode(req.mode);
-      if (req.replication !== undefined && (req.replication < 1 || req.replication > LIMITS.replicationMax)) {
-        throw new DfsError('INVALID_ARGUMENT', `replication must be between 1 and ${LIMITS.replicationMax} (or all)`);
-      }
-      const value = await ctx.propose({
-        timeUs: now(),
-        requestId,
-        setAttr: {
-          path: requirePath(req.path),
-          ...(req.mode !== undefined ? { mode: req.mode } : {}),
-          ...(req.uid !== undefined ? { uid: req.uid } : {}),
-          ...(req.gid !== undefined ? { gid: req.gid } : {}),
-          ...(req.atimeUs !== undefined ? { atimeUs: req.atimeUs } : {}),
-          ...(req.mtimeUs !== undefined ? { mtimeUs: req.mtimeUs } : {}),
-          ...(req.replication !== undefined ? { replication: req.replication } : {}),
-          ...(req.replicateAll !== undefined ? { replicateAll: req.replicateAll } : {}),
-        },
-      });
-      if (req.replication !== undefined || req.replicateAll !== undefined) {
-        const attr = attrOf(value);
-        ctx.state().forEachChunkOf(attr.inode, (handle) => leader.replication.mark(handle));
-      }
-      return attrResponse(value);
+    Lookup: unary(async (req) => attrOfRead(await read({ op: 'lookup', lookup: req })), onInternal),
+    StatInode: unary(async (req) => attrOfRead(await read({ op: 'statInode', statInode: req })), onInternal),
+    Readlink: unary(async (req) => {
+      const answer = await read({ op: 'readlink', readlink: req });
+      if (answer.kind !== 'target') throw new DfsError('INTERNAL', `expected a target, got ${answer.kind}`);
+      return { target: answer.target };
     }, onInternal),
 
-    Truncate: unary(async (req) => {
+    ReadDir: unary(async (req) => {
       ctx.leader();
-      const requestId = requireRequestId(req.requestId);
-      const value = await ctx.propose({
-        timeUs: now(),
-        requestId,
-        truncate: { inode: String(requireInteger(req.inode, 'inode')), size: String(requireInteger(req.size, 'size')) },
-      });
-      return attrResponse(value);
+      const inode = inodeId(requireInode(req.inode, 'inode'));
+      const caller = requireCaller(req.caller);
+      await ctx.log.readBarrier();
+      return listResponse(ctx.state().readDir(inode, req.startAfter, req.limit, caller));
     }, onInternal),
+
+    MakeNode: unary(async (req) => attrResponse(await mutate({ op: 'makeNode', makeNode: req })), onInternal),
+    Link: unary(async (req) => attrResponse(await mutate({ op: 'link', link: req })), onInternal),
+    Remove: unary(async (req) => {
+      await mutate({ op: 'remove', remove: req });
+      return {};
+    }, onInternal),
+    RenameAt: unary(async (req) => {
+      await mutate({ op: 'renameAt', renameAt: req });
+      return {};
+    }, onInternal),
+    SetAttrInode: unary(async (req) => attrResponse(await mutate({ op: 'setAttrInode', setAttrInode: req })), onInternal),
 
     GetChunks: unary(async (req) => {
       const leader = ctx.leader();
@@ -189,19 +151,7 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
       };
     }, onInternal),
 
-    CommitWrite: unary(async (req) => {
-      ctx.leader();
-      const requestId = requireRequestId(req.requestId);
-      const value = await ctx.propose({
-        timeUs: now(),
-        requestId,
-        commitWrite: {
-          inode: String(requireInteger(req.inode, 'inode')),
-          endOffset: String(requireInteger(req.endOffset, 'end_offset')),
-        },
-      });
-      return attrResponse(value);
-    }, onInternal),
+    CommitWrite: unary(async (req) => attrResponse(await mutate({ op: 'commitWrite', commitWrite: req })), onInternal),
 
     Batch: unary(async (req) => {
       const leader = ctx.leader();
@@ -239,9 +189,9 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
     ReadBatch: unary(async (req) => {
       ctx.leader();
       if (req.ops.length > LIMITS.batchOpsMax) throw new DfsError('TOO_LARGE', `a read batch of ${req.ops.length} ops is above ${LIMITS.batchOpsMax}`);
-      const paths = req.ops.map((op) => {
+      const queries = req.ops.map((op) => {
         try {
-          return readOpPath(op);
+          return readQuery(op);
         } catch (err) {
           return opError(err);
         }
@@ -249,10 +199,10 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
       await ctx.log.readBarrier();
       const state = ctx.state();
       return {
-        results: paths.map((path) => {
-          if (typeof path !== 'string') return path;
+        results: queries.map((query) => {
+          if (!('kind' in query)) return query;
           try {
-            return opAttr(state.stat(path));
+            return readResultOf(runRead(state, query));
           } catch (err) {
             return opError(err);
           }
@@ -272,6 +222,10 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
       };
     }, onInternal),
   };
+}
+
+function listResponse(page: ListPage): ListResponse {
+  return { entries: page.entries.map((e) => ({ name: e.name, attr: toWireAttr(e.attr) })), hasMore: page.hasMore };
 }
 
 function attrOf(value: ApplyValue): AttrView {

@@ -7,7 +7,9 @@ import { LIMITS } from '../common/limits.js';
 import { CONVERSION, protoRoot } from '../proto/load.js';
 import type { SessionRecord__Output } from '../proto/generated/dfs/masterlog/SessionRecord.js';
 import { type ClusterConfig, parseClusterConfig } from './cluster-config.js';
-import { isValidName, Namespace, type TrashEntry } from './namespace.js';
+import { isDevice, kindFromWire, wireKindNumber } from './attr.js';
+import { isValidName, requireSymlinkTarget } from './names.js';
+import { Namespace, type TrashEntry } from './namespace.js';
 import { ProtoReader, ProtoWriter, WIRE_LEN, WIRE_VARINT, WireError } from './proto-wire.js';
 import { SessionTable } from './session-table.js';
 
@@ -36,13 +38,12 @@ const INODE = {
   replicateAll: 12,
   chunks: 13,
   parent: 14,
+  rdev: 15,
+  symlinkTarget: 16,
 } as const;
 const ENTRY = { parent: 1, name: 2, child: 3 } as const;
 const CHUNK = { handle: 1, version: 2, refCount: 3, inode: 4, index: 5, confirmedVersion: 6 } as const;
 const TRASH = { inode: 1, originalPath: 2, deletedAtUs: 3 } as const;
-// FileKind (proto/common.proto).
-const KIND_FILE = 1;
-const KIND_DIRECTORY = 2;
 
 function sessionRecordType(): protobuf.Type {
   return protoRoot().lookupType('dfs.masterlog.SessionRecord');
@@ -70,18 +71,12 @@ export function encodeSnapshot(state: MachineState): Buffer {
   w.uint(SNAPSHOT.nextInode, ns.counters.nextInode);
   w.uint(SNAPSHOT.nextHandle, ns.counters.nextHandle);
 
-  const parentOf = new Map<number, number>();
-  inodes.forEachRow((row) => {
-    if (!inodes.isDirectory(row)) return;
-    const id = inodes.id(row);
-    for (const child of inodes.children(row).values()) parentOf.set(child, id);
-  });
   inodes.forEachRow((row) => {
     const id = inodes.id(row);
-    const directory = inodes.isDirectory(row);
+    const kind = inodes.kind(row);
     const mark = w.begin(SNAPSHOT.inodes);
     w.uint(INODE.id, id);
-    w.uint(INODE.kind, directory ? KIND_DIRECTORY : KIND_FILE);
+    w.uint(INODE.kind, wireKindNumber(kind));
     w.uint(INODE.mode, inodes.mode(row));
     w.uint(INODE.uid, inodes.uid(row));
     w.uint(INODE.gid, inodes.gid(row));
@@ -92,8 +87,10 @@ export function encodeSnapshot(state: MachineState): Buffer {
     w.int(INODE.ctimeUs, inodes.ctimeUs(row));
     w.uint(INODE.replication, inodes.replication(row));
     w.bool(INODE.replicateAll, inodes.replicateAll(row));
-    if (directory) w.uint(INODE.parent, parentOf.get(id) ?? 0);
-    else w.packed(INODE.chunks, inodes.chunks(row));
+    if (kind === 'directory') w.uint(INODE.parent, inodes.children(row).parent);
+    else if (kind === 'file') w.packed(INODE.chunks, inodes.chunks(row));
+    else if (kind === 'symlink') w.string(INODE.symlinkTarget, inodes.target(row));
+    else if (isDevice(kind)) w.uint(INODE.rdev, inodes.rdev(row));
     w.end(mark);
   });
   inodes.forEachRow((row) => {
@@ -217,6 +214,9 @@ interface InodeFields {
   replicateAll: boolean;
   chunks: number[];
   parent: number;
+  rdev: number;
+  /** '' for every kind but symlinks (whose target is never empty): proto3 writes no default. */
+  symlinkTarget: string;
 }
 
 function readInode(r: ProtoReader): InodeFields {
@@ -235,10 +235,16 @@ function readInode(r: ProtoReader): InodeFields {
     replicateAll: false,
     chunks: [],
     parent: 0,
+    rdev: 0,
+    symlinkTarget: '',
   };
   readMessage(r, (field, wire) => {
     if (field === INODE.chunks) {
       r.repeated(wire, f.chunks);
+      return true;
+    }
+    if (field === INODE.symlinkTarget && wire === WIRE_LEN) {
+      f.symlinkTarget = r.string();
       return true;
     }
     if (wire !== WIRE_VARINT) return false;
@@ -281,6 +287,9 @@ function readInode(r: ProtoReader): InodeFields {
         break;
       case INODE.parent:
         f.parent = r.varint();
+        break;
+      case INODE.rdev:
+        f.rdev = r.varint();
         break;
       default:
         return false;
@@ -378,9 +387,8 @@ class Restorer {
   nextInode = 0;
   nextHandle = 0;
   private readonly ns = new Namespace();
-  private readonly linked = new Set<number>();
-  private readonly parentOf = new Map<number, number>();
-  private readonly directoryParents: [id: number, parent: number][] = [];
+  /** Directories some entry names: a directory has one entry at most. */
+  private readonly linkedDirectories = new Set<number>();
   private readonly trash: TrashEntry[] = [];
   private lastInode = 0;
   private lastHandle = 0;
@@ -391,15 +399,19 @@ class Restorer {
     const id = f.id;
     if (!(id > this.lastInode)) bad(`inode ${id} is out of order, repeated or not a safe integer`);
     this.lastInode = id;
-    const directory = f.kind === KIND_DIRECTORY;
-    if (!directory && f.kind !== KIND_FILE) bad(`inode ${id} has kind ${f.kind}`);
+    const kind = kindFromWire(f.kind) ?? bad(`inode ${id} has kind ${f.kind}`);
     if (!(f.mode <= 0o7777 && f.replication <= LIMITS.replicationMax && f.uid <= UINT32_MAX && f.gid <= UINT32_MAX && f.nlink <= UINT32_MAX)) {
       bad(`inode ${id} has a field out of range`);
     }
     if (!(f.size >= 0) || Number.isNaN(f.atimeUs) || Number.isNaN(f.mtimeUs) || Number.isNaN(f.ctimeUs)) bad(`inode ${id} has a bad size or time`);
+    if (kind !== 'file' && f.chunks.length > 0) bad(`${kind} ${id} has chunks`);
+    if ((kind === 'symlink') !== (f.symlinkTarget !== '')) bad(`${kind} ${id} has a symlink target, or a symlink has none`);
+    if (kind === 'symlink') checked(() => requireSymlinkTarget(f.symlinkTarget), `symlink ${id} has a bad target`);
+    if (!(f.rdev <= UINT32_MAX) || (f.rdev !== 0 && !isDevice(kind))) bad(`${kind} ${id} has a bad rdev`);
+    if (!(f.parent >= 0) || (f.parent !== 0 && kind !== 'directory')) bad(`${kind} ${id} has a bad parent`);
     let row: number;
     if (id === ROOT_INODE) {
-      if (!directory) bad('the root is not a directory');
+      if (kind !== 'directory') bad('the root is not a directory');
       this.sawRoot = true;
       row = inodes.rowOf(ROOT_INODE);
       inodes.setMode(row, f.mode);
@@ -407,16 +419,20 @@ class Restorer {
       inodes.setGid(row, f.gid);
       inodes.setReplication(row, f.replication);
       inodes.setReplicateAll(row, f.replicateAll);
+      inodes.children(row).parent = f.parent;
     } else {
       row = inodes.add({
         id: id as InodeId,
-        kind: directory ? 'directory' : 'file',
+        kind,
         mode: f.mode,
         uid: f.uid,
         gid: f.gid,
         timeUs: 0,
         replication: f.replication,
         replicateAll: f.replicateAll,
+        parent: f.parent,
+        ...(kind === 'symlink' ? { target: f.symlinkTarget } : {}),
+        ...(isDevice(kind) ? { rdev: f.rdev } : {}),
       });
     }
     inodes.setSize(row, f.size);
@@ -424,10 +440,7 @@ class Restorer {
     inodes.setAtimeUs(row, f.atimeUs);
     inodes.setMtimeUs(row, f.mtimeUs);
     inodes.setCtimeUs(row, f.ctimeUs);
-    if (directory) {
-      if (f.chunks.length > 0) bad(`directory ${id} has chunks`);
-      this.directoryParents.push([id, f.parent]);
-    } else {
+    if (kind === 'file') {
       if (f.chunks.length > LIMITS.chunksPerFileMax) bad(`file ${id} has too many chunks`);
       for (const handle of f.chunks) if (!(handle >= 0)) bad(`file ${id} has a bad chunk handle`);
       if (f.chunks.length > 0 && f.chunks[f.chunks.length - 1] === 0) bad(`file ${id}'s chunk list ends with a hole`);
@@ -441,10 +454,12 @@ class Restorer {
     const parentRow = inodes.rowOf(f.parent);
     const childRow = inodes.rowOf(f.child);
     if (parentRow === -1 || !inodes.isDirectory(parentRow)) bad(`entry ${f.name} has a bad parent ${f.parent}`);
-    if (childRow === -1 || f.child === ROOT_INODE || this.linked.has(f.child)) bad(`entry ${f.name} has a bad or repeated child ${f.child}`);
+    if (childRow === -1 || f.child === ROOT_INODE) bad(`entry ${f.name} has a bad child ${f.child}`);
     if (!isValidName(f.name) || inodes.children(parentRow).has(f.name)) bad(`bad or repeated entry name ${JSON.stringify(f.name)}`);
-    this.linked.add(f.child);
-    if (inodes.isDirectory(childRow)) this.parentOf.set(f.child, f.parent);
+    if (inodes.isDirectory(childRow)) {
+      if (this.linkedDirectories.has(f.child)) bad(`directory ${f.child} has two entries`);
+      this.linkedDirectories.add(f.child);
+    }
     this.ns.restoreEntry(parentRow, f.name, f.child as InodeId);
   }
 
@@ -457,7 +472,7 @@ class Restorer {
     if (!(f.refCount >= 1 && f.refCount <= UINT32_MAX)) bad(`chunk ${handle} has a bad reference count`);
     if (!(f.index < LIMITS.chunksPerFileMax)) bad(`chunk ${handle} has a bad index`);
     const ownerRow = inodes.rowOf(f.inode);
-    if (ownerRow === -1 || inodes.isDirectory(ownerRow)) bad(`chunk ${handle} has a bad owner ${f.inode}`);
+    if (ownerRow === -1 || !inodes.isFile(ownerRow)) bad(`chunk ${handle} has a bad owner ${f.inode}`);
     this.ns.chunks.add({
       handle: handle as ChunkHandle,
       version: f.version as ChunkVersion,
@@ -470,18 +485,29 @@ class Restorer {
 
   trashEntry(f: TrashFields): void {
     if (Number.isNaN(f.deletedAtUs)) bad('bad trash time');
-    if (this.ns.inodes.rowOf(f.inode) === -1 || f.inode === ROOT_INODE) bad(`trash holds bad inode ${f.inode}`);
+    const row = this.ns.inodes.rowOf(f.inode);
+    if (row === -1 || f.inode === ROOT_INODE) bad(`trash holds bad inode ${f.inode}`);
+    // Snapshots written before hard links kept nlink 1 on an unlinked inode; it has no entry left.
+    if (!this.ns.inodes.isDirectory(row) && this.ns.inodes.nlink(row) === 1) this.ns.inodes.setNlink(row, 0);
     this.trash.push({ inode: f.inode as InodeId, originalPath: f.originalPath, deletedAtUs: f.deletedAtUs });
   }
 
   finish(): Namespace {
     if (!this.sawRoot) bad('the root is missing');
     if (!(this.nextInode > this.lastInode && this.nextHandle > this.lastHandle && this.nextHandle >= 1)) bad('counters are not above every id');
-    for (const [id, parent] of this.directoryParents) {
-      if (parent !== (this.parentOf.get(id) ?? 0)) bad(`directory ${id} names parent ${parent}, which does not hold it`);
-    }
+    // Parents, links and the trash are checked against each other by checkInvariants.
     this.ns.restoreState(this.nextInode, this.nextHandle, this.trash);
     return this.ns;
+  }
+}
+
+/** Runs a validation that throws DfsError, as a snapshot error with `message`. */
+function checked(check: () => void, message: string): void {
+  try {
+    check();
+  } catch (err) {
+    if (err instanceof DfsError) bad(message);
+    throw err;
   }
 }
 

@@ -8,10 +8,13 @@ import type { ChunkInfo } from './chunk-table.js';
 import { type ClusterConfig, parseClusterConfig } from './cluster-config.js';
 import { broken } from './invariant.js';
 import { decodeEntry, type LogOp } from './log-entry.js';
-import { type AttrChanges, type ListPage, Namespace, type NewFile } from './namespace.js';
+import { type ListPage, Namespace, type NodeSpec } from './namespace.js';
+import { requireSymlinkTarget } from './names.js';
+import type { Caller } from './permissions.js';
 import { isValidClientId, type Outcome, SessionTable } from './session-table.js';
 import { decodeSnapshot, encodeSnapshot, type MachineState } from './snapshot.js';
-import { readBool, readInt64, readString, readUint32, readUint64 } from './entry-fields.js';
+import { readAttrChanges, readBool, readCaller, readInt64, readString, readUint32, readUint64 } from './entry-fields.js';
+import { isDevice, kindFromWire } from './attr.js';
 
 export type { AttrView, ChunkView } from './attr.js';
 
@@ -142,18 +145,38 @@ export class MasterStateMachine {
     return { initialized: true, chunkSizeBytes: config.chunkSizeBytes, defaultReplication: config.defaultReplication, clusterId: config.clusterId };
   }
 
-  stat(path: string): AttrView {
-    return this.namespace.inodes.view(this.namespace.resolve(path));
+  /** With a caller, every directory on the path must grant it search. */
+  stat(path: string, caller?: Caller): AttrView {
+    return this.namespace.inodes.view(this.namespace.resolve(path, caller));
   }
 
-  /** Inodes in the trash included, until PurgeTrash. */
+  /** Inodes in the trash included, until PurgeTrash. No permission is needed, as for fstat(2). */
   statInode(inode: InodeId): AttrView {
     return this.namespace.inodes.view(this.namespace.inodeRow(inode));
   }
 
-  /** Names after `startAfter` in sorted order; `limit` 0 or above LIMITS.listPageMax means LIMITS.listPageMax. */
-  list(path: string, startAfter: string, limit: number): ListPage {
-    return this.namespace.list(path, startAfter, limit);
+  /** The entry `name` of directory `parent`; with a caller, `parent` must grant it search. */
+  lookup(parent: InodeId, name: string, caller?: Caller): AttrView {
+    return this.namespace.inodes.view(this.namespace.lookup(parent, name, caller));
+  }
+
+  /**
+   * Names after `startAfter` in sorted order; `limit` 0 or above
+   * LIMITS.listPageMax means LIMITS.listPageMax. With a caller, search on
+   * the path and read on the directory.
+   */
+  list(path: string, startAfter: string, limit: number, caller?: Caller): ListPage {
+    return this.namespace.list(path, startAfter, limit, caller);
+  }
+
+  /** As list(), for directory `inode`; a deleted directory is empty. */
+  readDir(inode: InodeId, startAfter: string, limit: number, caller?: Caller): ListPage {
+    return this.namespace.readDir(inode, startAfter, limit, caller);
+  }
+
+  /** A symlink's target (INVALID_ARGUMENT for any other kind). */
+  readlink(inode: InodeId): string {
+    return this.namespace.readlink(inode);
   }
 
   /** The chunks with index in [firstIndex, firstIndex + count), holes omitted; count 0 or above LIMITS.chunksPageMax means LIMITS.chunksPageMax. */
@@ -269,57 +292,51 @@ export class MasterStateMachine {
       case 'mkdir': {
         const mkdir = present(entry.mkdir, op);
         const path = readString(mkdir.path, 'path');
-        const owner = readOwnership(mkdir);
-        return attr(ns.mkdir(path, owner, readBool(mkdir.parents, 'parents'), timeUs));
+        const spec = this.readSpec('directory', mkdir, { exclusive: true });
+        return attr(ns.mkdir(path, spec, readBool(mkdir.parents, 'parents'), readCaller(mkdir.caller), timeUs));
       }
       case 'create': {
         const create = present(entry.create, op);
         const path = readString(create.path, 'path');
-        const owner = readOwnership(create);
-        const file: NewFile = {
-          mode: owner.mode,
-          uid: owner.uid,
-          gid: owner.gid,
+        const spec = this.readSpec('file', create, {
           exclusive: readBool(create.exclusive, 'exclusive'),
           replication: this.readReplication(create.replication),
           replicateAll: readBool(create.replicateAll, 'replicateAll'),
-        };
-        return attr(ns.create(path, file, timeUs));
+        });
+        return attr(ns.create(path, spec, readCaller(create.caller), timeUs));
       }
       case 'delete': {
         const del = present(entry.delete, op);
-        ns.delete(readString(del.path, 'path'), readBool(del.recursive, 'recursive'), timeUs);
+        ns.delete(readString(del.path, 'path'), readBool(del.recursive, 'recursive'), readCaller(del.caller), timeUs);
         return { kind: 'none' };
       }
       case 'rename': {
         const rename = present(entry.rename, op);
         const source = readString(rename.source, 'source');
         const destination = readString(rename.destination, 'destination');
-        ns.rename(source, destination, readBool(rename.noReplace, 'noReplace'), timeUs);
+        ns.rename(source, destination, readBool(rename.noReplace, 'noReplace'), readCaller(rename.caller), timeUs);
         return { kind: 'none' };
       }
       case 'setAttr': {
         const set = present(entry.setAttr, op);
         const path = readString(set.path, 'path');
+        const inode = readUint64(set.inode) ?? 0;
+        const caller = readCaller(set.caller);
+        const changes = readAttrChanges(set);
         // proto3 optional: a field the sender left out is absent (undefined) after decoding.
         const given = (value: unknown): boolean => value !== undefined && value !== null;
-        const changes: AttrChanges = {
-          mode: given(set.mode) ? readUint32(set.mode, 'mode') & 0o7777 : undefined,
-          uid: given(set.uid) ? readUint32(set.uid, 'uid') : undefined,
-          gid: given(set.gid) ? readUint32(set.gid, 'gid') : undefined,
-          atimeUs: given(set.atimeUs) ? (readInt64(set.atimeUs) ?? invalid(`atime ${set.atimeUs} is not a safe integer`)) : undefined,
-          mtimeUs: given(set.mtimeUs) ? (readInt64(set.mtimeUs) ?? invalid(`mtime ${set.mtimeUs} is not a safe integer`)) : undefined,
-          replication: given(set.replication) ? this.readReplication(set.replication) : undefined,
-          replicateAll: given(set.replicateAll) ? readBool(set.replicateAll, 'replicateAll') : undefined,
-        };
-        return attr(ns.setAttr(path, changes, timeUs));
+        const replication = given(set.replication) ? this.readReplication(set.replication) : undefined;
+        const replicateAll = given(set.replicateAll) ? readBool(set.replicateAll, 'replicateAll') : undefined;
+        if (inode !== 0 && path !== '') invalid('a set_attr names its target by path or by inode, not both');
+        const row = inode !== 0 ? ns.inodeRow(inode) : ns.resolve(path, caller);
+        return attr(ns.setAttr(row, { ...changes, replication, replicateAll }, caller, timeUs, inode !== 0 ? `inode ${inode}` : path));
       }
       case 'truncate': {
         const truncate = present(entry.truncate, op);
         // Unreadable numbers: an inode that cannot exist, a size past every limit.
         const inode = readUint64(truncate.inode) ?? 0;
         const size = readUint64(truncate.size) ?? Infinity;
-        return attr(ns.truncate(inode, size, this.requireConfig().chunkSizeBytes, timeUs));
+        return attr(ns.truncate(inode, size, this.requireConfig().chunkSizeBytes, readCaller(truncate.caller), timeUs));
       }
       case 'allocateChunk': {
         const allocate = present(entry.allocateChunk, op);
@@ -332,7 +349,50 @@ export class MasterStateMachine {
         const commit = present(entry.commitWrite, op);
         const inode = readUint64(commit.inode) ?? 0;
         const endOffset = readUint64(commit.endOffset) ?? Infinity;
-        return attr(ns.commitWrite(inode, endOffset, this.requireConfig().chunkSizeBytes, timeUs));
+        return attr(ns.commitWrite(inode, endOffset, this.requireConfig().chunkSizeBytes, readCaller(commit.caller), timeUs));
+      }
+      case 'makeNode': {
+        const make = present(entry.makeNode, op);
+        const kind = kindFromWire(make.kind) ?? invalid(`make_node has no valid kind: ${String(make.kind)}`);
+        const parent = readUint64(make.parent) ?? 0;
+        const name = readString(make.name, 'name');
+        const target = readString(make.target, 'target');
+        if (kind === 'symlink') requireSymlinkTarget(target);
+        else if (target !== '') invalid(`a ${kind} has no symlink target`);
+        const spec = this.readSpec(kind, make, {
+          exclusive: readBool(make.exclusive, 'exclusive'),
+          // mknod(2) ignores the device number of anything but a device.
+          rdev: isDevice(kind) ? readUint32(make.rdev, 'rdev') : undefined,
+          target: kind === 'symlink' ? target : undefined,
+          replication: kind === 'file' ? this.requireConfig().defaultReplication : 0,
+        });
+        return attr(ns.makeNodeAt(parent, name, spec, readCaller(make.caller), timeUs));
+      }
+      case 'link': {
+        const link = present(entry.link, op);
+        const inode = readUint64(link.inode) ?? 0;
+        const parent = readUint64(link.newParent) ?? 0;
+        return attr(ns.link(inode, parent, readString(link.newName, 'new_name'), readCaller(link.caller), timeUs));
+      }
+      case 'remove': {
+        const remove = present(entry.remove, op);
+        const parent = readUint64(remove.parent) ?? 0;
+        ns.remove(parent, readString(remove.name, 'name'), readBool(remove.directory, 'directory'), readCaller(remove.caller), timeUs);
+        return { kind: 'none' };
+      }
+      case 'renameAt': {
+        const rename = present(entry.renameAt, op);
+        const flags = { noReplace: readBool(rename.noReplace, 'no_replace'), exchange: readBool(rename.exchange, 'exchange') };
+        ns.renameAt(
+          readUint64(rename.parent) ?? 0,
+          readString(rename.name, 'name'),
+          readUint64(rename.newParent) ?? 0,
+          readString(rename.newName, 'new_name'),
+          flags,
+          readCaller(rename.caller),
+          timeUs,
+        );
+        return { kind: 'none' };
       }
       case 'bumpVersion': {
         const bump = present(entry.bumpVersion, op);
@@ -376,6 +436,25 @@ export class MasterStateMachine {
         return invalid(`unknown operation ${String(unknown)}`);
       }
     }
+  }
+
+  /** A new inode's description from an entry's mode, uid and gid, and what its kind adds. */
+  private readSpec(
+    kind: NodeSpec['kind'],
+    op: { mode?: unknown; uid?: unknown; gid?: unknown },
+    more: Partial<Pick<NodeSpec, 'exclusive' | 'replication' | 'replicateAll' | 'target' | 'rdev'>>,
+  ): NodeSpec {
+    return {
+      kind,
+      mode: readUint32(op.mode, 'mode') & 0o7777,
+      uid: readUint32(op.uid, 'uid'),
+      gid: readUint32(op.gid, 'gid'),
+      exclusive: more.exclusive ?? false,
+      replication: more.replication ?? 0,
+      replicateAll: more.replicateAll ?? false,
+      target: more.target,
+      rdev: more.rdev,
+    };
   }
 
   /** 0 means the cluster's default. */
@@ -428,6 +507,10 @@ const BATCHABLE_OPS: ReadonlySet<LogOp> = new Set<LogOp>([
   'truncate',
   'allocateChunk',
   'commitWrite',
+  'makeNode',
+  'link',
+  'remove',
+  'renameAt',
   'noop',
 ]);
 
@@ -442,10 +525,6 @@ function readRequestId(requestId: LogEntry__Output['requestId'] | undefined): { 
   if (!isValidClientId(requestId.clientId)) throw errors.invalid('request id has an empty, non-string or too long client id');
   const seq = readUint64(requestId.seq) ?? invalid(`request seq ${String(requestId.seq)} is not a safe integer`);
   return { clientId: requestId.clientId, seq };
-}
-
-function readOwnership(op: { mode?: unknown; uid?: unknown; gid?: unknown }): { mode: number; uid: number; gid: number } {
-  return { mode: readUint32(op.mode, 'mode') & 0o7777, uid: readUint32(op.uid, 'uid'), gid: readUint32(op.gid, 'gid') };
 }
 
 function present<T>(value: T | null | undefined, op: string): T {

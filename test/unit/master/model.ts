@@ -20,6 +20,7 @@ export interface ModelAttr {
   replication: number;
   replicateAll: boolean;
   chunkCount: number;
+  rdev: number;
 }
 
 interface Node {
@@ -36,6 +37,8 @@ interface Node {
   replicateAll: boolean;
   children: Map<string, Node>;
   chunks: number[];
+  /** Files: the entries naming it (0 once unlinked). */
+  links: number;
 }
 
 interface Chunk {
@@ -125,13 +128,14 @@ export class Model {
       uid: node.uid,
       gid: node.gid,
       size: node.size,
-      nlink: node.kind === 'directory' ? 2 + subdirectories : 1,
+      nlink: node.kind === 'directory' ? 2 + subdirectories : node.links,
       atimeUs: node.atimeUs,
       mtimeUs: node.mtimeUs,
       ctimeUs: node.ctimeUs,
       replication: node.replication,
       replicateAll: node.replicateAll,
       chunkCount: node.chunks.length,
+      rdev: 0,
     };
   }
 
@@ -272,9 +276,7 @@ export class Model {
         const name = parts[parts.length - 1]!;
         const node = dir.children.get(name) ?? fail('NOT_FOUND');
         if (!op.recursive && node.children.size > 0) fail('NOT_EMPTY');
-        dir.children.delete(name);
-        dir.mtimeUs = dir.ctimeUs = t;
-        this.trash.push({ node, deletedAtUs: t });
+        this.unlink(dir, name, node, t);
         return { kind: 'none' };
       }
       case 'rename': {
@@ -282,19 +284,22 @@ export class Model {
         const to = parseOrFail(op.destination);
         if (from.length === 0 || to.length === 0) fail('INVALID_ARGUMENT');
         const fromDir = this.parentOf(from);
+        const toDir = this.parentOf(to);
         const fromName = from[from.length - 1]!;
         const node = fromDir.children.get(fromName) ?? fail('NOT_FOUND');
-        const toDir = this.parentOf(to);
-        if (op.source === op.destination) return { kind: 'none' };
-        if (node.kind === 'directory' && to.length > from.length && from.every((p, i) => to[i] === p)) fail('INVALID_ARGUMENT');
         const toName = to[to.length - 1]!;
         const replaced = toDir.children.get(toName);
+        if (replaced !== undefined && op.noReplace) fail('ALREADY_EXISTS');
+        // Path prefixes: the source holds the new parent, or the replaced directory holds the old one.
+        const holds = (outer: readonly string[], inner: readonly string[]) => inner.length >= outer.length && outer.every((p, i) => inner[i] === p);
+        if (node.kind === 'directory' && holds(from, to.slice(0, -1))) fail('INVALID_ARGUMENT');
+        if (replaced?.kind === 'directory' && holds(to, from.slice(0, -1))) fail('NOT_EMPTY');
+        if (replaced === node) return { kind: 'none' };
         if (replaced !== undefined) {
-          if (op.noReplace) fail('ALREADY_EXISTS');
           if (node.kind === 'directory' && replaced.kind === 'file') fail('NOT_A_DIRECTORY');
           if (node.kind === 'file' && replaced.kind === 'directory') fail('IS_A_DIRECTORY');
           if (replaced.children.size > 0) fail('NOT_EMPTY');
-          this.trash.push({ node: replaced, deletedAtUs: t });
+          this.unlink(toDir, toName, replaced, t);
         }
         fromDir.children.delete(fromName);
         toDir.children.set(toName, node);
@@ -371,9 +376,14 @@ export class Model {
             kept.push(entry);
             continue;
           }
-          const stack = [entry.node];
-          for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
-            stack.push(...node.children.values());
+          const stack = [{ node: entry.node, viaEntry: false }];
+          for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+            const node = next.node;
+            for (const child of node.children.values()) stack.push({ node: child, viaEntry: true });
+            if (node.kind === 'file') {
+              if (next.viaEntry) node.links--;
+              if (node.links > 0) continue;
+            }
             for (const handle of node.chunks) if (handle !== 0 && this.release(handle)) chunks++;
             this.inodes.delete(node.id);
             inodes++;
@@ -419,12 +429,25 @@ export class Model {
   private link(dir: Node, name: string, node: Node, t: number): void {
     dir.children.set(name, node);
     dir.mtimeUs = dir.ctimeUs = t;
+    node.links++;
     this.inodes.set(node.id, node);
+  }
+
+  /** A directory, or a file's last link, goes to the trash; a file's ctime records the lost link. */
+  private unlink(dir: Node, name: string, node: Node, t: number): void {
+    dir.children.delete(name);
+    dir.mtimeUs = dir.ctimeUs = t;
+    if (node.kind === 'file') {
+      node.links--;
+      node.ctimeUs = t;
+      if (node.links > 0) return;
+    }
+    this.trash.push({ node, deletedAtUs: t });
   }
 }
 
 function newNode(id: number, kind: 'file' | 'directory', mode: number, uid: number, gid: number, t: number, replication: number, replicateAll: boolean): Node {
-  return { id, kind, mode, uid, gid, size: 0, atimeUs: t, mtimeUs: t, ctimeUs: t, replication, replicateAll, children: new Map(), chunks: [] };
+  return { id, kind, mode, uid, gid, size: 0, atimeUs: t, mtimeUs: t, ctimeUs: t, replication, replicateAll, children: new Map(), chunks: [], links: 0 };
 }
 
 /** The components of a canonical absolute path, or the error code for a bad one. */

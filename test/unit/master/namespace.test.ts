@@ -317,12 +317,13 @@ describe('master state machine: Rename', () => {
     h.fails('NOT_A_DIRECTORY', () => h.rename('/a', '/f/b'));
   });
 
-  it('source == destination succeeds and changes nothing', () => {
+  it('source == destination succeeds and changes nothing; with noReplace it is ALREADY_EXISTS, as Linux', () => {
     const h = new Harness().init();
     h.dir('/d');
     h.file('/d/f');
     h.unchanged(() => h.rename('/d/f', '/d/f'));
-    h.unchanged(() => h.rename('/d', '/d', true));
+    h.unchanged(() => h.rename('/d', '/d'));
+    h.fails('ALREADY_EXISTS', () => h.rename('/d', '/d', true));
   });
 
   it('moving a directory into itself or its own subtree is INVALID_ARGUMENT', () => {
