@@ -275,7 +275,9 @@ export class FuseSession {
     this.initialized = new Promise((resolve, reject) => {
       this.initSettled = (err) => (err === undefined ? resolve() : reject(err));
     });
-    this.readBufferBytes = Math.max(config.maxWriteBytes + PAGE_BYTES, config.maxWriteBytes + WRITE_REQUEST_OVERHEAD_BYTES);
+    // The largest request is a WRITE: its headers and max_write bytes of data.
+    this.readBufferBytes = config.maxWriteBytes + PAGE_BYTES;
+    assert(WRITE_REQUEST_OVERHEAD_BYTES <= PAGE_BYTES, 'a read buffer has room for a write request\'s headers');
     // A READDIR may ask for up to max_pages pages.
     this.replyBuffer = Buffer.alloc(OUT_HEADER_BYTES + Math.ceil(config.maxWriteBytes / PAGE_BYTES) * PAGE_BYTES);
     this.freeBuffersMax = config.readers * 2 + 8;
@@ -403,9 +405,9 @@ export class FuseSession {
         // The connection is gone: unmounted, aborted, or refused at INIT.
         break;
       default:
-        // Nothing else is expected; stop rather than spin, and make sure the kernel does not wait on us forever.
+        // Nothing else is expected; stop rather than spin, and end the connection so the kernel does not wait on us forever.
         this.logger.error({ err }, 'read from /dev/fuse failed; aborting the connection');
-        this.abort().catch((abortErr: unknown) => this.logger.error({ err: abortErr }, 'abort failed'));
+        abortConnection(this.mount.device, this.logger).catch((abortErr: unknown) => this.logger.error({ err: abortErr }, 'abort failed'));
     }
     if (!this.disconnected) {
       this.disconnected = true;
@@ -445,7 +447,9 @@ export class FuseSession {
 
   /** fs.destroy() runs once: on FUSE_DESTROY if the kernel sends one, else when the connection ends. */
   private destroyOnce(): Promise<void> {
-    this.destroying ??= this.fs.destroy().catch((err: unknown) => this.logger.error({ err }, 'file system destroy failed'));
+    this.destroying ??= Promise.resolve()
+      .then(() => this.fs.destroy())
+      .catch((err: unknown) => this.logger.error({ err }, 'file system destroy failed'));
     return this.destroying;
   }
 

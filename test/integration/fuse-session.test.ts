@@ -149,6 +149,9 @@ describe('FUSE session on a real mount', function () {
     await ok('echo one > r1 && echo two > r2 && mv -f r1 r2', mnt);
     expect(await ok('cat r2; ls', mnt)).to.not.match(/^r1$/m);
     expect(await ok('cat r2', mnt)).to.equal('one\n');
+    // mv -n is renameat2(RENAME_NOREPLACE): FUSE_RENAME2 with its flags.
+    await ok('echo keep > n2 && echo new > n1 && mv -n n1 n2', mnt);
+    expect(await ok('cat n2 n1', mnt)).to.equal('keep\nnew\n');
     await ok('mkdir -p tree/x/y && touch tree/x/y/z tree/w && rm -r tree', mnt);
     expect((await sh('ls tree', mnt)).code).to.not.equal(0);
   });
