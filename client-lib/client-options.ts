@@ -1,5 +1,6 @@
 import type { BackoffPolicy } from '../common/backoff.js';
 import type { Logger } from '../common/logger.js';
+import type { Caller } from './types.js';
 
 export interface DfsClientOptions {
   /** Master addresses (host:port); any one will do, the client finds the leader. */
@@ -25,5 +26,11 @@ export interface DfsClientOptions {
     zone?: string;
     rack?: string;
   };
+  /**
+   * Who this client's requests act as, unless a call names another caller:
+   * the master checks permissions as Linux would for these ids. This
+   * process's effective uid, gid and groups by default.
+   */
+  caller?: Caller;
   logger?: Logger;
 }

@@ -8,7 +8,9 @@ import type { DfsClientOptions } from './client-options.js';
 import { DfsFile, type FileDeps } from './dfs-file.js';
 import { MasterClient } from './master-client.js';
 import { createReadStream, createWriteStream } from './streams.js';
-import { fromWireAttr, type DirEntry, type FileAttr } from './types.js';
+import { processCaller, type WireCaller, wireCaller } from './caller.js';
+import { type Caller, type DirEntry, type FileAttr, type FileKind, fromWireAttr, toWireKind } from './types.js';
+import type { ListResponse__Output } from '../proto/generated/dfs/master/ListResponse.js';
 
 const DEFAULT_CALL_TIMEOUT_MS = 10_000;
 const DEFAULT_LOCATION_TTL_MS = 30_000;
@@ -16,6 +18,11 @@ const DEFAULT_LOCATION_TTL_MS = 30_000;
 export interface CreateOptions {
   /** Permission bits; 0o644 by default. */
   mode?: number;
+  /**
+   * The owner and group, when not the caller's (or the set-group-ID
+   * parent's): allowed as a chown by the caller right after would be (root;
+   * a group the caller is in).
+   */
   uid?: number;
   gid?: number;
   /** Fail with ALREADY_EXISTS if the path exists. */
@@ -26,6 +33,7 @@ export interface CreateOptions {
 
 export interface MkdirOptions {
   mode?: number;
+  /** As in CreateOptions. */
   uid?: number;
   gid?: number;
   /** Create missing parents; an existing directory is then not an error. */
@@ -36,9 +44,39 @@ export interface SetAttrOptions {
   mode?: number;
   uid?: number;
   gid?: number;
-  atimeMs?: number;
-  mtimeMs?: number;
+  /** A time, or 'now': the time the master applies the change (UTIME_NOW). */
+  atimeMs?: number | 'now';
+  mtimeMs?: number | 'now';
   replication?: number | 'all';
+}
+
+/** What makeNode makes: mknod(2), mkdir(2), symlink(2) or open(2) with O_CREAT. */
+export interface NodeSpec {
+  kind: FileKind;
+  /** Permission bits (07777); symlinks always get 0777. */
+  mode: number;
+  /** Char and block devices: the device number. */
+  rdev?: number;
+  /** Symlinks: the target, 1 to 4095 bytes. */
+  target?: string;
+  /** Files: fail with ALREADY_EXISTS if the name exists (otherwise the existing file is returned). Other kinds always fail. */
+  exclusive?: boolean;
+}
+
+/** chmod, chown and utimensat by inode. */
+export interface InodeAttrChanges {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  atimeMs?: number | 'now';
+  mtimeMs?: number | 'now';
+}
+
+export interface RenameAtOptions {
+  /** RENAME_NOREPLACE: fail with ALREADY_EXISTS if the new name exists. */
+  noReplace?: boolean;
+  /** RENAME_EXCHANGE: both names must exist; they swap. */
+  exchange?: boolean;
 }
 
 export interface ClusterInfo {
@@ -49,8 +87,12 @@ export interface ClusterInfo {
 
 /**
  * The client of a cluster: metadata through the masters, data straight from
- * chunkservers. Paths are absolute and canonical ("/a/b"). Every failure is
- * a DfsError with a stable code; retryable ones are retried with backoff
+ * chunkservers. Paths are absolute and canonical ("/a/b"); the inode
+ * methods (lookup, makeNode, …) name entries as a directory's inode and a
+ * name, as the kernel's FUSE API does (the root is inode 1). Every request
+ * carries a caller, the client's unless one is given: the master checks it
+ * as Linux would. Every failure is a DfsError with a stable code (its
+ * `errno` is the one to report); retryable ones are retried with backoff
  * before they surface.
  */
 export class DfsClient {
@@ -61,6 +103,7 @@ export class DfsClient {
     private readonly io: ChunkIo,
     private readonly fileDeps: FileDeps,
     readonly cluster: ClusterInfo,
+    private readonly defaultCaller: WireCaller,
   ) {}
 
   static async connect(options: DfsClientOptions): Promise<DfsClient> {
@@ -68,6 +111,7 @@ export class DfsClient {
     const logger = options.logger ?? silentLogger;
     const callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     const random = Math.random;
+    const caller = wireCaller(options.caller ?? processCaller());
     const master = new MasterClient(options.masters, options.clientId ?? uuidv4(), {
       retry,
       callTimeoutMs,
@@ -92,7 +136,7 @@ export class DfsClient {
         chunkSizeBytes: Number(info.chunkSizeBytes),
         defaultReplication: info.defaultReplication,
         leaderAddress: info.leaderAddress,
-      });
+      }, caller);
       return client;
     } catch (err) {
       master.close();
@@ -105,8 +149,13 @@ export class DfsClient {
     return this.master.clientId;
   }
 
+  /** The caller this client's requests carry unless one is given. */
+  get caller(): Caller {
+    return this.defaultCaller;
+  }
+
   async stat(path: string): Promise<FileAttr> {
-    return fromWireAttr((await this.master.call('Stat', { path })).attr);
+    return fromWireAttr((await this.master.call('Stat', { path, caller: this.defaultCaller })).attr);
   }
 
   /** Every entry of a directory, in byte order of names (fetched page by page). */
@@ -114,7 +163,7 @@ export class DfsClient {
     const out: DirEntry[] = [];
     let startAfter = '';
     for (;;) {
-      const page = await this.master.call('List', { path, startAfter, limit: 0 });
+      const page = await this.master.call('List', { path, startAfter, limit: 0, caller: this.defaultCaller });
       for (const e of page.entries) out.push({ name: e.name, attr: fromWireAttr(e.attr) });
       if (!page.hasMore || page.entries.length === 0) return out;
       startAfter = page.entries[page.entries.length - 1]!.name;
@@ -129,6 +178,7 @@ export class DfsClient {
       uid: options.uid ?? 0,
       gid: options.gid ?? 0,
       parents: options.parents ?? false,
+      caller: this.defaultCaller,
     });
     return fromWireAttr(response.attr);
   }
@@ -144,13 +194,14 @@ export class DfsClient {
       exclusive: options.exclusive ?? false,
       replication: typeof options.replication === 'number' ? options.replication : 0,
       replicateAll: options.replication === 'all',
+      caller: this.defaultCaller,
     });
     return fromWireAttr(response.attr);
   }
 
   /** Moves the entry to the trash; a directory must be empty unless `recursive`. */
   async delete(path: string, options: { recursive?: boolean } = {}): Promise<void> {
-    await this.master.call('Delete', { requestId: this.master.requestId(), path, recursive: options.recursive ?? false });
+    await this.master.call('Delete', { requestId: this.master.requestId(), path, recursive: options.recursive ?? false, caller: this.defaultCaller });
   }
 
   /** Atomic, replacing an existing destination as rename(2) does unless `noReplace`. */
@@ -160,6 +211,7 @@ export class DfsClient {
       source,
       destination,
       noReplace: options.noReplace ?? false,
+      caller: this.defaultCaller,
     });
   }
 
@@ -167,13 +219,10 @@ export class DfsClient {
     const response = await this.master.call('SetAttr', {
       requestId: this.master.requestId(),
       path,
-      ...(attrs.mode !== undefined ? { mode: attrs.mode } : {}),
-      ...(attrs.uid !== undefined ? { uid: attrs.uid } : {}),
-      ...(attrs.gid !== undefined ? { gid: attrs.gid } : {}),
-      ...(attrs.atimeMs !== undefined ? { atimeUs: String(Math.round(attrs.atimeMs * 1000)) } : {}),
-      ...(attrs.mtimeMs !== undefined ? { mtimeUs: String(Math.round(attrs.mtimeMs * 1000)) } : {}),
+      ...timedChanges(attrs),
       ...(attrs.replication === 'all' ? { replicateAll: true } : {}),
       ...(typeof attrs.replication === 'number' ? { replication: attrs.replication, replicateAll: false } : {}),
+      caller: this.defaultCaller,
     });
     return fromWireAttr(response.attr);
   }
@@ -183,8 +232,100 @@ export class DfsClient {
     const attr = options.create
       ? await this.create(path, options.create === true ? {} : options.create)
       : await this.stat(path);
-    if (attr.kind === 'directory') throw new DfsError('IS_A_DIRECTORY', `${path} is a directory`);
-    return new DfsFile(this.fileDeps, path, attr, this.cluster.chunkSizeBytes);
+    return this.fileOf(path, attr, this.defaultCaller);
+  }
+
+  // ----- by inode (the FUSE mount's API) -----
+
+  /** The entry `name` of directory `parent` (NOT_FOUND if absent); needs search on `parent`. */
+  async lookup(parent: number, name: string, caller?: Caller): Promise<FileAttr> {
+    const response = await this.master.call('Lookup', { parent: String(parent), name, caller: this.callerOf(caller) });
+    return fromWireAttr(response.attr);
+  }
+
+  /** Any inode, live or unlinked (until the trash is purged), as fstat(2): no permission needed. */
+  async statInode(inode: number): Promise<FileAttr> {
+    return fromWireAttr((await this.master.call('StatInode', { inode: String(inode) })).attr);
+  }
+
+  /** A page of directory `dir`, names after `startAfter` in byte order; `limit` 0 is the server's page size. Needs read on `dir`. */
+  async readDir(dir: number, startAfter: string, limit: number, caller?: Caller): Promise<{ entries: DirEntry[]; hasMore: boolean }> {
+    const page = await this.master.call('ReadDir', { inode: String(dir), startAfter, limit, caller: this.callerOf(caller) });
+    return entriesOf(page);
+  }
+
+  /** mknod(2), mkdir(2), symlink(2), or open(2) with O_CREAT, of `name` in `parent`. */
+  async makeNode(parent: number, name: string, spec: NodeSpec, caller?: Caller): Promise<FileAttr> {
+    const response = await this.master.call('MakeNode', {
+      requestId: this.master.requestId(),
+      parent: String(parent),
+      name,
+      kind: toWireKind(spec.kind),
+      mode: spec.mode,
+      rdev: spec.rdev ?? 0,
+      target: spec.target ?? '',
+      exclusive: spec.exclusive ?? false,
+      caller: this.callerOf(caller),
+    });
+    return fromWireAttr(response.attr);
+  }
+
+  /** A symlink's target. */
+  async readlink(inode: number): Promise<string> {
+    return (await this.master.call('Readlink', { inode: String(inode) })).target;
+  }
+
+  /** link(2): `newName` in `newParent` becomes another name of `inode` (not a directory). */
+  async link(inode: number, newParent: number, newName: string, caller?: Caller): Promise<FileAttr> {
+    const response = await this.master.call('Link', {
+      requestId: this.master.requestId(),
+      inode: String(inode),
+      newParent: String(newParent),
+      newName,
+      caller: this.callerOf(caller),
+    });
+    return fromWireAttr(response.attr);
+  }
+
+  /** unlink(2), or rmdir(2) with `directory`; never recursive. The last link's inode stays reachable by inode until the trash is purged. */
+  async remove(parent: number, name: string, options: { directory: boolean }, caller?: Caller): Promise<void> {
+    await this.master.call('Remove', {
+      requestId: this.master.requestId(),
+      parent: String(parent),
+      name,
+      directory: options.directory,
+      caller: this.callerOf(caller),
+    });
+  }
+
+  /** renameat2(2), with RENAME_NOREPLACE or RENAME_EXCHANGE. */
+  async renameAt(parent: number, name: string, newParent: number, newName: string, options: RenameAtOptions, caller?: Caller): Promise<void> {
+    await this.master.call('RenameAt', {
+      requestId: this.master.requestId(),
+      parent: String(parent),
+      name,
+      newParent: String(newParent),
+      newName,
+      noReplace: options.noReplace ?? false,
+      exchange: options.exchange ?? false,
+      caller: this.callerOf(caller),
+    });
+  }
+
+  /** chmod, chown and utimensat of `inode`, with Linux's rules for the caller. */
+  async setAttrInode(inode: number, changes: InodeAttrChanges, caller?: Caller): Promise<FileAttr> {
+    const response = await this.master.call('SetAttrInode', {
+      requestId: this.master.requestId(),
+      inode: String(inode),
+      ...timedChanges(changes),
+      caller: this.callerOf(caller),
+    });
+    return fromWireAttr(response.attr);
+  }
+
+  /** Opens the file `inode`, as open() does by path; its truncations and writes carry `caller`. */
+  async openInode(inode: number, caller?: Caller): Promise<DfsFile> {
+    return this.fileOf(`inode ${inode}`, await this.statInode(inode), this.callerOf(caller));
   }
 
   async readFile(path: string): Promise<Buffer> {
@@ -271,4 +412,40 @@ export class DfsClient {
     this.master.close();
     this.io.close();
   }
+
+  private callerOf(caller: Caller | undefined): WireCaller {
+    return caller === undefined ? this.defaultCaller : wireCaller(caller);
+  }
+
+  private fileOf(name: string, attr: FileAttr, caller: WireCaller): DfsFile {
+    if (attr.kind === 'directory') throw new DfsError('IS_A_DIRECTORY', `${name} is a directory`);
+    if (attr.kind !== 'file') throw new DfsError('INVALID_ARGUMENT', `${name} is a ${attr.kind}, not a regular file`);
+    return new DfsFile(this.fileDeps, name, attr, this.cluster.chunkSizeBytes, caller);
+  }
+}
+
+/** The mode, owner and time fields of a SetAttr or SetAttrInode request. */
+function timedChanges(changes: InodeAttrChanges): {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  atimeUs?: string;
+  mtimeUs?: string;
+  atimeNow: boolean;
+  mtimeNow: boolean;
+} {
+  const us = (ms: number) => String(Math.round(ms * 1000));
+  return {
+    ...(changes.mode !== undefined ? { mode: changes.mode } : {}),
+    ...(changes.uid !== undefined ? { uid: changes.uid } : {}),
+    ...(changes.gid !== undefined ? { gid: changes.gid } : {}),
+    ...(typeof changes.atimeMs === 'number' ? { atimeUs: us(changes.atimeMs) } : {}),
+    ...(typeof changes.mtimeMs === 'number' ? { mtimeUs: us(changes.mtimeMs) } : {}),
+    atimeNow: changes.atimeMs === 'now',
+    mtimeNow: changes.mtimeMs === 'now',
+  };
+}
+
+function entriesOf(page: ListResponse__Output): { entries: DirEntry[]; hasMore: boolean } {
+  return { entries: page.entries.map((e) => ({ name: e.name, attr: fromWireAttr(e.attr) })), hasMore: page.hasMore };
 }

@@ -1,9 +1,11 @@
 import type { BackoffPolicy } from '../common/backoff.js';
+import { MAY_WRITE, permits } from '../common/access.js';
 import { DfsError } from '../common/errors.js';
 import { chunkHandle, type ChunkHandle } from '../common/ids.js';
 import { LIMITS } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import type { GetChunksResponse__Output } from '../proto/generated/dfs/master/GetChunksResponse.js';
+import type { WireCaller } from './caller.js';
 import type { ChunkInfo, ChunkIo } from './chunk-io.js';
 import { ChunkWriteSession, type LeaseInfo } from './chunk-write-session.js';
 import type { MasterClient } from './master-client.js';
@@ -35,10 +37,13 @@ interface CachedChunk {
 }
 
 /**
- * An open file, bound to its inode (a rename does not disturb it). Caches
+ * An open file, bound to its inode (a rename does not disturb it, nor an
+ * unlink: the master keeps the inode until its trash is purged). Caches
  * chunk locations and leases; every operation retries what is retryable.
  * Writes and appends resolve only when every replica has the bytes durable
- * and the master records the new size.
+ * and the master records the new size. Truncations and size commits carry
+ * the caller that opened it: the master checks a truncation's write
+ * permission, and clears set-user-ID bits on writes as Linux does.
  */
 export class DfsFile {
   private attr: FileAttr;
@@ -49,9 +54,11 @@ export class DfsFile {
 
   constructor(
     private readonly deps: FileDeps,
+    /** The path it was opened by, or "inode N" when opened by inode. */
     readonly path: string,
     attr: FileAttr,
     readonly chunkSizeBytes: number,
+    private readonly caller: WireCaller,
   ) {
     this.attr = attr;
     this.sizes = new MaxCommitter(attr.size, async (end) => {
@@ -59,6 +66,7 @@ export class DfsFile {
         requestId: deps.master.requestId(),
         inode: String(this.attr.inode),
         endOffset: String(end),
+        caller: this.caller,
       });
       this.attr = fromWireAttr(response.attr);
       return this.attr.size;
@@ -190,10 +198,15 @@ export class DfsFile {
     }
   }
 
-  /** Cuts or extends the file to `size` bytes. */
+  /** Cuts or extends the file to `size` bytes; the caller that opened it needs write permission (PERMISSION_DENIED). */
   async truncate(size: number): Promise<void> {
     checkRange(size, 0);
     await this.refresh();
+    // The chunk is cut before the master records the size: a caller the
+    // master would refuse must not get that far. The master checks again.
+    if (!permits(this.attr, this.caller, MAY_WRITE)) {
+      throw new DfsError('PERMISSION_DENIED', `permission denied: write on inode ${this.attr.inode}`);
+    }
     const boundary = Math.min(size, this.attr.size);
     const index = Math.floor(boundary / this.chunkSizeBytes);
     const within = boundary % this.chunkSizeBytes;
@@ -207,6 +220,7 @@ export class DfsFile {
       requestId: this.deps.master.requestId(),
       inode: String(this.attr.inode),
       size: String(size),
+      caller: this.caller,
     });
     this.attr = fromWireAttr(response.attr);
     this.sizes.reset(this.attr.size);

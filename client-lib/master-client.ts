@@ -9,7 +9,8 @@ import type { AdminClient } from '../proto/generated/dfs/master/Admin.js';
 import type { RequestId } from '../proto/generated/dfs/RequestId.js';
 import type { BatchOp } from '../proto/generated/dfs/master/BatchOp.js';
 import type { OpResult__Output } from '../proto/generated/dfs/master/OpResult.js';
-import type { StatRequest } from '../proto/generated/dfs/master/StatRequest.js';
+import type { ReadOp } from '../proto/generated/dfs/master/ReadOp.js';
+import type { Caller } from '../proto/generated/dfs/Caller.js';
 import * as grpc from '@grpc/grpc-js';
 import { isErrorCode } from '../common/errors.js';
 import { LIMITS } from '../common/limits.js';
@@ -32,6 +33,11 @@ const BATCHED_MUTATIONS = {
   SetAttr: 'setAttr',
   Truncate: 'truncate',
   CommitWrite: 'commitWrite',
+  MakeNode: 'makeNode',
+  Link: 'link',
+  Remove: 'remove',
+  RenameAt: 'renameAt',
+  SetAttrInode: 'setAttrInode',
 } as const satisfies Partial<Record<Method<MetadataClient>, NonNullable<BatchOp['op']>>>;
 
 type BatchedMutation = keyof typeof BATCHED_MUTATIONS;
@@ -40,27 +46,69 @@ function isBatchedMutation(method: string): method is BatchedMutation {
   return Object.prototype.hasOwnProperty.call(BATCHED_MUTATIONS, method);
 }
 
+/** The reads that travel in Metadata.ReadBatch, and the ReadOp field each one fills. */
+const BATCHED_READS = {
+  Stat: 'stat',
+  Lookup: 'lookup',
+  StatInode: 'statInode',
+  Readlink: 'readlink',
+} as const satisfies Partial<Record<Method<MetadataClient>, NonNullable<ReadOp['op']>>>;
+
+type BatchedRead = keyof typeof BATCHED_READS;
+
+function isBatchedRead(method: string): method is BatchedRead {
+  return Object.prototype.hasOwnProperty.call(BATCHED_READS, method);
+}
+
 /**
  * What one op can add to its batch's log entry, at most: the strings it
- * carries plus a bound on every other field and the framing (tags, lengths,
- * a request id's seq, mode, uid, gid, two times, flags: at most 72 bytes for
- * the largest op, SetAttr; the entry's own time and framing, 15 bytes, fit in
- * the slack). The master refuses an entry above LIMITS.batchEntryMaxBytes
- * (TOO_LARGE); batches built within this bound never are.
+ * carries and its caller's groups, plus a bound on every other field and the
+ * framing (tags, lengths, a request id's seq, inodes, mode, uid, gid, two
+ * times, flags: under 100 bytes for the largest op, SetAttr; the entry's own
+ * time and framing, 15 bytes, fit in the slack). The master refuses an entry
+ * above LIMITS.batchEntryMaxBytes (TOO_LARGE); batches built within this
+ * bound never are.
  */
-const OP_FIXED_BYTES = 96;
+const OP_FIXED_BYTES = 128;
+/** A caller's framing, uid and gid, and its groups' framing. */
+const CALLER_FIXED_BYTES = 16;
+/** A group id: a uint32 varint. */
+const GROUP_BYTES = 5;
 
-function stringBytes(...values: (string | undefined)[]): number {
+function stringBytes(...values: (string | null | undefined)[]): number {
   let bytes = 0;
-  for (const v of values) if (v !== undefined) bytes += Buffer.byteLength(v, 'utf8');
+  for (const v of values) if (typeof v === 'string') bytes += Buffer.byteLength(v, 'utf8');
   return bytes;
+}
+
+function callerBytes(caller: Caller | null | undefined): number {
+  return caller ? CALLER_FIXED_BYTES + GROUP_BYTES * (caller.groups?.length ?? 0) : 0;
 }
 
 /** An upper bound on what `op` adds to a Batch log entry (exported for the test that checks the bound). */
 export function mutationBytes(op: BatchOp): number {
-  const req = op.mkdir ?? op.create ?? op.delete ?? op.setAttr ?? op.truncate ?? op.commitWrite ?? op.rename;
-  const rename = op.rename;
-  return OP_FIXED_BYTES + stringBytes(req?.requestId?.clientId ?? undefined, req && 'path' in req ? req.path : undefined, rename?.source, rename?.destination);
+  const req =
+    op.mkdir ?? op.create ?? op.delete ?? op.setAttr ?? op.truncate ?? op.commitWrite ?? op.rename ?? op.makeNode ?? op.link ?? op.remove ?? op.renameAt ?? op.setAttrInode;
+  const strings = stringBytes(
+    req?.requestId?.clientId,
+    req && 'path' in req ? req.path : undefined,
+    op.rename?.source,
+    op.rename?.destination,
+    op.makeNode?.name,
+    op.makeNode?.target,
+    op.link?.newName,
+    op.remove?.name,
+    op.renameAt?.name,
+    op.renameAt?.newName,
+  );
+  return OP_FIXED_BYTES + strings + callerBytes(req?.caller);
+}
+
+/** An upper bound on what `op` adds to a ReadBatch request. */
+function readBytes(op: ReadOp): number {
+  const stat = op.stat;
+  const lookup = op.lookup;
+  return OP_FIXED_BYTES + stringBytes(stat?.path, lookup?.name) + callerBytes(stat?.caller ?? lookup?.caller);
 }
 
 export interface MasterClientOptions {
@@ -94,7 +142,7 @@ export class MasterClient {
   private current = 0;
   private seq = 0;
   private readonly mutations: Coalescer<BatchOp, OpResult__Output> | undefined;
-  private readonly reads: Coalescer<StatRequest, OpResult__Output> | undefined;
+  private readonly reads: Coalescer<ReadOp, OpResult__Output> | undefined;
 
   constructor(
     addresses: readonly string[],
@@ -111,11 +159,7 @@ export class MasterClient {
         limits,
         mutationBytes,
       );
-      this.reads = new Coalescer(
-        (stats) => this.withLeader((address) => callBatch(this.metadata.get(address), 'ReadBatch', { ops: stats.map((stat) => ({ stat })) }, timeoutMs)),
-        limits,
-        (stat) => OP_FIXED_BYTES + stringBytes(stat.path),
-      );
+      this.reads = new Coalescer((ops) => this.withLeader((address) => callBatch(this.metadata.get(address), 'ReadBatch', { ops }, timeoutMs)), limits, readBytes);
     }
   }
 
@@ -133,8 +177,9 @@ export class MasterClient {
       const op: BatchOp = { [BATCHED_MUTATIONS[method]]: request };
       return this.mutations.submit(op).then(responseOf) as Promise<Res<MetadataClient[K]>>;
     }
-    if (this.reads !== undefined && method === 'Stat') {
-      return this.reads.submit(request as StatRequest).then(responseOf) as Promise<Res<MetadataClient[K]>>;
+    if (this.reads !== undefined && isBatchedRead(method)) {
+      const op: ReadOp = { [BATCHED_READS[method]]: request };
+      return this.reads.submit(op).then(responseOf) as Promise<Res<MetadataClient[K]>>;
     }
     return this.unary(method, request);
   }
@@ -180,11 +225,13 @@ export class MasterClient {
   }
 }
 
-/** A batched op's result as its lone RPC would have answered: an AttrResponse, an empty response, or its error. */
-function responseOf(result: OpResult__Output): { attr?: OpResult__Output['attr'] } {
+/** A batched op's result as its lone RPC would have answered: an AttrResponse, a ReadlinkResponse, an empty response, or its error. */
+function responseOf(result: OpResult__Output): { attr?: OpResult__Output['attr']; target?: string } {
   switch (result.result) {
     case 'attr':
       return { attr: result.attr ?? null };
+    case 'target':
+      return { target: result.target ?? '' };
     case 'done':
       return {};
     case 'error': {

@@ -1,5 +1,8 @@
+import { type AccessCaller, inGroup, MAY_EXEC, MAY_READ, MAY_WRITE, permits } from '../common/access.js';
 import { DfsError } from '../common/errors.js';
 import type { InodeKind } from './attr.js';
+
+export { inGroup, MAY_EXEC, MAY_READ, MAY_WRITE, permits };
 
 /**
  * Linux's permission rules for one caller, as fs/namei.c, fs/attr.c,
@@ -12,13 +15,9 @@ import type { InodeKind } from './attr.js';
  */
 
 /** Who asks: Linux's fsuid, fsgid and supplementary groups. uid 0 is root (every capability). */
-export interface Caller {
-  readonly uid: number;
-  readonly gid: number;
-  readonly groups: readonly number[];
-}
+export type Caller = AccessCaller;
 
-/** What the rules look at in an inode. */
+/** What the rules look at in an inode (generic_permission itself is common/access.ts). */
 export interface Owned {
   readonly kind: InodeKind;
   readonly mode: number;
@@ -26,37 +25,13 @@ export interface Owned {
   readonly gid: number;
 }
 
-export const MAY_EXEC = 1;
-export const MAY_WRITE = 2;
-export const MAY_READ = 4;
-
 export const S_ISUID = 0o4000;
 export const S_ISGID = 0o2000;
 export const S_ISVTX = 0o1000;
 const S_IXGRP = 0o010;
-const S_IXUGO = 0o111;
 
 export function isRoot(caller: Caller): boolean {
   return caller.uid === 0;
-}
-
-/** in_group_p: the caller's group or one of its supplementary groups. */
-export function inGroup(caller: Caller, gid: number): boolean {
-  return caller.gid === gid || caller.groups.includes(gid);
-}
-
-/**
- * generic_permission: the owner's bits if the caller owns the inode, else
- * the group's if it is in the inode's group, else the others'; all of `mask`
- * must be granted. Root may read and write anything and search any
- * directory, but executes a non-directory only if some x bit is set.
- */
-export function permits(inode: Owned, caller: Caller, mask: number): boolean {
-  if (isRoot(caller)) {
-    return (mask & MAY_EXEC) === 0 || inode.kind === 'directory' || (inode.mode & S_IXUGO) !== 0;
-  }
-  const shift = caller.uid === inode.uid ? 6 : inGroup(caller, inode.gid) ? 3 : 0;
-  return ((inode.mode >> shift) & mask) === mask;
 }
 
 export function requirePermission(inode: Owned, caller: Caller, mask: number, what: string): void {
