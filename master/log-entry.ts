@@ -9,6 +9,10 @@ import type { ConfirmVersion } from '../proto/generated/dfs/masterlog/ConfirmVer
 import type { Create } from '../proto/generated/dfs/masterlog/Create.js';
 import type { Delete } from '../proto/generated/dfs/masterlog/Delete.js';
 import type { InitCluster } from '../proto/generated/dfs/masterlog/InitCluster.js';
+import type { Link } from '../proto/generated/dfs/masterlog/Link.js';
+import type { MakeNode } from '../proto/generated/dfs/masterlog/MakeNode.js';
+import type { Remove } from '../proto/generated/dfs/masterlog/Remove.js';
+import type { RenameAt } from '../proto/generated/dfs/masterlog/RenameAt.js';
 import type { LogEntry, LogEntry__Output } from '../proto/generated/dfs/masterlog/LogEntry.js';
 import type { Mkdir } from '../proto/generated/dfs/masterlog/Mkdir.js';
 import type { PurgeTrash } from '../proto/generated/dfs/masterlog/PurgeTrash.js';
@@ -162,6 +166,16 @@ export const entries = {
   purgeTrash: (timeUs: Int64Input, requestId: RequestIdInput | undefined, op: PurgeTrash): LogEntry => ({
     ...base(timeUs, requestId),
     purgeTrash: op,
+  }),
+  makeNode: (timeUs: Int64Input, requestId: RequestIdInput | undefined, op: MakeNode): LogEntry => ({
+    ...base(timeUs, requestId),
+    makeNode: op,
+  }),
+  link: (timeUs: Int64Input, requestId: RequestIdInput | undefined, op: Link): LogEntry => ({ ...base(timeUs, requestId), link: op }),
+  remove: (timeUs: Int64Input, requestId: RequestIdInput | undefined, op: Remove): LogEntry => ({ ...base(timeUs, requestId), remove: op }),
+  renameAt: (timeUs: Int64Input, requestId: RequestIdInput | undefined, op: RenameAt): LogEntry => ({
+    ...base(timeUs, requestId),
+    renameAt: op,
   }),
   noop: (timeUs: Int64Input, requestId?: RequestIdInput): LogEntry => ({ ...base(timeUs, requestId), noop: {} }),
   /** Sub-entries built by the other builders; their own times are dropped (the batch's applies to all). */

@@ -323,6 +323,8 @@ export class Namespace {
     if ((changes.replication !== undefined || changes.replicateAll !== undefined) && !inodes.isFile(row)) {
       throw errors.invalid(`${what} is a ${inodes.kind(row)}: replication applies to files`);
     }
+    // Linux has no lchmod (fchmodat with AT_SYMLINK_NOFOLLOW is EOPNOTSUPP): a symlink's mode is 0777 for good.
+    if (changes.mode !== undefined && inodes.kind(row) === 'symlink') throw errors.invalid(`${what} is a symlink: its mode cannot change`);
     let mode = changes.mode;
     if (caller !== undefined) {
       const owned = this.owned(row);

@@ -22,11 +22,20 @@ function entryBytes(op: BatchOp): number {
 describe('client batch size estimate', () => {
   const requestId = { clientId: 'c'.repeat(LIMITS.clientIdMaxBytes), seq: Number.MAX_SAFE_INTEGER };
   const maxPath = '/' + Array.from({ length: 16 }, () => 'é'.repeat(125)).join('/').slice(0, LIMITS.pathMaxBytes / 2 - 1);
+  const maxName = 'é'.repeat(LIMITS.nameMaxBytes >> 1);
+  const maxInode = String(Number.MAX_SAFE_INTEGER);
+  const caller = { uid: 0xffffffff, gid: 0xffffffff, groups: Array.from({ length: LIMITS.callerGroupsMax }, () => 0xffffffff) };
+  const times = { atimeUs: String(-Number.MAX_SAFE_INTEGER), mtimeUs: String(-Number.MAX_SAFE_INTEGER) };
   const largest: [string, BatchOp][] = [
-    ['mkdir', { mkdir: { requestId, path: maxPath, mode: 0o7777, uid: 0xffffffff, gid: 0xffffffff, parents: true } }],
-    ['create', { create: { requestId, path: maxPath, mode: 0o7777, uid: 0xffffffff, gid: 0xffffffff, exclusive: true, replication: LIMITS.replicationMax, replicateAll: true } }],
-    ['delete', { delete: { requestId, path: maxPath, recursive: true } }],
-    ['rename', { rename: { requestId, source: maxPath, destination: maxPath, noReplace: true } }],
+    ['mkdir', { mkdir: { requestId, path: maxPath, mode: 0o7777, uid: 0xffffffff, gid: 0xffffffff, parents: true, caller } }],
+    [
+      'create',
+      {
+        create: { requestId, path: maxPath, mode: 0o7777, uid: 0xffffffff, gid: 0xffffffff, exclusive: true, replication: LIMITS.replicationMax, replicateAll: true, caller },
+      },
+    ],
+    ['delete', { delete: { requestId, path: maxPath, recursive: true, caller } }],
+    ['rename', { rename: { requestId, source: maxPath, destination: maxPath, noReplace: true, caller } }],
     [
       'setAttr',
       {
@@ -40,11 +49,37 @@ describe('client batch size estimate', () => {
           mtimeUs: String(-Number.MAX_SAFE_INTEGER),
           replication: LIMITS.replicationMax,
           replicateAll: true,
+          caller,
         },
       },
     ],
-    ['truncate', { truncate: { requestId, inode: String(Number.MAX_SAFE_INTEGER), size: String(Number.MAX_SAFE_INTEGER) } }],
-    ['commitWrite', { commitWrite: { requestId, inode: String(Number.MAX_SAFE_INTEGER), endOffset: String(Number.MAX_SAFE_INTEGER) } }],
+    ['truncate', { truncate: { requestId, inode: maxInode, size: maxInode, caller } }],
+    ['commitWrite', { commitWrite: { requestId, inode: maxInode, endOffset: maxInode, caller } }],
+    [
+      'makeNode',
+      {
+        makeNode: {
+          requestId,
+          parent: maxInode,
+          name: maxName,
+          kind: 'FILE_KIND_SYMLINK',
+          mode: 0o7777,
+          rdev: 0xffffffff,
+          target: 'é'.repeat(LIMITS.symlinkTargetMaxBytes >> 1),
+          exclusive: true,
+          uid: 0xffffffff,
+          gid: 0xffffffff,
+          caller,
+        },
+      },
+    ],
+    ['link', { link: { requestId, inode: maxInode, newParent: maxInode, newName: maxName, caller } }],
+    ['remove', { remove: { requestId, parent: maxInode, name: maxName, directory: true, caller } }],
+    ['renameAt', { renameAt: { requestId, parent: maxInode, name: maxName, newParent: maxInode, newName: maxName, noReplace: true, caller } }],
+    [
+      'setAttrInode',
+      { setAttrInode: { requestId, inode: maxInode, mode: 0o7777, uid: 0xffffffff, gid: 0xffffffff, ...times, atimeNow: false, mtimeNow: false, caller } },
+    ],
   ];
 
   for (const [name, op] of largest) {

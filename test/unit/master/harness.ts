@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 
 import type { ErrorCode } from '../../../common/errors.js';
-import type { InodeId } from '../../../common/ids.js';
+import { type InodeId, ROOT_INODE } from '../../../common/ids.js';
+import type { FileKind } from '../../../proto/generated/dfs/FileKind.js';
 import type { AttrView, ChunkView } from '../../../master/attr.js';
 import { encodeEntry, entries, type LogEntry, type RequestIdInput } from '../../../master/log-entry.js';
+import type { SetAttr } from '../../../proto/generated/dfs/masterlog/SetAttr.js';
 import { type ApplyResult, type ApplyValue, MasterStateMachine } from '../../../master/state-machine.js';
 
 export const CHUNK = 64 * 1024;
@@ -87,6 +89,52 @@ export class Harness {
     return this.apply((t) => entries.purgeTrash(t, request, { deletedBeforeUs, sessionsIdleBeforeUs }));
   }
 
+  // ----- by inode -----
+
+  makeNode(
+    parent: number,
+    name: string,
+    spec: { kind?: FileKind; mode?: number; rdev?: number; target?: string; exclusive?: boolean; uid?: number; gid?: number } = {},
+    caller?: Caller,
+    request?: RequestIdInput,
+  ): ApplyResult {
+    return this.apply((t) => entries.makeNode(t, request, { parent, name, kind: 'FILE_KIND_FILE', mode: 0o644, ...spec, ...(caller ? { caller } : {}) }));
+  }
+
+  /** Makes a node and returns its inode. */
+  node(parent: number, name: string, kind: FileKind, mode = 0o755, caller?: Caller): InodeId {
+    return attrOf(this.makeNode(parent, name, { kind, mode, ...(kind === 'FILE_KIND_SYMLINK' ? { target: 'somewhere' } : {}) }, caller)).inode;
+  }
+
+  link(inode: number, newParent: number, newName: string, caller?: Caller, request?: RequestIdInput): ApplyResult {
+    return this.apply((t) => entries.link(t, request, { inode, newParent, newName, ...(caller ? { caller } : {}) }));
+  }
+
+  remove(parent: number, name: string, directory = false, caller?: Caller, request?: RequestIdInput): ApplyResult {
+    return this.apply((t) => entries.remove(t, request, { parent, name, directory, ...(caller ? { caller } : {}) }));
+  }
+
+  renameAt(
+    parent: number,
+    name: string,
+    newParent: number,
+    newName: string,
+    flags: { noReplace?: boolean; exchange?: boolean } = {},
+    caller?: Caller,
+    request?: RequestIdInput,
+  ): ApplyResult {
+    return this.apply((t) => entries.renameAt(t, request, { parent, name, newParent, newName, ...flags, ...(caller ? { caller } : {}) }));
+  }
+
+  setAttrInode(inode: number, changes: Omit<SetAttr, 'inode' | 'path' | 'caller'>, caller?: Caller, request?: RequestIdInput): ApplyResult {
+    return this.apply((t) => entries.setAttr(t, request, { inode, ...changes, ...(caller ? { caller } : {}) }));
+  }
+
+  /** The attributes of the entry `name` of `parent`, as root sees them. */
+  at(parent: number, name: string): AttrView {
+    return this.sm.lookup(parent as InodeId, name);
+  }
+
   /** Asserts that `run` fails with `code` and leaves the snapshot byte-identical. */
   fails(code: ErrorCode, run: () => ApplyResult): ApplyResult {
     const before = this.sm.snapshot();
@@ -104,6 +152,21 @@ export class Harness {
     return result;
   }
 }
+
+/** A request's caller, as log entries carry it. */
+export interface Caller {
+  uid: number;
+  gid: number;
+  groups: number[];
+}
+
+/** A caller for permission tests; groups default to none. */
+export function user(uid: number, gid = uid, groups: number[] = []): Caller {
+  return { uid, gid, groups };
+}
+
+export const ROOT = user(0);
+export { ROOT_INODE };
 
 export function ok(result: ApplyResult): ApplyResult & { ok: true } {
   if (!result.ok) expect.fail(`expected success, got ${result.error.code}: ${result.error.message}`);

@@ -34,6 +34,19 @@ function sampleLog(): LogEntry[] {
     entries.delete(t++, r(11), { path: '/a/b', recursive: true }),
     entries.truncate(t++, r(12), { inode: 5, size: CHUNK }),
     entries.create(t++, r(13), { path: '/a/\u00e9t\u00e9 \ud83d\ude00' }),
+    // Every kind, hard links in and out of a trashed subtree, an exchange, callers.
+    entries.makeNode(t++, r(14), { parent: 1, name: 'sym', kind: 'FILE_KIND_SYMLINK', target: '/a/f' }),
+    entries.makeNode(t++, r(15), { parent: 1, name: 'fifo', kind: 'FILE_KIND_FIFO', mode: 0o600, uid: 7, gid: 8, caller: { uid: 0, gid: 0, groups: [9] } }),
+    entries.makeNode(t++, r(16), { parent: 2, name: 'tty', kind: 'FILE_KIND_CHAR_DEVICE', rdev: 0x0504 }),
+    entries.link(t++, r(17), { inode: 5, newParent: 1, newName: 'victim2' }),
+    entries.link(t++, r(18), { inode: 6, newParent: 2, newName: 'g3' }),
+    entries.renameAt(t++, r(19), { parent: 1, name: 'fifo', newParent: 2, newName: 'g3', exchange: true }),
+    entries.mkdir(t++, r(20), { path: '/h', mode: 0o2775, gid: 50 }),
+    entries.create(t++, r(21), { path: '/h/in', caller: { uid: 1000, gid: 1000, groups: [50] } }),
+    entries.link(t++, r(22), { inode: 13, newParent: 1, newName: 'out' }),
+    entries.delete(t++, r(23), { path: '/h', recursive: true }),
+    entries.setAttr(t++, r(24), { inode: 9, uid: 3, mtimeNow: true, caller: { uid: 0, gid: 0, groups: [] } }),
+    entries.remove(t++, r(25), { parent: 1, name: 'victim2' }),
   ];
 }
 
@@ -93,6 +106,30 @@ describe('master state machine: snapshots and determinism', () => {
     expect(a.snapshot().equals(b.snapshot())).to.equal(true);
   });
 
+  it('holds every kind, hard links and callers\' owners, as the log made them', () => {
+    const sm = new MasterStateMachine();
+    applyAll(sm, sampleLog());
+    expect(sm.stat('/sym')).to.include({ kind: 'symlink', uid: 3, size: 4 });
+    expect(sm.readlink(9 as never)).to.equal('/a/f');
+    expect(sm.stat('/a/g3')).to.include({ kind: 'fifo', uid: 7, gid: 8 });
+    expect(sm.stat('/fifo')).to.include({ inode: 6, nlink: 2 });
+    expect(sm.stat('/a/tty')).to.include({ kind: 'char-device', rdev: 0x0504 });
+    expect(sm.stat('/out')).to.include({ inode: 13, nlink: 2, uid: 1000, gid: 50 });
+    expect(sm.stat('/victim')).to.include({ inode: 5, nlink: 1 });
+    expect(sm.statInode(7 as never).nlink).to.equal(0);
+  });
+
+  it('a snapshot from before hard links (nlink 1 on an unlinked inode in the trash) restores with nlink 0', () => {
+    const sm = new MasterStateMachine();
+    applyAll(sm, sampleLog());
+    const codec = messageCodec<MasterSnapshot, MasterSnapshot__Output>('dfs.masterlog.MasterSnapshot');
+    const old = codec.decode(sm.snapshot());
+    const unlinked = old.inodes.find((i) => i.id === '7')!;
+    expect(unlinked.nlink).to.equal(0);
+    unlinked.nlink = 1;
+    expect(MasterStateMachine.restore(codec.encode(old as MasterSnapshot)).snapshot().equals(sm.snapshot())).to.equal(true);
+  });
+
   it('an uninitialized state machine round-trips', () => {
     const sm = new MasterStateMachine();
     const restored = MasterStateMachine.restore(sm.snapshot());
@@ -130,6 +167,18 @@ describe('master state machine: snapshots and determinism', () => {
       (s) => (s.inodes.find((i) => i.chunks.length > 0)!.chunks.push('0')),
       (s) => (s.inodes.find((i) => i.kind === 'FILE_KIND_FILE')!.replication = 0),
       (s) => (s.inodes.find((i) => i.kind === 'FILE_KIND_DIRECTORY' && i.id !== '1')!.parent = '99'),
+      (s) => (s.inodes.find((i) => i.kind === 'FILE_KIND_SYMLINK')!.symlinkTarget = ''),
+      (s) => (s.inodes.find((i) => i.kind === 'FILE_KIND_SYMLINK')!.symlinkTarget = 'x'.repeat(5000)),
+      (s) => (s.inodes.find((i) => i.kind === 'FILE_KIND_SYMLINK')!.size = '1'),
+      (s) => (s.inodes.find((i) => i.kind === 'FILE_KIND_SYMLINK')!.mode = 0o700),
+      (s) => (s.inodes.find((i) => i.kind === 'FILE_KIND_FILE')!.symlinkTarget = 'x'),
+      (s) => (s.inodes.find((i) => i.kind === 'FILE_KIND_FIFO')!.rdev = 5),
+      (s) => (s.inodes.find((i) => i.kind === 'FILE_KIND_FIFO')!.kind = 'FILE_KIND_UNSPECIFIED'),
+      (s) => (s.inodes.find((i) => i.kind === 'FILE_KIND_FIFO')!.chunks = ['3']),
+      (s) => (s.inodes.find((i) => i.id === '13')!.nlink = 1), // linked from the trash and from /out
+      (s) => (s.inodes.find((i) => i.id === '7')!.nlink = 2), // a trash entry of its own
+      (s) => s.entries.push({ parent: '1', name: 'again', child: '2' }), // a directory named twice
+      (s) => s.entries.push({ parent: '1', name: 'again', child: '7' }), // an unlinked inode named
       (s) => (s.sessions[0]!.results[0]!.errorCode = 'NOPE'),
       (s) => (s.sessions[0]!.results[1]!.seq = s.sessions[0]!.results[0]!.seq),
       (s) => (s.config!.chunkSizeBytes = '1000'),
