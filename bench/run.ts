@@ -5,6 +5,7 @@ import { runRestartBench } from './restart.js';
 import { runMetadataBench } from './metadata.js';
 import type { Phase } from './metadata-worker.js';
 import { runRaftBench } from './raft.js';
+import { runFuseBench } from './fuse.js';
 
 const PHASES: readonly Phase[] = ['mkdir', 'create', 'stat', 'rename'];
 
@@ -103,6 +104,24 @@ program
       batching,
       phases: PHASES.filter((p) => phases.includes(p)),
       nodeArgs: opts.nodeArgs!.split(' ').filter(Boolean),
+      print,
+    });
+  });
+
+program
+  .command('fuse')
+  .description('through a FUSE mount: dd write/read of one file (1 MiB blocks), create/stat/unlink of many files')
+  .option('--size <size>', 'bytes of the dd file', '1GiB')
+  .option('--files <n>', 'files created, stat-ed and unlinked', '10000')
+  .option('--runs <n>', 'runs (medians reported)', '3')
+  .option('--vs <peer>', 'also measure a peer in the same run: moosefs')
+  .action(async (opts: Record<string, string | undefined>) => {
+    if (opts.vs !== undefined && opts.vs !== 'moosefs') throw new Error(`--vs knows only moosefs, not ${opts.vs}`);
+    await runFuseBench({
+      fileBytes: parseSize(opts.size!),
+      files: positive(opts.files!, 'files'),
+      runs: positive(opts.runs!, 'runs'),
+      vsMoosefs: opts.vs === 'moosefs',
       print,
     });
   });

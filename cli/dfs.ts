@@ -1,10 +1,15 @@
 #!/usr/bin/env node
+import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { addAdminCommands } from './admin-commands.js';
 import { addClusterCommands } from './cluster-commands.js';
 import { addFileCommands } from './file-commands.js';
+import { addMountCommands } from './mount-commands.js';
 import { createOutput } from './output.js';
 import { addProcessCommands } from './process-commands.js';
+import { MOUNT_READERS } from './mount-commands.js';
+import { threadPoolSizeFor } from '../fuse/fuse-session.js';
 
 /** The `dfs` command: files, local clusters, and the processes of a deployment. */
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -19,6 +24,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   addClusterCommands(program, output);
   addAdminCommands(program, output, env);
   addProcessCommands(program, env);
+  addMountCommands(program, output, env);
   try {
     await program.parseAsync(argv);
     return 0;
@@ -28,7 +34,26 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
 }
 
-main(process.argv, process.env).then(
+/**
+ * A mount keeps blocking reads of /dev/fuse outstanding in libuv's pool,
+ * which is sized from UV_THREADPOOL_SIZE when first used, and in an ES
+ * module that is before any of our code runs. So `dfs mount` without a big
+ * enough pool runs itself again with one, passing on signals and exit code.
+ */
+function reexecMountWithPool(): boolean {
+  if (process.argv.slice(2).find((a) => !a.startsWith('-')) !== 'mount') return false;
+  const wanted = threadPoolSizeFor(MOUNT_READERS);
+  if (Number(process.env.UV_THREADPOOL_SIZE ?? 0) >= wanted) return false;
+  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, UV_THREADPOOL_SIZE: String(wanted) },
+  });
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => child.kill(signal));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal === null ? 1 : 128 + osConstants.signals[signal])));
+  return true;
+}
+
+if (!reexecMountWithPool()) main(process.argv, process.env).then(
   (code) => {
     // Servers keep running; every other command exits with its code.
     if (code !== 0) process.exit(code);

@@ -4,12 +4,14 @@ import { readFile, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { DfsError } from '../common/errors.js';
 import type { ReadyInfo } from '../common/ready-file.js';
+import { threadPoolSizeFor } from '../fuse/fuse-session.js';
+import { MOUNT_READERS } from './mount-commands.js';
 
 /** The CLI entry point that every spawned process runs. */
 export const DFS_ENTRY = fileURLToPath(new URL('./dfs.js', import.meta.url));
 
 export interface LaunchSpec {
-  role: 'master' | 'chunkserver';
+  role: 'master' | 'chunkserver' | 'mount';
   /** Arguments after the role. */
   args: string[];
   readyFile: string;
@@ -38,10 +40,12 @@ export async function launch(spec: LaunchSpec): Promise<Launched> {
   const log = openSync(spec.logFile, 'a');
   const argv = [process.execPath, ...(spec.nodeArgs ?? []), DFS_ENTRY, spec.role, ...spec.args, '--ready-file', spec.readyFile];
   const [command, ...args] = [...(spec.wrapper ?? []), ...argv];
+  const env = spec.env ?? process.env;
   const child = spawn(command!, args, {
     stdio: ['ignore', log, log],
     detached: spec.detached,
-    env: spec.env ?? process.env,
+    // Set here so that `dfs mount` need not run itself again (the pid that writes the ready file is the one spawned).
+    env: spec.role === 'mount' ? { ...env, UV_THREADPOOL_SIZE: String(threadPoolSizeFor(MOUNT_READERS)) } : env,
   });
   closeSync(log);
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;

@@ -1,0 +1,154 @@
+import { networkInterfaces } from 'node:os';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { DfsClient } from '../client-lib/index.js';
+import { DfsError } from '../common/errors.js';
+import { createLogger, type Logger, type LogLevel } from '../common/logger.js';
+import { writeReadyFile } from '../common/ready-file.js';
+import { DEFAULT_MOUNT_OPTIONS, DfsFileSystem, type DfsMountOptions } from '../fuse/dfs-file-system.js';
+import { FuseSession, threadPoolSizeFromEnv } from '../fuse/fuse-session.js';
+import { unmount } from '../fuse/mount-point.js';
+import { findMasters } from './cluster-address.js';
+import { asList, asNumber, asString, loadConfigFile, mergeSettings, type RawSettings } from './config-sources.js';
+import type { Output } from './output.js';
+import { parseSize } from './size.js';
+
+/** Reads of /dev/fuse kept outstanding: requests the kernel can hand over at once. */
+export const MOUNT_READERS = 4;
+
+const MOUNT_KEYS = [
+  'masters', 'attrTimeoutMs', 'entryTimeoutMs', 'readAhead', 'atime', 'localChunkservers', 'zone', 'rack', 'writebackCache', 'logLevel', 'readyFile',
+] as const;
+
+interface MountSettings {
+  masters: string[];
+  fs: DfsMountOptions;
+  localChunkservers: string[] | undefined;
+  zone: string | undefined;
+  rack: string | undefined;
+  writebackCache: boolean;
+  logLevel: LogLevel;
+  readyFile: string | undefined;
+}
+
+async function mountSettingsFrom(settings: RawSettings, dir: string, env: NodeJS.ProcessEnv): Promise<MountSettings> {
+  const d = DEFAULT_MOUNT_OPTIONS;
+  const atime = asString(settings.atime) ?? d.atime;
+  if (atime !== 'relatime' && atime !== 'noatime') throw new DfsError('INVALID_ARGUMENT', `atime must be relatime or noatime, got ${atime}`);
+  const readAhead = asNumber(settings.readAhead, 'readAhead', parseSize) ?? d.readAheadSegmentBytes * d.readAheadSegments;
+  if (readAhead < 0) throw new DfsError('INVALID_ARGUMENT', 'readAhead must not be negative');
+  const fs: DfsMountOptions = {
+    ...d,
+    attrTimeoutMs: nonNegative(asNumber(settings.attrTimeoutMs, 'attrTimeoutMs') ?? d.attrTimeoutMs, 'attrTimeoutMs'),
+    entryTimeoutMs: nonNegative(asNumber(settings.entryTimeoutMs, 'entryTimeoutMs') ?? d.entryTimeoutMs, 'entryTimeoutMs'),
+    readAheadSegments: Math.max(0, Math.ceil(readAhead / d.readAheadSegmentBytes)),
+    atime,
+  };
+  const level = (asString(settings.logLevel) ?? 'info') as LogLevel;
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) throw new DfsError('INVALID_ARGUMENT', `bad logLevel ${level}`);
+  return {
+    masters: await findMasters(asList(settings.masters)?.join(','), env, dir),
+    fs,
+    localChunkservers: asList(settings.localChunkservers),
+    zone: asString(settings.zone),
+    rack: asString(settings.rack),
+    writebackCache: settings.writebackCache === true || settings.writebackCache === 'true',
+    logLevel: level,
+    readyFile: asString(settings.readyFile),
+  };
+}
+
+function nonNegative(n: number, key: string): number {
+  if (n < 0) throw new DfsError('INVALID_ARGUMENT', `${key} must not be negative`);
+  return n;
+}
+
+/** Chunkservers whose advertised host is an address of this machine (loopback aside: on one test machine everything is). */
+async function localServerIds(client: DfsClient): Promise<string[]> {
+  const own = new Set<string>();
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (!a.internal) own.add(a.address);
+  }
+  const servers = await client.listChunkservers();
+  return servers
+    .filter((s) => s.server !== null && own.has(s.server.address.slice(0, s.server.address.lastIndexOf(':'))))
+    .map((s) => s.server!.id);
+}
+
+async function serveMount(mountPoint: string, settings: MountSettings, logger: Logger): Promise<void> {
+  const probe = await DfsClient.connect({ masters: settings.masters, logger });
+  let serverIds: string[];
+  try {
+    serverIds = settings.localChunkservers ?? (await localServerIds(probe));
+  } finally {
+    probe.close();
+  }
+  const client = await DfsClient.connect({
+    masters: settings.masters,
+    logger,
+    locality: {
+      serverIds,
+      ...(settings.zone !== undefined ? { zone: settings.zone } : {}),
+      ...(settings.rack !== undefined ? { rack: settings.rack } : {}),
+    },
+  });
+  const fs = new DfsFileSystem(client, settings.fs, logger);
+  const session = await FuseSession.mount(mountPoint, fs, {
+    logger,
+    writebackCache: settings.writebackCache,
+    readers: MOUNT_READERS,
+    // The kernel's own readahead of 1 MiB halves the CPU per GB of sequential reads (fuse-session.ts).
+    maxReadaheadBytes: 1024 * 1024,
+    threadPoolSize: threadPoolSizeFromEnv(process.env),
+  });
+  logger.info({ mountPoint, localChunkservers: serverIds }, 'mounted');
+  if (settings.readyFile !== undefined) await writeReadyFile(settings.readyFile, { pid: process.pid, port: 0, address: mountPoint });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'unmounting');
+    session.unmount().catch((err: unknown) => logger.error({ err: String(err) }, 'unmount failed'));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  await session.closed;
+  client.close();
+  logger.info({ mountPoint }, 'unmounted');
+  process.exit(0);
+}
+
+export function addMountCommands(program: Command, output: Output, env: NodeJS.ProcessEnv): void {
+  program
+    .command('mount <mountpoint>')
+    .description('mount the cluster with FUSE and serve it until SIGINT, SIGTERM or `dfs umount` (root only)')
+    .option('--masters <list>', 'comma-separated master addresses (default: $DFS_MASTERS or ./cluster.json)')
+    .option('--dir <dir>', 'a local cluster directory whose cluster.json names the masters', 'data')
+    .option('--config <file>', 'JSON config file (keys as the long options, in camelCase)')
+    .option('--attr-timeout-ms <ms>', `how long the kernel trusts attributes (default ${DEFAULT_MOUNT_OPTIONS.attrTimeoutMs})`)
+    .option('--entry-timeout-ms <ms>', `how long the kernel trusts names (default ${DEFAULT_MOUNT_OPTIONS.entryTimeoutMs})`)
+    .option('--read-ahead <size>', 'bytes fetched ahead of a sequential reader (default 8MiB; 0 turns it off)')
+    .option('--atime <mode>', 'relatime (default, as Linux) or noatime')
+    .option('--local-chunkservers <ids>', 'chunkserver ids on this node, read first (default: those advertising an address of this machine)')
+    .option('--zone <zone>', 'this node\'s zone, for nearest-replica reads')
+    .option('--rack <rack>', 'this node\'s rack, for nearest-replica reads')
+    .option('--writeback-cache', 'let the kernel cache writes (faster small writes; other nodes see them only after close)')
+    .option('--log-level <level>', 'debug, info, warn, error or silent (default info)')
+    .option('--ready-file <file>', 'write {"pid","address"} here once mounted')
+    .action(async (mountpoint: string, opts: RawSettings & { config?: string; dir: string }) => {
+      if (process.getuid?.() !== 0) throw new DfsError('NOT_PERMITTED', 'dfs mount needs root (it mounts through /dev/fuse itself)');
+      const settings = await mountSettingsFrom(mergeSettings(MOUNT_KEYS, opts, env, loadConfigFile(opts.config)), opts.dir, env);
+      const logger = createLogger('mount', settings.logLevel);
+      await serveMount(resolve(mountpoint), settings, logger);
+    });
+
+  program
+    .command('umount <mountpoint>')
+    .alias('unmount')
+    .description('unmount a dfs mount; its `dfs mount` process then exits (busy: --lazy detaches it now, it goes when unused)')
+    .option('--lazy', 'detach even if busy', false)
+    .action(async (mountpoint: string, opts: { lazy: boolean }) => {
+      await unmount(resolve(mountpoint), { lazy: opts.lazy });
+      output.result({ unmounted: resolve(mountpoint) }, () => `unmounted ${resolve(mountpoint)}`);
+    });
+}
