@@ -73,6 +73,7 @@ export type ModelOp =
   | { op: 'delete'; path: string; recursive: boolean }
   | { op: 'rename'; source: string; destination: string; noReplace: boolean }
   | { op: 'setAttr'; path: string; mode?: number; uid?: number; gid?: number; atimeUs?: number; mtimeUs?: number; replication?: number; replicateAll?: boolean }
+  | { op: 'link'; inode: number; parent: number; name: string }
   | { op: 'truncate'; inode: number; size: number }
   | { op: 'allocateChunk'; inode: number; index: number }
   | { op: 'commitWrite'; inode: number; endOffset: number }
@@ -324,6 +325,19 @@ export class Model {
         node.ctimeUs = t;
         return { kind: 'attr', inode: node.id };
       }
+      case 'link': {
+        if (op.name === '' || op.name === '.' || op.name === '..' || op.name.includes('/')) fail('INVALID_ARGUMENT');
+        const node = this.inodes.get(op.inode) ?? fail('NOT_FOUND');
+        const dir = this.inodes.get(op.parent) ?? fail('NOT_FOUND');
+        if (dir.kind !== 'directory') fail('NOT_A_DIRECTORY');
+        if (!this.reachable(dir)) fail('NOT_FOUND');
+        if (dir.children.has(op.name)) fail('ALREADY_EXISTS');
+        if (node.kind === 'directory') fail('NOT_PERMITTED');
+        if (node.links === 0) fail('NOT_FOUND');
+        this.link(dir, op.name, node, t);
+        node.ctimeUs = t;
+        return { kind: 'attr', inode: node.id };
+      }
       case 'truncate': {
         const node = this.file(op.inode);
         const chunkSize = this.config!.chunkSizeBytes;
@@ -424,6 +438,16 @@ export class Model {
       dir = next;
     }
     return dir;
+  }
+
+  /** Whether a directory hangs under the root (not in the trash). */
+  private reachable(dir: Node): boolean {
+    const stack = [this.root];
+    for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
+      if (node === dir) return true;
+      for (const child of node.children.values()) if (child.kind === 'directory') stack.push(child);
+    }
+    return false;
   }
 
   private link(dir: Node, name: string, node: Node, t: number): void {

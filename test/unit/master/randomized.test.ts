@@ -30,6 +30,8 @@ function entryOf(timeUs: number, request: RequestIdInput | undefined, op: ModelO
       const { op: _, ...fields } = op;
       return entries.setAttr(timeUs, request, fields);
     }
+    case 'link':
+      return entries.link(timeUs, request, { inode: op.inode, newParent: op.parent, newName: op.name });
     case 'truncate':
       return entries.truncate(timeUs, request, { inode: op.inode, size: op.size });
     case 'allocateChunk':
@@ -124,6 +126,12 @@ class Generator {
     const mode = this.pick([0o755, 0o644, 0o40777, 0o7777, 0]);
     const uid = this.int(3);
     const gid = this.int(3);
+    if (this.chance(0.07)) {
+      // Hard links, mostly of files into directories that exist (live or in the trash).
+      const directories = [...this.model.inodes.values()].filter((n) => n.kind === 'directory').map((n) => n.id);
+      const parent = this.chance(0.9) ? this.pick(directories) : this.inode();
+      return { op: 'link', inode: this.inode(), parent, name: this.chance(0.95) ? this.name() : this.pick(['', '..', 'a/b']) };
+    }
     const r = this.random();
     if (r < 0.14) return { op: 'mkdir', path: this.path(), mode, uid, gid, parents: this.chance(0.3) };
     if (r < 0.3) {
