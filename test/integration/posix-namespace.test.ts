@@ -1,7 +1,12 @@
 import { expect } from 'chai';
+import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 
 import { type Caller, DfsClient, DfsError, ROOT_INODE } from '../../client-lib/index.js';
+import { callUnary } from '../../common/grpc-client-pool.js';
+import { fromGrpcError } from '../../common/grpc-errors.js';
+import type { MetadataClient } from '../../proto/generated/dfs/master/Metadata.js';
+import { rawClients } from '../harness/raw-clients.js';
 import { FAST_MASTER_ARGS, TestCluster } from '../harness/test-cluster.js';
 
 const MiB = 1024 * 1024;
@@ -21,6 +26,20 @@ async function expectErrno(call: () => Promise<unknown>, code: string, errno: st
   const error = caught as DfsError;
   expect(error.code, error.message).to.equal(code);
   expect(error.errno).to.equal(errno);
+}
+
+/** A raw call that must fail: the gRPC status on the wire and the code in its trailer. */
+async function expectStatus(call: () => Promise<unknown>, status: grpc.status, code: string): Promise<void> {
+  let caught: unknown;
+  try {
+    await call();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught, `expected ${code}`).to.not.equal(undefined);
+  const error = fromGrpcError(caught);
+  expect((error.cause as grpc.ServiceError | undefined)?.code, `gRPC status for ${code}: ${error.message}`).to.equal(status);
+  expect(error.code, error.message).to.equal(code);
 }
 
 async function readAll(client: DfsClient, inode: number, caller: Caller): Promise<Buffer> {
@@ -161,6 +180,76 @@ describe('a POSIX namespace by inode, on a real cluster, for two callers', funct
     expect((await asAlice.statInode(gone.inode)).nlink).to.equal(0);
     expect((await open.read(0, 100)).toString()).to.equal('still here');
     await open.close();
+  });
+
+  it('answers lone RPCs as batched ones, with exact gRPC statuses on the wire', async () => {
+    const lone = await cluster.client({ caller: alice, metadataBatching: false });
+    const fifo = await lone.makeNode(home, 'lone-fifo', { kind: 'fifo', mode: 0o644 });
+    expect((await lone.lookup(home, 'lone-fifo')).inode).to.equal(fifo.inode);
+    expect((await lone.statInode(fifo.inode)).kind).to.equal('fifo');
+    expect(await lone.readlink((await lone.lookup(home, 'ln')).inode)).to.equal('data-link');
+    expect((await lone.link(fifo.inode, home, 'lone-fifo-2')).nlink).to.equal(2);
+    await lone.renameAt(home, 'lone-fifo-2', home, 'lone-fifo-3', { noReplace: true });
+    await lone.remove(home, 'lone-fifo-3', { directory: false });
+    expect((await lone.setAttrInode(fifo.inode, { mode: 0o600, mtimeMs: 'now' })).mode).to.equal(0o600);
+
+    const raw = rawClients(cluster.masters[0]!);
+    const metadata = raw.metadata() as MetadataClient;
+    let seq = 0;
+    const requestId = () => ({ clientId: 'posix-raw', seq: String(++seq) });
+    const wire = { uid: bob.uid, gid: bob.gid, groups: [] };
+    try {
+      await expectStatus(() => callUnary(metadata, 'Lookup', { parent: String(home), name: 'ln', caller: wire }, 10_000), grpc.status.PERMISSION_DENIED, 'PERMISSION_DENIED');
+      await expectStatus(
+        () => callUnary(metadata, 'Remove', { requestId: requestId(), parent: String(tmp), name: 'alices', directory: false, caller: wire }, 10_000),
+        grpc.status.PERMISSION_DENIED,
+        'NOT_PERMITTED',
+      );
+      await expectStatus(
+        () => callUnary(metadata, 'Link', { requestId: requestId(), inode: String(home), newParent: String(tmp), newName: 'x' }, 10_000),
+        grpc.status.PERMISSION_DENIED,
+        'NOT_PERMITTED',
+      );
+      await expectStatus(
+        () => callUnary(metadata, 'MakeNode', { parent: String(tmp), name: 'x', kind: 'FILE_KIND_FILE', mode: 0o644 }, 10_000),
+        grpc.status.INVALID_ARGUMENT,
+        'INVALID_ARGUMENT',
+      );
+      await expectStatus(
+        () => callUnary(metadata, 'MakeNode', { requestId: requestId(), parent: String(tmp), name: 'a/b', kind: 'FILE_KIND_FILE', mode: 0o644 }, 10_000),
+        grpc.status.INVALID_ARGUMENT,
+        'INVALID_ARGUMENT',
+      );
+      await expectStatus(
+        () => callUnary(metadata, 'MakeNode', { requestId: requestId(), parent: String(tmp), name: 'x', kind: 'FILE_KIND_UNSPECIFIED', mode: 0o644 }, 10_000),
+        grpc.status.INVALID_ARGUMENT,
+        'INVALID_ARGUMENT',
+      );
+      await expectStatus(
+        () => callUnary(metadata, 'MakeNode', { requestId: requestId(), parent: String(tmp), name: 's', kind: 'FILE_KIND_SYMLINK', mode: 0o777, target: 't'.repeat(4096) }, 10_000),
+        grpc.status.INVALID_ARGUMENT,
+        'NAME_TOO_LONG',
+      );
+      await expectStatus(
+        () => callUnary(metadata, 'RenameAt', { requestId: requestId(), parent: String(tmp), name: 'alices', newParent: String(tmp), newName: 'y', noReplace: true, exchange: true }, 10_000),
+        grpc.status.INVALID_ARGUMENT,
+        'INVALID_ARGUMENT',
+      );
+      await expectStatus(
+        () => callUnary(metadata, 'ReadDir', { inode: String(linked), startAfter: '', limit: 0 }, 10_000),
+        grpc.status.FAILED_PRECONDITION,
+        'NOT_A_DIRECTORY',
+      );
+      await expectStatus(() => callUnary(metadata, 'Readlink', { inode: String(home) }, 10_000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+      await expectStatus(() => callUnary(metadata, 'StatInode', { inode: '0' }, 10_000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+      await expectStatus(
+        () => callUnary(metadata, 'Lookup', { parent: String(home), name: 'ln', caller: { uid: 0, gid: 0, groups: Array.from({ length: 257 }, (_, i) => i) } }, 10_000),
+        grpc.status.INVALID_ARGUMENT,
+        'INVALID_ARGUMENT',
+      );
+    } finally {
+      raw.close();
+    }
   });
 
   it('a master restart keeps all of it: links, data, symlinks, devices, owners, and the permissions they imply', async () => {
