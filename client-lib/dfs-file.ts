@@ -157,6 +157,25 @@ export class DfsFile {
   }
 
   /**
+   * Waits for every queued write, then records that bytes up to `end` were
+   * written at `writtenAtMs` (the file's mtime; its size grows to `end` if
+   * smaller), even if the size does not change: a write-back that reaches
+   * the master late still dates the change when it was made.
+   */
+  async commitData(end: number, writtenAtMs: number): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((s) => s.flush()));
+    const response = await this.deps.master.call('CommitWrite', {
+      requestId: this.deps.master.requestId(),
+      inode: String(this.attr.inode),
+      endOffset: String(end),
+      caller: this.caller,
+      writtenAtUs: String(Math.round(writtenAtMs * 1000)),
+    });
+    this.attr = fromWireAttr(response.attr);
+    this.sizes.observe(this.attr.size);
+  }
+
+  /**
    * Record append: the file's last chunk's primary chooses where the record
    * goes, and answers once it is durable everywhere and covered by the file
    * size. Returns the record's offset in the file. A retry after a failure

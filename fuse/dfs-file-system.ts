@@ -24,15 +24,13 @@ import { InodeWriter } from './inode-writer.js';
 import { ReadAhead } from './read-ahead.js';
 
 const { errno } = constants;
-const O_ACCMODE = 0o3;
-const O_RDONLY = 0;
 const O_TRUNC = 0o1000;
 const O_EXCL = 0o200;
 const NAME_MAX = 255;
 /** relatime: an atime older than this is refreshed on read even if newer than mtime. */
 const RELATIME_MAX_AGE_MS = 24 * 3600 * 1000;
 const STATFS_CACHE_MS = 2_000;
-/** The mount's own bookkeeping (atime under relatime) is not the reader's to be refused. */
+/** The mount's own calls: data through descriptors the kernel allowed at open, and atime bookkeeping. */
 const MOUNT_CALLER: Caller = { uid: 0, gid: 0, groups: [] };
 
 export interface DfsMountOptions {
@@ -138,7 +136,7 @@ export class DfsFileSystem implements FileSystem {
         await open.writer.truncate(changes.size);
         this.invalidateReads(open);
       } else {
-        const file = await this.client.openInode(ino, caller);
+        const file = await this.client.openInode(ino, MOUNT_CALLER);
         try {
           await file.truncate(changes.size);
         } finally {
@@ -151,7 +149,8 @@ export class DfsFileSystem implements FileSystem {
     // Data still on its way would stamp a later mtime over the one asked for (cp -p, rsync).
     if (timed && open !== undefined) await open.writer.sync();
     if (changes.mode === undefined && changes.uid === undefined && changes.gid === undefined && !timed) {
-      return this.attrReply(await this.client.statInode(ino));
+      if (changes.size !== undefined) return this.attrReply(await this.client.statInode(ino));
+      // chown(f, -1, -1) and friends: nothing changes but ctime, as on Linux.
     }
     const attr = await this.client.setAttrInode(
       ino,
@@ -222,14 +221,14 @@ export class DfsFileSystem implements FileSystem {
 
   // ----- files -----
 
-  async open(ctx: RequestContext, ino: number, flags: number): Promise<OpenReply> {
-    const caller = await this.callers.callerOf(ctx);
+  async open(_ctx: RequestContext, ino: number, flags: number): Promise<OpenReply> {
     let attr = await this.client.statInode(ino);
     if (attr.kind === 'directory') throw new FuseError(errno.EISDIR);
     if (attr.kind !== 'file') throw new FuseError(errno.ENXIO, 'special files are not served by the mount');
-    const open = await this.openInode(ino, caller);
+    const open = await this.openInode(ino);
     try {
-      if ((flags & O_TRUNC) !== 0 && (flags & O_ACCMODE) !== O_RDONLY) {
+      // Linux truncates on O_TRUNC whatever the access mode (the kernel checked write permission).
+      if ((flags & O_TRUNC) !== 0) {
         await open.writer.truncate(0);
         this.invalidateReads(open);
         attr = open.file.stat;
@@ -416,7 +415,7 @@ export class DfsFileSystem implements FileSystem {
 
   private attrReply(attr: FileAttr): AttrReply {
     const open = this.inodes.get(attr.inode);
-    const shown = open === undefined ? attr : { ...attr, ...open.writer.overlay(attr.size, attr.mtimeMs) };
+    const shown = open === undefined ? attr : { ...attr, ...open.writer.overlay(attr.size, attr.mtimeMs, attr.ctimeMs) };
     return { attr: toInodeAttr(shown, this.options.blksize), attrTimeoutMs: this.options.attrTimeoutMs };
   }
 
@@ -426,7 +425,13 @@ export class DfsFileSystem implements FileSystem {
     return handle;
   }
 
-  private async openInode(ino: number, caller: Caller): Promise<OpenInode> {
+  /**
+   * The inode's shared client-side file. Its data calls go as the mount
+   * itself: the kernel checked permissions at open (default_permissions),
+   * and an ftruncate through a descriptor must work whatever the mode became
+   * since, as on Linux.
+   */
+  private async openInode(ino: number): Promise<OpenInode> {
     const existing = this.inodes.get(ino);
     if (existing !== undefined) {
       existing.opens++;
@@ -434,7 +439,7 @@ export class DfsFileSystem implements FileSystem {
     }
     let pending = this.opening.get(ino);
     if (pending === undefined) {
-      pending = this.client.openInode(ino, caller).then((file) => {
+      pending = this.client.openInode(ino, MOUNT_CALLER).then((file) => {
         const open: OpenInode = {
           file,
           writer: new InodeWriter(file, {
@@ -497,7 +502,7 @@ export class DfsFileSystem implements FileSystem {
     if (this.options.atime === 'noatime') return;
     const now = Date.now();
     if (attr.atimeMs > attr.mtimeMs && attr.atimeMs > attr.ctimeMs && now - attr.atimeMs < RELATIME_MAX_AGE_MS) return;
-    this.client.setAttrInode(handle.ino, { atimeMs: 'now' }, MOUNT_CALLER).catch((err: unknown) => {
+    this.client.touchAtime(handle.ino).catch((err: unknown) => {
       this.logger.debug({ ino: handle.ino, err: String(err) }, 'atime update failed');
     });
   }

@@ -43,10 +43,10 @@ export class InodeWriter {
     return this.dirtyEnd > 0;
   }
 
-  /** The size and mtime to report while dirty: the kernel's view must not shrink back. */
-  overlay(size: number, mtimeMs: number): { size: number; mtimeMs: number } {
-    if (!this.dirty) return { size, mtimeMs };
-    return { size: Math.max(size, this.dirtyEnd), mtimeMs: Math.max(mtimeMs, this.lastWriteMs) };
+  /** The size and times to report while dirty: the kernel's view must not shrink back, and a write changes mtime and ctime at once. */
+  overlay(size: number, mtimeMs: number, ctimeMs: number): { size: number; mtimeMs: number; ctimeMs: number } {
+    if (!this.dirty) return { size, mtimeMs, ctimeMs };
+    return { size: Math.max(size, this.dirtyEnd), mtimeMs: Math.max(mtimeMs, this.lastWriteMs), ctimeMs: Math.max(ctimeMs, this.lastWriteMs) };
   }
 
   async write(offset: number, data: Buffer): Promise<number> {
@@ -77,7 +77,7 @@ export class InodeWriter {
     if (this.dirtyEnd === 0) return;
     const end = this.dirtyEnd;
     try {
-      await this.file.flush(end);
+      await this.file.commitData(end, this.lastWriteMs);
     } catch (err) {
       this.dirtyEnd = 0;
       throw err;

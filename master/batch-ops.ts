@@ -108,7 +108,12 @@ export function batchSubEntry(op: BatchOp__Output): LogEntry {
       const requestId = numericRequestId(req.requestId);
       return {
         requestId,
-        commitWrite: { inode: requireInteger(req.inode, 'inode'), endOffset: requireInteger(req.endOffset, 'end_offset'), ...callerField(req.caller) },
+        commitWrite: {
+          inode: requireInteger(req.inode, 'inode'),
+          endOffset: requireInteger(req.endOffset, 'end_offset'),
+          ...callerField(req.caller),
+          ...(req.writtenAtUs !== undefined && req.writtenAtUs !== '0' ? { writtenAtUs: requireInteger(req.writtenAtUs, 'written_at_us') } : {}),
+        },
       };
     }
     case 'makeNode': {
@@ -184,6 +189,10 @@ export function batchSubEntry(op: BatchOp__Output): LogEntry {
 /** The mode, owner and time fields of SetAttr and SetAttrInode, checked, with the caller. */
 function attrChanges(req: SetAttrInodeRequest__Output | SetAttrRequest__Output): Partial<SetAttr> {
   if (req.mode !== undefined) requireMode(req.mode);
+  if ('atimeAccess' in req && req.atimeAccess) {
+    const others = req.mode !== undefined || req.uid !== undefined || req.gid !== undefined || req.atimeUs !== undefined || req.mtimeUs !== undefined || req.atimeNow || req.mtimeNow;
+    if (others) throw new DfsError('INVALID_ARGUMENT', 'an access-time update changes nothing else');
+  }
   if (req.atimeNow && req.atimeUs !== undefined) throw new DfsError('INVALID_ARGUMENT', 'atime is set both to a time and to now');
   if (req.mtimeNow && req.mtimeUs !== undefined) throw new DfsError('INVALID_ARGUMENT', 'mtime is set both to a time and to now');
   return {
@@ -194,6 +203,7 @@ function attrChanges(req: SetAttrInodeRequest__Output | SetAttrRequest__Output):
     ...(req.mtimeUs !== undefined ? { mtimeUs: requireTime(req.mtimeUs, 'mtime_us') } : {}),
     atimeNow: req.atimeNow,
     mtimeNow: req.mtimeNow,
+    ...('atimeAccess' in req && req.atimeAccess ? { atimeAccess: true } : {}),
     ...callerField(req.caller),
   };
 }

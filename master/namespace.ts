@@ -345,6 +345,12 @@ export class Namespace {
     return row;
   }
 
+  /** A read under relatime: atime only, as the kernel's own access-time update (no ctime, no permission). */
+  accessed(row: number, timeUs: number): number {
+    this.inodes.setAtimeUs(row, timeUs);
+    return row;
+  }
+
   // ----- file content -----
 
   /**
@@ -367,7 +373,10 @@ export class Namespace {
     }
     this.inodes.setSize(row, size);
     if (caller !== undefined) this.inodes.setMode(row, modeAfterWrite(this.owned(row), caller));
-    this.inodes.touch(row, timeUs);
+    // timeUs is when the bytes were written, which may precede a later
+    // attribute change that already moved ctime: ctime never goes back.
+    this.inodes.setMtimeUs(row, timeUs);
+    this.inodes.setCtimeUs(row, Math.max(this.inodes.ctimeUs(row), timeUs));
     return row;
   }
 

@@ -329,6 +329,7 @@ export class MasterStateMachine {
         const replicateAll = given(set.replicateAll) ? readBool(set.replicateAll, 'replicateAll') : undefined;
         if (inode !== 0 && path !== '') invalid('a set_attr names its target by path or by inode, not both');
         const row = inode !== 0 ? ns.inodeRow(inode) : ns.resolve(path, caller);
+        if (readBool(set.atimeAccess, 'atime_access')) return attr(ns.accessed(row, timeUs));
         return attr(ns.setAttr(row, { ...changes, replication, replicateAll }, caller, timeUs, inode !== 0 ? `inode ${inode}` : path));
       }
       case 'truncate': {
@@ -349,7 +350,8 @@ export class MasterStateMachine {
         const commit = present(entry.commitWrite, op);
         const inode = readUint64(commit.inode) ?? 0;
         const endOffset = readUint64(commit.endOffset) ?? Infinity;
-        return attr(ns.commitWrite(inode, endOffset, this.requireConfig().chunkSizeBytes, readCaller(commit.caller), timeUs));
+        const writtenAtUs = readInt64(commit.writtenAtUs) || timeUs;
+        return attr(ns.commitWrite(inode, endOffset, this.requireConfig().chunkSizeBytes, readCaller(commit.caller), writtenAtUs));
       }
       case 'makeNode': {
         const make = present(entry.makeNode, op);
