@@ -373,10 +373,7 @@ export class Namespace {
     }
     this.inodes.setSize(row, size);
     if (caller !== undefined) this.inodes.setMode(row, modeAfterWrite(this.owned(row), caller));
-    // timeUs is when the bytes were written, which may precede a later
-    // attribute change that already moved ctime: ctime never goes back.
-    this.inodes.setMtimeUs(row, timeUs);
-    this.inodes.setCtimeUs(row, Math.max(this.inodes.ctimeUs(row), timeUs));
+    this.inodes.touch(row, timeUs);
     return row;
   }
 
@@ -399,14 +396,17 @@ export class Namespace {
   /**
    * Makes the bytes up to `endOffset` part of the file: a data write, which
    * sets mtime and ctime, and, by a caller other than root, clears
-   * S_ISUID/S_ISGID (file_remove_privs).
+   * S_ISUID/S_ISGID (file_remove_privs). `writtenAtUs` is when the bytes were
+   * written (the writer's clock, carried in the entry), which may precede a
+   * later change that already moved ctime: ctime never goes back.
    */
-  commitWrite(inode: number, endOffset: number, chunkSizeBytes: number, caller: Caller | undefined, timeUs: number): number {
+  commitWrite(inode: number, endOffset: number, chunkSizeBytes: number, caller: Caller | undefined, writtenAtUs: number): number {
     const row = this.fileRow(inode);
     if (!(endOffset <= fileSizeMax(chunkSizeBytes))) throw tooLarge(endOffset, chunkSizeBytes);
     if (endOffset > this.inodes.size(row)) this.inodes.setSize(row, endOffset);
     if (caller !== undefined) this.inodes.setMode(row, modeAfterWrite(this.owned(row), caller));
-    this.inodes.touch(row, timeUs);
+    this.inodes.setMtimeUs(row, writtenAtUs);
+    this.inodes.setCtimeUs(row, Math.max(this.inodes.ctimeUs(row), writtenAtUs));
     return row;
   }
 

@@ -54,7 +54,7 @@ describe('client batch size estimate', () => {
       },
     ],
     ['truncate', { truncate: { requestId, inode: maxInode, size: maxInode, caller } }],
-    ['commitWrite', { commitWrite: { requestId, inode: maxInode, endOffset: maxInode, caller } }],
+    ['commitWrite', { commitWrite: { requestId, inode: maxInode, endOffset: maxInode, caller, writtenAtUs: maxInode } }],
     [
       'makeNode',
       {

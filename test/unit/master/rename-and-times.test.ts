@@ -126,6 +126,25 @@ describe('master state machine: timestamps as Linux keeps them', () => {
     expect(attrOf(h.commit(f, 5))).to.include({ size: 10, atimeUs: t0, mtimeUs: t, ctimeUs: t });
   });
 
+  it('an access-time update (the mount\'s relatime) sets atime only, for anyone', () => {
+    const h = new Harness().init();
+    const f = h.file('/f');
+    const before = h.sm.statInode(f);
+    const t = h.time;
+    const caller = { uid: 4242, gid: 4242, groups: [] };
+    expect(attrOf(h.apply((time) => entries.setAttr(time, undefined, { inode: f, atimeAccess: true, caller })))).to.deep.equal({ ...before, atimeUs: t });
+  });
+
+  it('a data write dated by its writer sets mtime to that date; ctime never goes back', () => {
+    const h = new Harness().init();
+    const f = h.file('/f');
+    const commit = (writtenAtUs: number) => attrOf(h.apply((t) => entries.commitWrite(t, undefined, { inode: f, endOffset: 10, writtenAtUs })));
+    const t = h.time;
+    expect(commit(T0 + 500)).to.include({ mtimeUs: T0 + 500, ctimeUs: T0 + 500 });
+    expect(commit(T0 - 5)).to.include({ mtimeUs: T0 - 5, ctimeUs: T0 + 500 });
+    expect(commit(0)).to.include({ mtimeUs: t + 2, ctimeUs: T0 + 500 });
+  });
+
   it('reads change nothing: lookup, readDir, stat and readlink leave atime alone', () => {
     const h = new Harness().init();
     const dir = h.node(ROOT_INODE, 'd', 'FILE_KIND_DIRECTORY');
