@@ -329,7 +329,11 @@ export class MasterStateMachine {
         const replicateAll = given(set.replicateAll) ? readBool(set.replicateAll, 'replicateAll') : undefined;
         if (inode !== 0 && path !== '') invalid('a set_attr names its target by path or by inode, not both');
         const row = inode !== 0 ? ns.inodeRow(inode) : ns.resolve(path, caller);
-        if (readBool(set.atimeAccess, 'atime_access')) return attr(ns.accessed(row, timeUs));
+        if (readBool(set.atimeAccess, 'atime_access')) {
+          const others = Object.values(changes).some((v) => v !== undefined) || replication !== undefined || replicateAll !== undefined;
+          if (others) invalid('an access-time update changes nothing else');
+          return attr(ns.accessed(row, timeUs));
+        }
         return attr(ns.setAttr(row, { ...changes, replication, replicateAll }, caller, timeUs, inode !== 0 ? `inode ${inode}` : path));
       }
       case 'truncate': {

@@ -133,6 +133,7 @@ describe('master state machine: timestamps as Linux keeps them', () => {
     const t = h.time;
     const caller = { uid: 4242, gid: 4242, groups: [] };
     expect(attrOf(h.apply((time) => entries.setAttr(time, undefined, { inode: f, atimeAccess: true, caller })))).to.deep.equal({ ...before, atimeUs: t });
+    h.fails('INVALID_ARGUMENT', () => h.apply((time) => entries.setAttr(time, undefined, { inode: f, atimeAccess: true, mode: 0o600 })));
   });
 
   it('a data write dated by its writer sets mtime to that date; ctime never goes back', () => {
