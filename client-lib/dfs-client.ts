@@ -338,6 +338,12 @@ export class DfsClient {
     return this.fileOf(`inode ${inode}`, await this.statInode(inode), this.callerOf(caller));
   }
 
+  /** Opens a file whose attributes were just fetched (a create, a fresh stat): no round trip. */
+  openAttr(attr: FileAttr, caller?: Caller): DfsFile {
+    if (attr.kind !== 'file') throw new DfsError(attr.kind === 'directory' ? 'IS_A_DIRECTORY' : 'INVALID_ARGUMENT', `inode ${attr.inode} is a ${attr.kind}`);
+    return this.fileOf(`inode ${attr.inode}`, attr, this.callerOf(caller));
+  }
+
   async readFile(path: string): Promise<Buffer> {
     const file = await this.open(path);
     return file.read(0, file.stat.size);

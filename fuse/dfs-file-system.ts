@@ -99,7 +99,6 @@ interface PageStamp {
  */
 export class DfsFileSystem implements FileSystem {
   private readonly inodes = new Map<number, OpenInode>();
-  private readonly opening = new Map<number, Promise<OpenInode>>();
   private readonly files = new Map<number, FileHandle>();
   private readonly dirs = new Map<number, DirHandle>();
   private readonly pageStamps = new Map<number, PageStamp>();
@@ -222,10 +221,16 @@ export class DfsFileSystem implements FileSystem {
   // ----- files -----
 
   async open(_ctx: RequestContext, ino: number, flags: number): Promise<OpenReply> {
-    let attr = await this.client.statInode(ino);
+    // Close-to-open: what another node closed before this open is seen.
+    return this.openFresh(await this.client.statInode(ino), flags);
+  }
+
+  private async openFresh(fresh: FileAttr, flags: number): Promise<OpenReply> {
+    let attr = fresh;
+    const ino = attr.inode;
     if (attr.kind === 'directory') throw new FuseError(errno.EISDIR);
     if (attr.kind !== 'file') throw new FuseError(errno.ENXIO, 'special files are not served by the mount');
-    const open = await this.openInode(ino);
+    const open = this.openInode(attr);
     try {
       // Linux truncates on O_TRUNC whatever the access mode (the kernel checked write permission).
       if ((flags & O_TRUNC) !== 0) {
@@ -259,7 +264,7 @@ export class DfsFileSystem implements FileSystem {
     checkName(name);
     const caller = await this.callers.callerOf(ctx);
     const attr = await this.client.makeNode(parent, name, { kind: 'file', mode: mode & 0o7777, exclusive: (flags & O_EXCL) !== 0 }, caller);
-    const opened = await this.open(ctx, attr.inode, flags);
+    const opened = await this.openFresh(attr, flags);
     return { ...this.entry(attr), ...opened };
   }
 
@@ -431,33 +436,24 @@ export class DfsFileSystem implements FileSystem {
    * and an ftruncate through a descriptor must work whatever the mode became
    * since, as on Linux.
    */
-  private async openInode(ino: number): Promise<OpenInode> {
-    const existing = this.inodes.get(ino);
+  private openInode(attr: FileAttr): OpenInode {
+    const existing = this.inodes.get(attr.inode);
     if (existing !== undefined) {
       existing.opens++;
       return existing;
     }
-    let pending = this.opening.get(ino);
-    if (pending === undefined) {
-      pending = this.client.openInode(ino, MOUNT_CALLER).then((file) => {
-        const open: OpenInode = {
-          file,
-          writer: new InodeWriter(file, {
-            gatherBytes: this.options.writeGatherBytes,
-            inFlightMaxBytes: this.options.writeInFlightMaxBytes,
-            now: () => Date.now(),
-          }),
-          opens: 0,
-          handles: new Set(),
-        };
-        this.inodes.set(ino, open);
-        return open;
-      });
-      this.opening.set(ino, pending);
-      pending.finally(() => this.opening.delete(ino)).catch(() => undefined);
-    }
-    const open = await pending;
-    open.opens++;
+    const file = this.client.openAttr(attr, MOUNT_CALLER);
+    const open: OpenInode = {
+      file,
+      writer: new InodeWriter(file, {
+        gatherBytes: this.options.writeGatherBytes,
+        inFlightMaxBytes: this.options.writeInFlightMaxBytes,
+        now: () => Date.now(),
+      }),
+      opens: 1,
+      handles: new Set(),
+    };
+    this.inodes.set(attr.inode, open);
     return open;
   }
 

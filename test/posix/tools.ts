@@ -28,6 +28,16 @@ export interface ToolCheck {
 export interface ToolsOptions {
   /** Size of the dd/cp file, a multiple of 1 MiB; 256 MiB by default. */
   largeFileBytes?: number;
+  /** Files in the generated tree; 300 by default. */
+  treeFiles?: number;
+  /** The repository's folders copied in as a real tree; all the source folders by default. */
+  sourceFolders?: string[];
+  /**
+   * The file system's timestamp resolution in nanoseconds (1 by default):
+   * mtimes are compared truncated to it, as a file system that keeps
+   * microseconds cannot be asked to keep nanoseconds.
+   */
+  mtimeResolutionNs?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -64,7 +74,7 @@ async function diffTrees(expected: string, actual: string): Promise<void> {
  * owner and link target of everything under `root`, sorted: what cp -a,
  * tar and rsync promise to preserve.
  */
-async function metadataListing(root: string): Promise<string[]> {
+async function metadataListing(root: string, mtimeResolutionNs: number): Promise<string[]> {
   const result = await must('find', [root, '-printf', '%P\t%y\t%m\t%s\t%T@\t%u:%g\t%l\n'], { keepBytes: LISTING_KEEP_BYTES });
   assert(!result.stdoutTruncated, 'metadata listing fits the kept output');
   return result.stdout
@@ -73,13 +83,21 @@ async function metadataListing(root: string): Promise<string[]> {
     .map((line) => {
       const fields = line.split('\t');
       if (fields[1] === 'd') fields[3] = '-';
+      fields[4] = truncateTime(fields[4]!, mtimeResolutionNs);
       return fields.join('\t');
     })
     .sort();
 }
 
-async function compareMetadata(expected: string, actual: string): Promise<void> {
-  const [want, got] = await Promise.all([metadataListing(expected), metadataListing(actual)]);
+/** "seconds.fraction" (find's %T@, 10 fractional digits) cut to a multiple of `resolutionNs`. */
+function truncateTime(time: string, resolutionNs: number): string {
+  const [seconds, fraction = ''] = time.split('.');
+  const ns = Number(fraction.padEnd(9, '0').slice(0, 9));
+  return `${seconds}.${String(ns - (ns % resolutionNs)).padStart(9, '0')}`;
+}
+
+async function compareMetadata(expected: string, actual: string, mtimeResolutionNs: number): Promise<void> {
+  const [want, got] = await Promise.all([metadataListing(expected, mtimeResolutionNs), metadataListing(actual, mtimeResolutionNs)]);
   const wanted = new Set(want);
   const gotSet = new Set(got);
   const missing = want.filter((l) => !gotSet.has(l));
@@ -111,6 +129,7 @@ interface Context {
   source: string;
   bigFile: string;
   largeFileBytes: number;
+  mtimeResolutionNs: number;
 }
 
 type Check = { name: string; run: (ctx: Context) => Promise<string> };
@@ -123,10 +142,10 @@ const CHECKS: Check[] = [
       const outDir = join(ctx.local, 'cp-tree-out');
       await must('cp', ['-a', ctx.tree, inDir]);
       await diffTrees(ctx.tree, inDir);
-      await compareMetadata(ctx.tree, inDir);
+      await compareMetadata(ctx.tree, inDir, ctx.mtimeResolutionNs);
       await must('cp', ['-a', inDir, outDir]);
       await diffTrees(ctx.tree, outDir);
-      await compareMetadata(ctx.tree, outDir);
+      await compareMetadata(ctx.tree, outDir, ctx.mtimeResolutionNs);
       return `${describeTree(ctx.treeSummary)}: contents (diff -r), modes, sizes, mtimes and link targets identical in and back out`;
     },
   },
@@ -185,7 +204,7 @@ const CHECKS: Check[] = [
       await must('mkdir', [extracted, piped]);
       await must('tar', ['-C', extracted, '-xf', archive]);
       await diffTrees(ctx.tree, extracted);
-      await compareMetadata(ctx.tree, extracted);
+      await compareMetadata(ctx.tree, extracted, ctx.mtimeResolutionNs);
       await must('tar', ['--format=posix', '--sort=name', '-C', extracted, '-cf', fromDir, '.']);
       const [want, got] = await Promise.all([
         must('tar', ['-tv', '--full-time', '-f', archive], { keepBytes: LISTING_KEEP_BYTES }),
@@ -194,7 +213,7 @@ const CHECKS: Check[] = [
       if (want.stdout !== got.stdout) throw new CheckFailed(`tar -tv of the archive created from the directory differs from the original's`);
       await must('bash', ['-c', 'set -o pipefail; tar --format=posix -C "$1" -cf - . | tar -C "$2" -xf -', 'bash', extracted, piped]);
       await diffTrees(ctx.tree, piped);
-      await compareMetadata(ctx.tree, piped);
+      await compareMetadata(ctx.tree, piped, ctx.mtimeResolutionNs);
       return 'extracted tree identical (contents and metadata), archive created from it lists identically, tar | tar copy identical';
     },
   },
@@ -282,7 +301,12 @@ export async function runToolsWorkload(dir: string, opts: ToolsOptions = {}): Pr
   const work = join(dir, `tools-workload-${process.pid}-${randomBytes(4).toString('hex')}`);
   const checks: ToolCheck[] = [];
   try {
-    const ctx = await prepare(local, work, largeFileBytes);
+    const ctx = await prepare(local, work, {
+      largeFileBytes,
+      treeFiles: opts.treeFiles ?? TREE_FILES,
+      sourceFolders: opts.sourceFolders ?? SOURCE_FOLDERS,
+      mtimeResolutionNs: opts.mtimeResolutionNs ?? 1,
+    });
     for (const check of CHECKS) checks.push(await runCheck(check.name, () => check.run(ctx)));
     checks.push(
       await runCheck('rm -rf the workload directory', async () => {
@@ -304,12 +328,17 @@ export async function runToolsWorkload(dir: string, opts: ToolsOptions = {}): Pr
  * environment problem, not a finding about `dir`, except creating the
  * workload directory, which is the first thing done in `dir`.
  */
-async function prepare(local: string, work: string, largeFileBytes: number): Promise<Context> {
+async function prepare(
+  local: string,
+  work: string,
+  sizes: { largeFileBytes: number; treeFiles: number; sourceFolders: string[]; mtimeResolutionNs: number },
+): Promise<Context> {
+  const { largeFileBytes, treeFiles, sourceFolders, mtimeResolutionNs } = sizes;
   const tree = join(local, 'tree');
-  const treeSummary = await generateTree(tree, { files: TREE_FILES, seed: TREE_SEED });
+  const treeSummary = await generateTree(tree, { files: treeFiles, seed: TREE_SEED });
   // A snapshot, so that others editing the repository meanwhile cannot make the copies differ.
   const source = join(local, 'source');
-  const folders = SOURCE_FOLDERS.map((f) => join(REPO_ROOT, f)).filter((f) => existsSync(f));
+  const folders = sourceFolders.map((f) => join(REPO_ROOT, f)).filter((f) => existsSync(f));
   assert(folders.length > 0, `no source folders under ${REPO_ROOT}`);
   await must('mkdir', [source]);
   await must('cp', ['-r', ...folders, source]);
@@ -321,7 +350,7 @@ async function prepare(local: string, work: string, largeFileBytes: number): Pro
     await must('dd', ['if=/dev/urandom', `of=${bigFile}`, 'bs=1M', 'iflag=fullblock', `seek=${offset}`, `count=${count}`, 'conv=notrunc', 'status=none']);
   }
   await must('mkdir', [work]);
-  return { local, work, tree, treeSummary, source, bigFile, largeFileBytes };
+  return { local, work, tree, treeSummary, source, bigFile, largeFileBytes, mtimeResolutionNs };
 }
 
 async function runCheck(name: string, run: () => Promise<string>): Promise<ToolCheck> {
