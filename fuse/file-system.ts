@@ -15,7 +15,10 @@ export interface RequestContext {
   readonly pid: number;
 }
 
-/** What the kernel caches about an inode. `mode` includes the type bits (S_IFREG, S_IFDIR, ...). */
+/**
+ * What the kernel caches about an inode. `mode` includes the type bits (S_IFREG, S_IFDIR, ...).
+ * Times are milliseconds since the epoch kept to the microsecond (the session's granularity).
+ */
 export interface InodeAttr {
   readonly ino: number;
   readonly size: number;

@@ -63,6 +63,8 @@ import {
 import { abortConnection, canonicalMountPoint, clearStaleMount, mountFuse, setReadahead, unmountFuse, type MountEntry } from './mount-point.js';
 
 const PAGE_BYTES = 4096;
+/** Timestamps are kept to the microsecond. */
+const TIME_GRANULARITY_NS = 1000;
 const MIB = 1024 * 1024;
 /** FUSE_MAX_PAGES lets a request carry up to 256 pages (the kernel's default fs.fuse.max_pages_limit). */
 const MAX_WRITE_BYTES_LIMIT = 256 * PAGE_BYTES;
@@ -209,7 +211,8 @@ export function negotiateInit(offer: InitRequest, config: Pick<SessionConfig, 'm
     maxBackground: config.maxBackground,
     congestionThreshold: config.congestionThreshold,
     maxWrite: config.maxWriteBytes,
-    timeGran: 1,
+    // File systems served here keep times to the microsecond (see InodeAttr): the kernel truncates to that too.
+    timeGran: TIME_GRANULARITY_NS,
     maxPages: Math.ceil(config.maxWriteBytes / PAGE_BYTES),
   };
   if (offer.major > KERNEL_VERSION) return { kind: 'retry', reply: { ...ours, minor: KERNEL_MINOR_VERSION } };

@@ -164,7 +164,8 @@ function writeI64(buf: Buffer, at: number, value: number): void {
 /** Milliseconds as (seconds, nanoseconds), nanoseconds in [0, 1e9). */
 function writeTimespec(buf: Buffer, secAt: number, nsecAt: number, ms: number): void {
   let sec = Math.floor(ms / 1000);
-  let nsec = Math.round((ms - sec * 1000) * 1e6);
+  // Quantized to the microsecond, the file systems' resolution: a float of milliseconds since the epoch is off by a fraction of one.
+  let nsec = Math.round((ms - sec * 1000) * 1e3) * 1e3;
   if (nsec >= 1e9) {
     sec += 1;
     nsec -= 1e9;
@@ -174,7 +175,8 @@ function writeTimespec(buf: Buffer, secAt: number, nsecAt: number, ms: number): 
 }
 
 function timespecMs(sec: number, nsec: number): number {
-  return sec * 1000 + nsec / 1e6;
+  // Truncated to the microsecond, as Linux truncates times to a file system's granularity.
+  return sec * 1000 + Math.floor(nsec / 1e3) / 1e3;
 }
 
 // ------------------------------------------------------------------ header

@@ -175,7 +175,7 @@ describe('FUSE session INIT and errors', () => {
     const outcome = negotiateInit(offer, config);
     expect(outcome.kind).to.equal('accept');
     if (outcome.kind !== 'accept') return;
-    expect(outcome.reply).to.include({ major: 7, minor: 38, maxWrite: 1 << 20, maxPages: 256, maxReadahead: 131072, timeGran: 1 });
+    expect(outcome.reply).to.include({ major: 7, minor: 38, maxWrite: 1 << 20, maxPages: 256, maxReadahead: 131072, timeGran: 1000 });
     const f = outcome.reply.flags;
     for (const bit of [InitFlag.ASYNC_READ, InitFlag.ATOMIC_O_TRUNC, InitFlag.BIG_WRITES, InitFlag.AUTO_INVAL_DATA, InitFlag.DO_READDIRPLUS, InitFlag.READDIRPLUS_AUTO, InitFlag.PARALLEL_DIROPS, InitFlag.MAX_PAGES]) {
       expect(f & bit, `flag ${bit}`).to.not.equal(0);
