@@ -68,7 +68,6 @@ interface OpenInode {
 
 interface FileHandle {
   readonly ino: number;
-  readonly flags: number;
   readonly readAhead: ReadAhead;
   /** The attributes at open, for relatime; cleared once atime is judged. */
   openAttr: FileAttr | undefined;
@@ -248,7 +247,6 @@ export class DfsFileSystem implements FileSystem {
     const fh = this.nextHandle++;
     const handle: FileHandle = {
       ino,
-      flags,
       readAhead: new ReadAhead((offset, length) => open.file.read(offset, length), {
         segmentBytes: this.options.readAheadSegmentBytes,
         segmentsAhead: this.options.readAheadSegments,
