@@ -75,14 +75,18 @@ async function localServerIds(client: DfsClient): Promise<string[]> {
     .map((s) => s.server!.id);
 }
 
-async function serveMount(mountPoint: string, settings: MountSettings, logger: Logger): Promise<void> {
-  const probe = await DfsClient.connect({ masters: settings.masters, logger });
-  let serverIds: string[];
+/** A short-lived client only for discovery: locality is fixed when the serving client is made. */
+async function discoverLocalServerIds(masters: string[], logger: Logger): Promise<string[]> {
+  const probe = await DfsClient.connect({ masters, logger });
   try {
-    serverIds = settings.localChunkservers ?? (await localServerIds(probe));
+    return await localServerIds(probe);
   } finally {
     probe.close();
   }
+}
+
+async function serveMount(mountPoint: string, settings: MountSettings, logger: Logger): Promise<void> {
+  const serverIds = settings.localChunkservers ?? (await discoverLocalServerIds(settings.masters, logger));
   const client = await DfsClient.connect({
     masters: settings.masters,
     logger,

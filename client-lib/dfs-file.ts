@@ -152,7 +152,7 @@ export class DfsFile {
 
   /** Waits for every queued write, then records `end` as the least file size. */
   async flush(end?: number): Promise<void> {
-    await Promise.all([...this.sessions.values()].map((s) => s.flush()));
+    await this.flushSessions();
     if (end !== undefined) await this.sizes.ensure(end);
   }
 
@@ -163,7 +163,7 @@ export class DfsFile {
    * the master late still dates the change when it was made.
    */
   async commitData(end: number, writtenAtMs: number): Promise<void> {
-    await Promise.all([...this.sessions.values()].map((s) => s.flush()));
+    await this.flushSessions();
     const response = await this.deps.master.call('CommitWrite', {
       requestId: this.deps.master.requestId(),
       inode: String(this.attr.inode),
@@ -251,6 +251,11 @@ export class DfsFile {
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
     await Promise.all(sessions.map((s) => s.close()));
+  }
+
+  /** Every queued write durable on every replica. */
+  private async flushSessions(): Promise<void> {
+    await Promise.all([...this.sessions.values()].map((s) => s.flush()));
   }
 
   private async session(index: number): Promise<ChunkWriteSession> {

@@ -1,16 +1,10 @@
+import { constants as fsConstants } from 'node:fs';
 import { constants } from 'node:os';
 import type { FileAttr, FileKind } from '../client-lib/types.js';
 import type { InodeAttr } from './file-system.js';
 import { FuseError } from './file-system.js';
 
-export const S_IFMT = 0o170000;
-export const S_IFSOCK = 0o140000;
-export const S_IFLNK = 0o120000;
-export const S_IFREG = 0o100000;
-export const S_IFBLK = 0o060000;
-export const S_IFDIR = 0o040000;
-export const S_IFCHR = 0o020000;
-export const S_IFIFO = 0o010000;
+const { S_IFMT, S_IFSOCK, S_IFLNK, S_IFREG, S_IFBLK, S_IFDIR, S_IFCHR, S_IFIFO } = fsConstants;
 
 const TYPE_BITS: Record<FileKind, number> = {
   file: S_IFREG,

@@ -1,8 +1,12 @@
+import { constants as fsConstants } from 'node:fs';
 import { constants } from 'node:os';
 import type { DfsClient } from '../client-lib/dfs-client.js';
 import type { DfsFile } from '../client-lib/dfs-file.js';
 import type { Caller, DirEntry, FileAttr } from '../client-lib/types.js';
+import { permits } from '../common/access.js';
+import { LIMITS } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
+import { checkName } from '../common/path.js';
 import { kindOfMode, toInodeAttr, typeBits } from './attr-mapping.js';
 import { CallerGroups } from './caller-groups.js';
 import {
@@ -24,9 +28,7 @@ import { InodeWriter } from './inode-writer.js';
 import { ReadAhead } from './read-ahead.js';
 
 const { errno } = constants;
-const O_TRUNC = 0o1000;
-const O_EXCL = 0o200;
-const NAME_MAX = 255;
+const { O_TRUNC, O_EXCL } = fsConstants;
 /** relatime: an atime older than this is refreshed on read even if newer than mtime. */
 const RELATIME_MAX_AGE_MS = 24 * 3600 * 1000;
 const STATFS_CACHE_MS = 2_000;
@@ -324,7 +326,7 @@ export class DfsFileSystem implements FileSystem {
       // Inodes are not a fixed pool: only the master's memory bounds them.
       files: 2 ** 32,
       ffree: 2 ** 32 - 1,
-      namelen: NAME_MAX,
+      namelen: LIMITS.nameMaxBytes,
     };
     this.statfsCache = { reply, atMs: performance.now() };
     return reply;
@@ -352,14 +354,8 @@ export class DfsFileSystem implements FileSystem {
 
   async access(ctx: RequestContext, ino: number, mask: number): Promise<void> {
     const attr = await this.client.statInode(ino);
-    if (mask === 0 || ctx.uid === 0) {
-      if (ctx.uid === 0 && (mask & 1) !== 0 && attr.kind !== 'directory' && (attr.mode & 0o111) === 0) throw new FuseError(errno.EACCES);
-      return;
-    }
-    const caller = await this.callers.callerOf(ctx);
-    const shift = attr.uid === caller.uid ? 6 : attr.gid === caller.gid || caller.groups.includes(attr.gid) ? 3 : 0;
-    const granted = (attr.mode >> shift) & 7;
-    if ((mask & ~granted & 7) !== 0) throw new FuseError(errno.EACCES);
+    // R_OK, W_OK and X_OK are MAY_READ, MAY_WRITE and MAY_EXEC; F_OK (0) asks only that the inode exists.
+    if (!permits(attr, await this.callers.callerOf(ctx), mask & 0o7)) throw new FuseError(errno.EACCES);
   }
 
   async destroy(): Promise<void> {
@@ -502,7 +498,4 @@ export class DfsFileSystem implements FileSystem {
   }
 }
 
-function checkName(name: string): void {
-  if (Buffer.byteLength(name) > NAME_MAX) throw new FuseError(errno.ENAMETOOLONG);
-}
 

@@ -26,11 +26,7 @@ import {
 } from '../../fuse/file-system.js';
 
 const { EEXIST, EINVAL, EISDIR, ENOTDIR, ENOTEMPTY, EBADF } = osConstants.errno;
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const S_IFREG = 0o100000;
-const S_IFLNK = 0o120000;
-const { O_TRUNC, O_EXCL } = fsConstants;
+const { O_TRUNC, O_EXCL, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK } = fsConstants;
 const ROOT = 1;
 /** Entries one readdir call hands back; the session packs what fits and asks again. */
 const READDIR_BATCH = 512;

@@ -1,29 +1,14 @@
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
 import { crc32c } from '../../common/crc32c.js';
-import { fromGrpcError } from '../../common/grpc-errors.js';
 import { callUnary } from '../../common/grpc-client-pool.js';
 import { chunkserverServices } from '../../proto/load.js';
 import { encodeFrame, rawFrameClientConstructor } from '../../proto/pipeline-frames.js';
 import type { WriteAck__Output } from '../../proto/generated/dfs/chunk/WriteAck.js';
 import type { DfsClient } from '../../client-lib/index.js';
 import { TestCluster } from '../harness/test-cluster.js';
+import { expectStatus } from '../harness/expect-status.js';
 import { rawClients } from '../harness/raw-clients.js';
-
-/** Runs a call that must fail, and checks the status on the wire and the error code in its trailer. */
-async function expectFailure(call: () => Promise<unknown>, status: grpc.status, code: string): Promise<void> {
-  let caught: unknown;
-  try {
-    await call();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, `expected ${code}`).to.not.equal(undefined);
-  const error = fromGrpcError(caught);
-  const wire = (error.cause as grpc.ServiceError | undefined)?.code;
-  expect(wire, `gRPC status for ${code}: ${error.message}`).to.equal(status);
-  expect(error.code, error.message).to.equal(code);
-}
 
 /** A bidirectional write stream: sends frames, then resolves with the status it ends with. */
 function writeStream(address: string, frames: Buffer[]): Promise<unknown> {
@@ -101,53 +86,53 @@ describe('bad input gets a clear error and changes nothing', function () {
     const md = raw.metadata();
     const bad = ['/dir/../x', '/dir/./x', '/dir//x', '/dir/', '/x\u0000y', 'relative', ''];
     for (const path of bad) {
-      await expectFailure(() => callUnary(md, 'Create', { requestId: rid(), path, mode: 0o644 }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
-      await expectFailure(() => callUnary(md, 'Mkdir', { requestId: rid(), path, mode: 0o755 }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
-      await expectFailure(() => callUnary(md, 'Stat', { path }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+      await expectStatus(() => callUnary(md, 'Create', { requestId: rid(), path, mode: 0o644 }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+      await expectStatus(() => callUnary(md, 'Mkdir', { requestId: rid(), path, mode: 0o755 }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+      await expectStatus(() => callUnary(md, 'Stat', { path }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
     }
-    await expectFailure(() => callUnary(md, 'Create', { requestId: rid(), path: '/' + 'n'.repeat(256), mode: 0o644 }, 5000), grpc.status.INVALID_ARGUMENT, 'NAME_TOO_LONG');
-    await expectFailure(() => callUnary(md, 'Create', { requestId: rid(), path: ('/' + 'n'.repeat(250)).repeat(17), mode: 0o644 }, 5000), grpc.status.INVALID_ARGUMENT, 'NAME_TOO_LONG');
-    await expectFailure(() => callUnary(md, 'Rename', { requestId: rid(), source: '/ref', destination: '/dir/../ref2' }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectStatus(() => callUnary(md, 'Create', { requestId: rid(), path: '/' + 'n'.repeat(256), mode: 0o644 }, 5000), grpc.status.INVALID_ARGUMENT, 'NAME_TOO_LONG');
+    await expectStatus(() => callUnary(md, 'Create', { requestId: rid(), path: ('/' + 'n'.repeat(250)).repeat(17), mode: 0o644 }, 5000), grpc.status.INVALID_ARGUMENT, 'NAME_TOO_LONG');
+    await expectStatus(() => callUnary(md, 'Rename', { requestId: rid(), source: '/ref', destination: '/dir/../ref2' }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
   });
 
   it('refuses mutations without a request id, and bad modes', async () => {
     const md = raw.metadata();
-    await expectFailure(() => callUnary(md, 'Create', { path: '/new', mode: 0o644 }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
-    await expectFailure(() => callUnary(md, 'Create', { requestId: { clientId: '', seq: '1' }, path: '/new' }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
-    await expectFailure(() => callUnary(md, 'Create', { requestId: rid(), path: '/new', mode: 0o17777 }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectStatus(() => callUnary(md, 'Create', { path: '/new', mode: 0o644 }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectStatus(() => callUnary(md, 'Create', { requestId: { clientId: '', seq: '1' }, path: '/new' }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectStatus(() => callUnary(md, 'Create', { requestId: rid(), path: '/new', mode: 0o17777 }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
   });
 
   it('refuses negative, huge and out-of-range offsets and sizes', async () => {
     const md = raw.metadata();
     for (const n of ['-1', '18446744073709551615', '9007199254740993']) {
-      await expectFailure(() => callUnary(md, 'CommitWrite', { requestId: rid(), inode, endOffset: n }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
-      await expectFailure(() => callUnary(md, 'GetChunks', { inode: n, firstIndex: '0' }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
-      await expectFailure(() => callUnary(raw.metadata(), 'Truncate', { requestId: rid(), inode, size: n }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+      await expectStatus(() => callUnary(md, 'CommitWrite', { requestId: rid(), inode, endOffset: n }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+      await expectStatus(() => callUnary(md, 'GetChunks', { inode: n, firstIndex: '0' }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+      await expectStatus(() => callUnary(raw.metadata(), 'Truncate', { requestId: rid(), inode, size: n }, 5000), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
     }
-    await expectFailure(() => callUnary(md, 'Truncate', { requestId: rid(), inode, size: String(2 ** 52) }, 5000), grpc.status.RESOURCE_EXHAUSTED, 'TOO_LARGE');
-    await expectFailure(() => callUnary(md, 'AllocateChunk', { requestId: rid(), inode, index: String(2 ** 40) }, 5000), grpc.status.RESOURCE_EXHAUSTED, 'TOO_LARGE');
+    await expectStatus(() => callUnary(md, 'Truncate', { requestId: rid(), inode, size: String(2 ** 52) }, 5000), grpc.status.RESOURCE_EXHAUSTED, 'TOO_LARGE');
+    await expectStatus(() => callUnary(md, 'AllocateChunk', { requestId: rid(), inode, index: String(2 ** 40) }, 5000), grpc.status.RESOURCE_EXHAUSTED, 'TOO_LARGE');
     const read = (offset: string, length: string) =>
       new Promise((resolve, reject) => {
         const c = rawClients(primary).data();
         const s = c.Read({ handle, version, offset, length });
         s.on('data', () => undefined).on('error', reject).on('end', resolve);
       });
-    await expectFailure(() => read('-1', '10'), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
-    await expectFailure(() => read('0', '18446744073709551615'), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectStatus(() => read('-1', '10'), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectStatus(() => read('0', '18446744073709551615'), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
   });
 
   it('refuses unknown inodes, handles and chunks', async () => {
     const md = raw.metadata();
-    await expectFailure(() => callUnary(md, 'GetChunks', { inode: '424242', firstIndex: '0' }, 5000), grpc.status.NOT_FOUND, 'NOT_FOUND');
-    await expectFailure(() => callUnary(md, 'GetLease', { handle: '999999' }, 5000), grpc.status.NOT_FOUND, 'NOT_FOUND');
-    await expectFailure(() => callUnary(md, 'CommitWrite', { requestId: rid(), inode: '424242', endOffset: '1' }, 5000), grpc.status.NOT_FOUND, 'NOT_FOUND');
-    await expectFailure(() => callUnary(md, 'Stat', { path: '/nope' }, 5000), grpc.status.NOT_FOUND, 'NOT_FOUND');
+    await expectStatus(() => callUnary(md, 'GetChunks', { inode: '424242', firstIndex: '0' }, 5000), grpc.status.NOT_FOUND, 'NOT_FOUND');
+    await expectStatus(() => callUnary(md, 'GetLease', { handle: '999999' }, 5000), grpc.status.NOT_FOUND, 'NOT_FOUND');
+    await expectStatus(() => callUnary(md, 'CommitWrite', { requestId: rid(), inode: '424242', endOffset: '1' }, 5000), grpc.status.NOT_FOUND, 'NOT_FOUND');
+    await expectStatus(() => callUnary(md, 'Stat', { path: '/nope' }, 5000), grpc.status.NOT_FOUND, 'NOT_FOUND');
     const read = () =>
       new Promise((resolve, reject) => {
         const s = rawClients(primary).data().Read({ handle: '999999', version: '1', offset: '0', length: '10' });
         s.on('data', () => undefined).on('error', reject).on('end', resolve);
       });
-    await expectFailure(read, grpc.status.NOT_FOUND, 'NOT_FOUND');
+    await expectStatus(read, grpc.status.NOT_FOUND, 'NOT_FOUND');
   });
 
   it('refuses wrong versions and mutations sent to a replica that holds no lease', async () => {
@@ -156,24 +141,24 @@ describe('bad input gets a clear error and changes nothing', function () {
         const s = rawClients(primary).data().Read({ handle, version: v, offset: '0', length: '10' });
         s.on('data', () => undefined).on('error', reject).on('end', resolve);
       });
-    await expectFailure(() => readAt(String(Number(version) + 5)), grpc.status.FAILED_PRECONDITION, 'STALE_VERSION');
+    await expectStatus(() => readAt(String(Number(version) + 5)), grpc.status.FAILED_PRECONDITION, 'STALE_VERSION');
     const data = Buffer.from('x');
     const append = (address: string, v: string, crc = crc32c(data)) =>
       callUnary(rawClients(address).data(), 'Append', { handle, version: v, clientId: 'bad', seq: '1', data, dataCrc32c: crc }, 5000);
-    await expectFailure(() => append(secondary, version), grpc.status.ABORTED, 'LEASE_EXPIRED');
+    await expectStatus(() => append(secondary, version), grpc.status.ABORTED, 'LEASE_EXPIRED');
     const { lease } = await callUnary(raw.metadata(), 'GetLease', { handle }, 5000);
     const current = rawClients(lease!.primary!.address);
-    await expectFailure(
+    await expectStatus(
       () => callUnary(current.data(), 'Append', { handle, version: String(Number(lease!.version) + 1), clientId: 'bad', seq: '1', data, dataCrc32c: crc32c(data) }, 5000),
       grpc.status.FAILED_PRECONDITION,
       'STALE_VERSION',
     );
-    await expectFailure(
+    await expectStatus(
       () => callUnary(current.data(), 'Append', { handle, version: lease!.version, clientId: 'bad', seq: '1', data, dataCrc32c: 12345 }, 5000),
       grpc.status.DATA_LOSS,
       'CHECKSUM_MISMATCH',
     );
-    await expectFailure(
+    await expectStatus(
       () => callUnary(current.replication(), 'PrepareVersion', { handle, minVersion: '5', version: '5' }, 5000),
       grpc.status.INVALID_ARGUMENT,
       'INVALID_ARGUMENT',
@@ -186,11 +171,11 @@ describe('bad input gets a clear error and changes nothing', function () {
     const header = encodeFrame({ header: { handle, version: lease!.version, chain: [], clientId: 'bad' } });
     const packet = (offset: number, data: Buffer, crc = crc32c(data)) =>
       encodeFrame({ packet: { kind: 'PACKET_KIND_WRITE', offset: String(offset), data, dataCrc32c: crc } });
-    await expectFailure(() => writeStream(at, [packet(0, Buffer.from('x'))]), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
-    await expectFailure(() => writeStream(at, [Buffer.from([0xff, 0xff, 0xff, 0x01])]), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
-    await expectFailure(() => writeStream(at, [header, packet(cluster.chunkSizeBytes - 1, Buffer.from('xy'))]), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
-    await expectFailure(() => writeStream(at, [header, packet(0, Buffer.from('xy'), 7)]), grpc.status.DATA_LOSS, 'CHECKSUM_MISMATCH');
-    await expectFailure(
+    await expectStatus(() => writeStream(at, [packet(0, Buffer.from('x'))]), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectStatus(() => writeStream(at, [Buffer.from([0xff, 0xff, 0xff, 0x01])]), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectStatus(() => writeStream(at, [header, packet(cluster.chunkSizeBytes - 1, Buffer.from('xy'))]), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectStatus(() => writeStream(at, [header, packet(0, Buffer.from('xy'), 7)]), grpc.status.DATA_LOSS, 'CHECKSUM_MISMATCH');
+    await expectStatus(
       () => writeStream(at, [header, encodeFrame({ packet: { kind: 'PACKET_KIND_APPEND', offset: '0', data: Buffer.from('x'), dataCrc32c: crc32c(Buffer.from('x')) } })]),
       grpc.status.INVALID_ARGUMENT,
       'INVALID_ARGUMENT',
@@ -198,14 +183,14 @@ describe('bad input gets a clear error and changes nothing', function () {
   });
 
   it('refuses oversize messages with RESOURCE_EXHAUSTED', async () => {
-    await expectFailure(
+    await expectStatus(
       () => callUnary(raw.metadata(), 'Create', { requestId: rid(), path: '/' + 'x'.repeat(5 * 1024 * 1024) }, 10_000),
       grpc.status.RESOURCE_EXHAUSTED,
       'TOO_LARGE',
     );
     const { lease } = await callUnary(raw.metadata(), 'GetLease', { handle }, 5000);
     const big = Buffer.alloc(2 * 1024 * 1024);
-    await expectFailure(
+    await expectStatus(
       () => callUnary(rawClients(lease!.primary!.address).data(), 'Append', { handle, version: lease!.version, clientId: 'bad', seq: '9', data: big, dataCrc32c: crc32c(big) }, 10_000),
       grpc.status.RESOURCE_EXHAUSTED,
       'TOO_LARGE',
@@ -214,12 +199,12 @@ describe('bad input gets a clear error and changes nothing', function () {
 
   it('refuses chunkserver registrations with bad addresses or ids', async () => {
     const registry = raw.registry();
-    await expectFailure(
+    await expectStatus(
       () => callUnary(registry, 'Register', { server: { id: 'x', address: 'not an address', zone: 'z', rack: 'r' }, capacityBytes: '1', usedBytes: '0' }, 5000),
       grpc.status.INVALID_ARGUMENT,
       'INVALID_ARGUMENT',
     );
-    await expectFailure(
+    await expectStatus(
       () => callUnary(registry, 'Register', { server: { id: '../../etc', address: '127.0.0.1:1', zone: 'z', rack: 'r' }, capacityBytes: '1', usedBytes: '0' }, 5000),
       grpc.status.INVALID_ARGUMENT,
       'INVALID_ARGUMENT',

@@ -7,23 +7,9 @@ import { LIMITS } from '../../common/limits.js';
 import { DfsClient } from '../../client-lib/index.js';
 import type { BatchOp } from '../../proto/generated/dfs/master/BatchOp.js';
 import type { MetadataClient } from '../../proto/generated/dfs/master/Metadata.js';
+import { expectStatus } from '../harness/expect-status.js';
 import { rawClients } from '../harness/raw-clients.js';
 import { TestCluster, waitFor } from '../harness/test-cluster.js';
-
-/** Runs a call that must fail, and checks the status on the wire and the error code in its trailer. */
-async function expectFailure(call: () => Promise<unknown>, status: grpc.status, code: string): Promise<void> {
-  let caught: unknown;
-  try {
-    await call();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, `expected ${code}`).to.not.equal(undefined);
-  const error = fromGrpcError(caught);
-  const wire = (error.cause as grpc.ServiceError | undefined)?.code;
-  expect(wire, `gRPC status for ${code}: ${error.message}`).to.equal(status);
-  expect(error.code, error.message).to.equal(code);
-}
 
 describe('metadata batching through a Raft group of masters (real processes)', function () {
   this.timeout(180_000);
@@ -138,8 +124,8 @@ describe('metadata batching through a Raft group of masters (real processes)', f
 
     // One op too many: the whole call fails, nothing applies.
     const tooMany = Array.from({ length: LIMITS.batchOpsMax + 1 }, (_, i) => create(`/wire/over${i}`));
-    await expectFailure(() => callUnary(metadata, 'Batch', { ops: tooMany }, 10_000), grpc.status.RESOURCE_EXHAUSTED, 'TOO_LARGE');
-    await expectFailure(
+    await expectStatus(() => callUnary(metadata, 'Batch', { ops: tooMany }, 10_000), grpc.status.RESOURCE_EXHAUSTED, 'TOO_LARGE');
+    await expectStatus(
       () => callUnary(metadata, 'ReadBatch', { ops: Array.from({ length: LIMITS.batchOpsMax + 1 }, () => ({ stat: { path: '/' } })) }, 10_000),
       grpc.status.RESOURCE_EXHAUSTED,
       'TOO_LARGE',
@@ -155,7 +141,7 @@ describe('metadata batching through a Raft group of masters (real processes)', f
     const renames: BatchOp[] = Array.from({ length: LIMITS.batchOpsMax }, (_, i) => ({
       rename: { requestId: rid(), source: longPath(`s${i}-`), destination: longPath(`d${i}-`), noReplace: false },
     }));
-    await expectFailure(() => callUnary(metadata, 'Batch', { ops: renames }, 10_000), grpc.status.RESOURCE_EXHAUSTED, 'TOO_LARGE');
+    await expectStatus(() => callUnary(metadata, 'Batch', { ops: renames }, 10_000), grpc.status.RESOURCE_EXHAUSTED, 'TOO_LARGE');
     expect((await client.list('/wire')).length, 'a refused batch applies nothing').to.equal(0);
 
     // Per-op checks: a bad op gets its own INVALID_ARGUMENT; the others apply.
@@ -190,7 +176,7 @@ describe('metadata batching through a Raft group of masters (real processes)', f
     try {
       const follower = onFollower.metadata();
       for (const call of [() => callUnary(follower, 'Batch', { ops: [create('/wire/f')] }, 10_000), () => callUnary(follower, 'ReadBatch', { ops: [] }, 10_000)]) {
-        await expectFailure(call, grpc.status.UNAVAILABLE, 'NOT_LEADER');
+        await expectStatus(call, grpc.status.UNAVAILABLE, 'NOT_LEADER');
         const err = await call().catch((e: unknown) => fromGrpcError(e));
         expect((err as ReturnType<typeof fromGrpcError>).details.leaderHint).to.equal(leaderAddress);
       }

@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 
 import { type Caller, DfsClient, DfsError, ROOT_INODE } from '../../client-lib/index.js';
 import { callUnary } from '../../common/grpc-client-pool.js';
-import { fromGrpcError } from '../../common/grpc-errors.js';
 import type { MetadataClient } from '../../proto/generated/dfs/master/Metadata.js';
+import { expectStatus } from '../harness/expect-status.js';
 import { rawClients } from '../harness/raw-clients.js';
 import { FAST_MASTER_ARGS, TestCluster } from '../harness/test-cluster.js';
 
@@ -26,20 +26,6 @@ async function expectErrno(call: () => Promise<unknown>, code: string, errno: st
   const error = caught as DfsError;
   expect(error.code, error.message).to.equal(code);
   expect(error.errno).to.equal(errno);
-}
-
-/** A raw call that must fail: the gRPC status on the wire and the code in its trailer. */
-async function expectStatus(call: () => Promise<unknown>, status: grpc.status, code: string): Promise<void> {
-  let caught: unknown;
-  try {
-    await call();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught, `expected ${code}`).to.not.equal(undefined);
-  const error = fromGrpcError(caught);
-  expect((error.cause as grpc.ServiceError | undefined)?.code, `gRPC status for ${code}: ${error.message}`).to.equal(status);
-  expect(error.code, error.message).to.equal(code);
 }
 
 async function readAll(client: DfsClient, inode: number, caller: Caller): Promise<Buffer> {
