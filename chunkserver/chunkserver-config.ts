@@ -6,6 +6,8 @@ export interface ChunkserverConfig {
   host: string;
   /** 0 picks a free port (tests). */
   port: number;
+  /** HTTP port for /metrics and /healthz, on `host`; 0 picks a free port, -1 turns HTTP off. */
+  httpPort: number;
   /** The address clients and peers reach this server at; defaults to host:port. */
   advertiseAddress: string | undefined;
   dataDir: string;
@@ -24,6 +26,7 @@ export interface ChunkserverConfig {
 export const CHUNKSERVER_DEFAULTS: Omit<ChunkserverConfig, 'dataDir' | 'masters'> = {
   host: '127.0.0.1',
   port: 7100,
+  httpPort: 7180,
   advertiseAddress: undefined,
   zone: 'default',
   rack: 'default',
@@ -41,6 +44,7 @@ export function validateChunkserverConfig(config: ChunkserverConfig): Chunkserve
   if (config.masters.length === 0) fail('at least one master address is required');
   for (const m of config.masters) if (!/^[^\s:]+:\d{1,5}$/.test(m)) fail(`master address ${JSON.stringify(m)} is not host:port`);
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) fail(`port ${config.port} is not a port`);
+  if (!Number.isInteger(config.httpPort) || config.httpPort < -1 || config.httpPort > 65535) fail(`httpPort ${config.httpPort} is not a port (or -1 for none)`);
   if (config.capacityBytes !== undefined && !(config.capacityBytes > 0)) fail('capacityBytes must be positive');
   if (!(config.scrubIntervalMs >= 0)) fail('scrubIntervalMs must not be negative');
   for (const [key, value] of [['zone', config.zone], ['rack', config.rack]] as const) {

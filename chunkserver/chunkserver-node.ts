@@ -10,6 +10,7 @@ import { KeyedMutex } from '../common/keyed-mutex.js';
 import { LIMITS } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import { writeReadyFile } from '../common/ready-file.js';
+import { HttpServer, sendJson } from '../common/http-server.js';
 import { chunkserverServices } from '../proto/load.js';
 import type { ServerRef__Output } from '../proto/generated/dfs/ServerRef.js';
 import type { ChunkDataClient } from '../proto/generated/dfs/chunk/ChunkData.js';
@@ -41,6 +42,8 @@ export class ChunkserverNode {
     private readonly heartbeats: HeartbeatLoop,
     private readonly scrubber: Scrubber,
     private readonly pools: { close(): void }[],
+    /** Metrics and health; undefined when httpPort is -1. */
+    readonly http: HttpServer | undefined,
   ) {}
 
   get port(): number {
@@ -101,10 +104,12 @@ export class ChunkserverNode {
     self = { ...self, address: config.advertiseAddress ?? `${config.host}:${server.port}` };
     const heartbeats = new HeartbeatLoop(ctx, (bytes) => (chunkSizeBytes = bytes));
     const scrubber = new Scrubber(ctx);
-    const node = new ChunkserverNode(ctx, server, heartbeats, scrubber, [pipelinePool, dataPool, replicationPool, master]);
+    const http = config.httpPort < 0 ? undefined : await HttpServer.start(config.host, config.httpPort, logger.child({ component: 'http' }));
+    http?.get('/healthz', (_req, res) => sendJson(res, 200, { id, address: self.address, registered: chunkSizeBytes !== 0 }));
+    const node = new ChunkserverNode(ctx, server, heartbeats, scrubber, [pipelinePool, dataPool, replicationPool, master], http);
     await heartbeats.start();
     scrubber.start(config.scrubIntervalMs);
-    if (config.readyFile) await writeReadyFile(config.readyFile, { pid: process.pid, port: server.port, address: self.address });
+    if (config.readyFile) await writeReadyFile(config.readyFile, { pid: process.pid, port: server.port, address: self.address, ...(http ? { httpPort: http.port } : {}) });
     logger.info({ id, address: self.address, chunks: ctx.inventory.count() }, 'chunkserver serving');
     return node;
   }
@@ -114,6 +119,7 @@ export class ChunkserverNode {
     this.stopped = true;
     await this.heartbeats.stop();
     await this.scrubber.stop();
+    await this.http?.stop();
     await stopGrpcServer(this.server.server);
     await this.ctx.pipelines.closeAll(new DfsError('UNAVAILABLE', 'chunkserver stopping'));
     for (const pool of this.pools) pool.close();

@@ -116,7 +116,7 @@ class ClusterLauncher {
     await mkdir(dataDir, { recursive: true });
     const launched = await launch({
       role,
-      args: ['--data-dir', dataDir, '--host', place.host, '--port', String(before?.port ?? 0), ...args],
+      args: ['--data-dir', dataDir, '--host', place.host, '--port', String(before?.port ?? 0), '--http-port', String(before?.httpPort ?? 0), ...args],
       readyFile: join(dataDir, 'ready.json'),
       logFile: join(dataDir, `${role}.log`),
       detached: options.detach,
@@ -126,7 +126,7 @@ class ClusterLauncher {
     });
     this.launchedNow.push(launched.pid);
     const record: ClusterProcess = {
-      role, name, dataDir, address: launched.address, port: launched.port, pid: launched.pid, logFile: launched.logFile, zone, rack,
+      role, name, dataDir, address: launched.address, port: launched.port, ...(launched.httpPort !== undefined ? { httpPort: launched.httpPort } : {}), pid: launched.pid, logFile: launched.logFile, zone, rack,
     };
     this.processes.push(record);
     return record;

@@ -8,6 +8,8 @@ export interface ClusterProcess {
   dataDir: string;
   address: string;
   port: number;
+  /** HTTP (metrics, health, dashboard on masters); absent when the process serves none. */
+  httpPort?: number;
   pid: number;
   logFile: string;
   zone: string;

@@ -11,13 +11,13 @@ import { parseSize } from './size.js';
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
 const MASTER_KEYS = [
-  'host', 'port', 'advertiseAddress', 'dataDir', 'raftId', 'peers', 'join', 'raftTickMs', 'raftElectionTicks', 'chunkSize', 'replication', 'leaseDurationMs', 'heartbeatIntervalMs',
+  'host', 'port', 'httpPort', 'advertiseAddress', 'dataDir', 'raftId', 'peers', 'join', 'raftTickMs', 'raftElectionTicks', 'chunkSize', 'replication', 'leaseDurationMs', 'heartbeatIntervalMs',
   'chunkserverTimeoutMs', 'trashRetentionMs', 'sessionRetentionMs', 'replicationIntervalMs', 'gcIntervalMs',
   'snapshotEveryEntries', 'logLevel', 'readyFile',
 ] as const;
 
 const CHUNKSERVER_KEYS = [
-  'host', 'port', 'advertiseAddress', 'dataDir', 'masters', 'zone', 'rack', 'capacity', 'scrubIntervalMs', 'logLevel', 'readyFile',
+  'host', 'port', 'httpPort', 'advertiseAddress', 'dataDir', 'masters', 'zone', 'rack', 'capacity', 'scrubIntervalMs', 'logLevel', 'readyFile',
 ] as const;
 
 export function masterConfigFrom(settings: RawSettings): MasterConfig {
@@ -25,6 +25,7 @@ export function masterConfigFrom(settings: RawSettings): MasterConfig {
   return validateMasterConfig({
     host: asString(settings.host) ?? d.host,
     port: asNumber(settings.port, 'port') ?? d.port,
+    httpPort: asNumber(settings.httpPort, 'httpPort') ?? d.httpPort,
     advertiseAddress: asString(settings.advertiseAddress),
     dataDir: asString(settings.dataDir) ?? '',
     raftId: asString(settings.raftId),
@@ -52,6 +53,7 @@ export function chunkserverConfigFrom(settings: RawSettings): ChunkserverConfig 
   return validateChunkserverConfig({
     host: asString(settings.host) ?? d.host,
     port: asNumber(settings.port, 'port') ?? d.port,
+    httpPort: asNumber(settings.httpPort, 'httpPort') ?? d.httpPort,
     advertiseAddress: asString(settings.advertiseAddress),
     dataDir: asString(settings.dataDir) ?? '',
     masters: asList(settings.masters) ?? [],
@@ -106,7 +108,7 @@ function serverCommand(
   program: Command,
   name: string,
   description: string,
-  defaults: { host: string; port: number },
+  defaults: { host: string; port: number; httpPort: number },
   dataDir: string,
   roleOptions: (command: Command) => Command,
 ): Command {
@@ -116,11 +118,12 @@ function serverCommand(
     .option('--config <file>', 'JSON config file (keys as the long options, in camelCase)')
     .option('--host <host>', `interface to listen on (default ${defaults.host})`)
     .option('--port <port>', `port to listen on, 0 for any free one (default ${defaults.port})`)
+    .option('--http-port <port>', `HTTP port for /metrics and /healthz, 0 for any free one, -1 for none (default ${defaults.httpPort})`)
     .option('--advertise-address <host:port>', 'address others reach this process at (default host:port)')
     .option('--data-dir <dir>', `${dataDir} (required)`);
   return roleOptions(command)
     .option('--log-level <level>', 'debug, info, warn, error or silent (default info)')
-    .option('--ready-file <file>', 'write {"pid","port","address"} here once serving');
+    .option('--ready-file <file>', 'write {"pid","port","httpPort","address"} here once serving');
 }
 
 export function addProcessCommands(program: Command, env: NodeJS.ProcessEnv): void {

@@ -4,6 +4,8 @@ import { rename, writeFile } from 'node:fs/promises';
 export interface ReadyInfo {
   pid: number;
   port: number;
+  /** The HTTP port, when the process serves HTTP. */
+  httpPort?: number;
   address: string;
 }
 

@@ -8,6 +8,8 @@ export interface MasterConfig {
   host: string;
   /** 0 picks a free port (tests). */
   port: number;
+  /** HTTP port for /metrics, /healthz and the dashboard, on `host`; 0 picks a free port, -1 turns HTTP off. */
+  httpPort: number;
   /** The address others reach this master at; defaults to host:port. */
   advertiseAddress: string | undefined;
   dataDir: string;
@@ -48,6 +50,7 @@ export interface MasterConfig {
 export const MASTER_DEFAULTS: Omit<MasterConfig, 'dataDir'> = {
   host: '127.0.0.1',
   port: 7000,
+  httpPort: 7080,
   advertiseAddress: undefined,
   raftId: undefined,
   peers: undefined,
@@ -75,6 +78,7 @@ export function validateMasterConfig(config: MasterConfig): MasterConfig {
   };
   if (!config.dataDir) fail('dataDir is required');
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) fail(`port ${config.port} is not a port`);
+  if (!Number.isInteger(config.httpPort) || config.httpPort < -1 || config.httpPort > 65535) fail(`httpPort ${config.httpPort} is not a port (or -1 for none)`);
   const size = config.chunkSizeBytes;
   if (!Number.isInteger(size) || size < LIMITS.chunkSizeMinBytes || size > LIMITS.chunkSizeMaxBytes || (size & (size - 1)) !== 0) {
     fail(`chunkSizeBytes ${size} must be a power of two between 64 KiB and 1 GiB`);

@@ -8,6 +8,7 @@ import { dataChannelOptions, metadataChannelOptions, startGrpcServer, stopGrpcSe
 import { LIMITS } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import { writeReadyFile } from '../common/ready-file.js';
+import { HttpServer, sendJson } from '../common/http-server.js';
 import { chunkserverServices, masterServices } from '../proto/load.js';
 import type { AdminClient } from '../proto/generated/dfs/master/Admin.js';
 import type { LogEntry } from '../proto/generated/dfs/masterlog/LogEntry.js';
@@ -44,6 +45,8 @@ export class MasterNode {
     readonly ctx: MasterContext,
     private readonly server: StartedServer,
     private readonly holder: MasterStateHolder,
+    /** Metrics, health and the dashboard; undefined when httpPort is -1. */
+    readonly http: HttpServer | undefined,
   ) {}
 
   get port(): number {
@@ -108,13 +111,18 @@ export class MasterNode {
       { host: config.host, port: config.port, maxMessageBytes: LIMITS.metadataMessageMaxBytes, largeWindow: false },
     );
     address = config.advertiseAddress ?? `${config.host}:${server.port}`;
-    node = new MasterNode(ctx, server, holder);
+    const http = config.httpPort < 0 ? undefined : await HttpServer.start(config.host, config.httpPort, logger.child({ component: 'http' }));
+    node = new MasterNode(ctx, server, holder, http);
+    http?.get('/healthz', (_req, res) => {
+      const status = log.status();
+      sendJson(res, 200, { role: node!.leaderState !== undefined ? 'leader' : 'follower', leaderAddress: status.leaderAddress ?? null, term: status.term });
+    });
     log.onLeadershipChange((leading) => node!.onLeadershipChange(leading));
     const bootstrap = config.join ? undefined : (config.peers ?? [{ id: raftId, address }]);
     await log.start(address, bootstrap);
     node.startPeriodicWork();
-    if (config.readyFile) await writeReadyFile(config.readyFile, { pid: process.pid, port: server.port, address });
-    logger.info({ address, raftId, dataDir: config.dataDir, join: config.join }, 'master serving');
+    if (config.readyFile) await writeReadyFile(config.readyFile, { pid: process.pid, port: server.port, address, ...(http ? { httpPort: http.port } : {}) });
+    logger.info({ address, httpPort: http?.port, raftId, dataDir: config.dataDir, join: config.join }, 'master serving');
     return node;
   }
 
@@ -211,6 +219,7 @@ export class MasterNode {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    await this.http?.stop();
     await stopGrpcServer(this.server.server);
     this.ctx.chunkservers.close();
     this.ctx.masters.close();
