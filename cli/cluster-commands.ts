@@ -32,14 +32,19 @@ export interface ClusterStartOptions {
 }
 
 /**
- * Starts (or restarts) a local cluster in `dir`: masters first, then
- * chunkservers pointed at them. Processes already running from an earlier
- * start are left alone; stopped ones come back on their old data and ports.
+ * Starts (or restarts, or grows) a local cluster in `dir`: masters first,
+ * then chunkservers pointed at them. Processes already running from an
+ * earlier start are left alone; stopped ones come back on their old data and
+ * ports. Asking for more processes than the cluster has adds new ones (on
+ * free ports, in new data directories); asking for fewer removes none.
  * Returns once the cluster accepts writes.
  */
 export async function startCluster(options: ClusterStartOptions): Promise<ClusterFile> {
   if (!Number.isInteger(options.masters) || options.masters < 1 || options.masters % 2 === 0) {
     throw new DfsError('INVALID_ARGUMENT', 'the number of masters must be odd (1, 3, 5, ...): a Raft group needs a majority');
+  }
+  if (!Number.isInteger(options.chunkservers) || options.chunkservers < 1) {
+    throw new DfsError('INVALID_ARGUMENT', `the number of chunkservers must be a whole number of at least 1, not ${options.chunkservers}`);
   }
   const dir = resolve(options.dir);
   await mkdir(dir, { recursive: true });
@@ -71,22 +76,32 @@ class ClusterLauncher {
     const { options } = this;
     const timeoutMs = options.readyTimeoutMs ?? 60_000;
     const masterRecords = await settleAll(
-      Array.from({ length: options.masters }, (_, i) => this.ensure('master', i, '', '', this.masterArgs(i))),
+      Array.from({ length: this.count('master', options.masters) }, (_, i) => this.ensure('master', i, '', '', this.masterArgs(i))),
     );
     const masters = masterRecords.map((m) => m.address);
     await ensureMembership(masters, masterRecords, timeoutMs);
+    const chunkservers = this.count('chunkserver', options.chunkservers);
     await settleAll(
-      Array.from({ length: options.chunkservers }, (_, i) => {
+      Array.from({ length: chunkservers }, (_, i) => {
         const { zone, rack } = options.labels?.(i) ?? { zone: 'default', rack: 'default' };
         return this.ensure('chunkserver', i, zone, rack, [
           '--masters', masters.join(','), '--zone', zone, '--rack', rack, ...(options.chunkserverArgs ?? []),
         ]);
       }),
     );
-    const file: ClusterFile = { version: 1, masters, chunkSizeBytes: options.chunkSizeBytes, processes: this.processes };
+    const dashboard = dashboardUrl(masterRecords[0]!);
+    const file: ClusterFile = {
+      version: 1, masters, chunkSizeBytes: options.chunkSizeBytes, ...(dashboard !== undefined ? { dashboard } : {}), processes: this.processes,
+    };
     await writeClusterFile(this.dir, file);
-    await waitUntilWritable(masters, options.chunkservers, timeoutMs);
+    await waitUntilWritable(masters, chunkservers, timeoutMs);
     return file;
+  }
+
+  /** How many processes of `role` to run: as many as asked, but never fewer than an earlier start left (those stay untouched). */
+  private count(role: ClusterProcess['role'], asked: number): number {
+    const before = (this.previous?.processes ?? []).filter((p) => p.role === role).length;
+    return Math.max(asked, before);
   }
 
   /**
@@ -131,6 +146,14 @@ class ClusterLauncher {
     this.processes.push(record);
     return record;
   }
+}
+
+/** The dashboard a master serves at the root of its HTTP port, if it serves HTTP. */
+function dashboardUrl(master: ClusterProcess): string | undefined {
+  if (master.httpPort === undefined) return undefined;
+  // The address is host:port (an IPv6 host comes bracketed), so the host is what precedes the last colon.
+  const host = master.address.slice(0, master.address.lastIndexOf(':'));
+  return `http://${host}:${master.httpPort}/`;
 }
 
 /** Like Promise.all, but waits for every launch to finish before reporting a failure, so none is missed by the cleanup. */
@@ -191,7 +214,7 @@ export function addClusterCommands(program: Command, output: Output): void {
     .description('start a local cluster (or restart the stopped processes of an existing one)')
     .option('--dir <dir>', 'cluster directory', './data')
     .option('--masters <n>', 'number of masters (odd)', '3')
-    .option('--chunkservers <n>', 'number of chunkservers', '3')
+    .option('--chunkservers <n>', 'number of chunkservers; on an existing cluster, grows it to N (never shrinks it)', '3')
     .option('--chunk-size <size>', 'chunk size of a new cluster', '64MiB')
     .option('--detach', 'return once the cluster accepts writes, leaving it running', false)
     .action(async (opts: { dir: string; masters: string; chunkservers: string; chunkSize: string; detach: boolean }) => {
@@ -206,6 +229,7 @@ export function addClusterCommands(program: Command, output: Output): void {
         [
           `cluster running in ${resolve(opts.dir)}`,
           ...file.processes.map((p) => `  ${p.name.padEnd(14)} ${p.address.padEnd(22)} pid ${p.pid}  log ${p.logFile}`),
+          ...(file.dashboard !== undefined ? [`dashboard: ${file.dashboard}`] : []),
           opts.detach ? `stop it with: dfs cluster stop --dir ${opts.dir}` : 'press Ctrl-C to stop',
         ].join('\n'),
       );

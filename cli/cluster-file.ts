@@ -21,6 +21,8 @@ export interface ClusterFile {
   version: 1;
   masters: string[];
   chunkSizeBytes: number;
+  /** http://host:httpPort/ of the first master (its dashboard); absent when that master serves no HTTP. */
+  dashboard?: string;
   processes: ClusterProcess[];
 }
 
