@@ -13,7 +13,7 @@ const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'sile
 const MASTER_KEYS = [
   'host', 'port', 'httpPort', 'advertiseAddress', 'dataDir', 'raftId', 'peers', 'join', 'raftTickMs', 'raftElectionTicks', 'chunkSize', 'replication', 'leaseDurationMs', 'heartbeatIntervalMs',
   'chunkserverTimeoutMs', 'trashRetentionMs', 'sessionRetentionMs', 'replicationIntervalMs', 'gcIntervalMs',
-  'snapshotEveryEntries', 'logLevel', 'readyFile',
+  'snapshotEveryEntries', 'highWaterMark', 'balancerEnabled', 'balancerThresholdPct', 'balancerMaxConcurrent', 'logLevel', 'readyFile',
 ] as const;
 
 const CHUNKSERVER_KEYS = [
@@ -43,6 +43,10 @@ export function masterConfigFrom(settings: RawSettings): MasterConfig {
     replicationIntervalMs: asNumber(settings.replicationIntervalMs, 'replicationIntervalMs') ?? d.replicationIntervalMs,
     gcIntervalMs: asNumber(settings.gcIntervalMs, 'gcIntervalMs') ?? d.gcIntervalMs,
     snapshotEveryEntries: asNumber(settings.snapshotEveryEntries, 'snapshotEveryEntries') ?? d.snapshotEveryEntries,
+    highWaterMark: asNumber(settings.highWaterMark, 'highWaterMark') ?? d.highWaterMark,
+    balancerEnabled: asBoolean(settings.balancerEnabled, 'balancerEnabled') ?? d.balancerEnabled,
+    balancerThresholdPct: asNumber(settings.balancerThresholdPct, 'balancerThresholdPct') ?? d.balancerThresholdPct,
+    balancerMaxConcurrent: asNumber(settings.balancerMaxConcurrent, 'balancerMaxConcurrent') ?? d.balancerMaxConcurrent,
     logLevel: logLevel(settings.logLevel) ?? d.logLevel,
     readyFile: asString(settings.readyFile),
   });

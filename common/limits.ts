@@ -62,6 +62,12 @@ export const LIMITS = {
   batchEntryMaxBytes: 1024 * 1024,
   /** Metadata proposals waiting for the log before the master refuses with OVERLOADED. */
   queuedProposalsMax: 10_000,
+  /** Inodes one Fsck page examines at most. */
+  fsckItemsPerPageMax: 10_000,
+  /** Unhealthy chunks one Fsck page lists (its summary counts every one). */
+  fsckChunksListedMax: 10_000,
+  /** Moves a Rebalance reply lists (its counts cover the whole plan). */
+  rebalanceMovesListedMax: 10_000,
   /** Concurrent re-replication copies per chunkserver (as source or target). */
   copiesPerServerMax: 2,
   /** Largest replication goal that is a count (above: use `all`). */

@@ -5,8 +5,17 @@ import { requireAddress, requireId } from '../common/wire-validation.js';
 import type { RaftGroupStatus } from '../raft/index.js';
 import type { RaftStatusResponse } from '../proto/generated/dfs/master/RaftStatusResponse.js';
 import type { AdminHandlers } from '../proto/generated/dfs/master/Admin.js';
-import { serverRef } from './lease-manager.js';
 import type { MasterContext } from './master-context.js';
+import { fsckPage } from './fsck.js';
+import { rebalancePlanToWire, rebalanceStatusToWire } from './movement-wire.js';
+import { allNodes, nodeStatus, resolveNode, setNodeState } from './node-admin.js';
+import { nodeStateFromWire } from './node-states.js';
+import { requirePath } from './request-validation.js';
+import { LIMITS } from '../common/limits.js';
+
+const DEFAULT_THRESHOLD_PCT = 10;
+const DEFAULT_MAX_CONCURRENT_MOVES = 4;
+const MAX_CONCURRENT_MOVES = 64;
 
 /** Operator RPCs: what the cluster looks like right now, and changes to the set of masters. */
 export function adminHandlers(ctx: MasterContext): AdminHandlers {
@@ -15,18 +24,44 @@ export function adminHandlers(ctx: MasterContext): AdminHandlers {
     ListChunkservers: unary(async () => {
       const leader = ctx.leader();
       await ctx.log.readBarrier();
-      const now = ctx.clock.nowMs();
-      return {
-        servers: leader.registry.all().map((s) => ({
-          server: serverRef(s),
-          alive: s.alive,
-          capacityBytes: String(s.capacityBytes),
-          usedBytes: String(s.usedBytes),
-          chunkCount: String(s.chunkCount),
-          lastHeartbeatMsAgo: String(Math.max(0, Math.floor(now - s.lastHeartbeatMs))),
-          load: s.load,
-        })),
-      };
+      return { servers: allNodes(ctx, leader) };
+    }, onInternal),
+
+    Fsck: unary(async (req) => {
+      const leader = ctx.leader();
+      const path = req.path === '' ? '/' : req.path;
+      requirePath(path);
+      const maxItems = req.maxItems === 0 ? LIMITS.fsckItemsPerPageMax : Math.min(req.maxItems, LIMITS.fsckItemsPerPageMax);
+      await ctx.log.readBarrier();
+      return fsckPage(ctx.state(), leader, path, req.cursor, maxItems);
+    }, onInternal),
+
+    SetNodeState: unary(async (req) => {
+      const leader = ctx.leader();
+      const state = nodeStateFromWire(req.state);
+      if (state === undefined) throw new DfsError('INVALID_ARGUMENT', `state ${String(req.state)} is not a node state`);
+      await ctx.log.readBarrier();
+      const server = resolveNode(ctx, leader, req.node);
+      await setNodeState(ctx, leader, server, state);
+      return nodeStatus(ctx, ctx.leader(), server);
+    }, onInternal),
+
+    Rebalance: unary(async (req) => {
+      const leader = ctx.leader();
+      const thresholdPct = req.thresholdPct === 0 ? DEFAULT_THRESHOLD_PCT : req.thresholdPct;
+      if (!(thresholdPct > 0 && thresholdPct < 100)) throw new DfsError('INVALID_ARGUMENT', `threshold ${req.thresholdPct}% must be between 0 and 100`);
+      const maxConcurrent = req.maxConcurrent === 0 ? DEFAULT_MAX_CONCURRENT_MOVES : req.maxConcurrent;
+      if (maxConcurrent > MAX_CONCURRENT_MOVES) throw new DfsError('INVALID_ARGUMENT', `max concurrent moves ${maxConcurrent} is above ${MAX_CONCURRENT_MOVES}`);
+      await ctx.log.readBarrier();
+      const plan = req.dryRun
+        ? leader.rebalancer.plan(thresholdPct)
+        : leader.rebalancer.start({ thresholdPct, maxConcurrent, background: false });
+      return rebalancePlanToWire(leader, plan, rebalanceStatusToWire(leader.rebalancer.progress(), ctx.clock.nowMs()));
+    }, onInternal),
+
+    RebalanceStatus: unary(async () => {
+      const leader = ctx.leader();
+      return rebalanceStatusToWire(leader.rebalancer.progress(), ctx.clock.nowMs());
     }, onInternal),
 
     ClusterHealth: unary(async () => {
@@ -46,6 +81,7 @@ export function adminHandlers(ctx: MasterContext): AdminHandlers {
     }, onInternal),
 
     RaftStatus: unary(async () => toWireRaftStatus(ctx.log.raftStatus()), onInternal),
+
 
     AddMaster: unary(async (req) => {
       ctx.leader();

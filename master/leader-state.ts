@@ -1,9 +1,17 @@
 import type { ChunkHandle, ChunkVersion, ServerId } from '../common/ids.js';
+import { LIMITS } from '../common/limits.js';
 import { ChunkLocations } from './chunk-locations.js';
 import { ChunkserverRegistry } from './chunkserver-registry.js';
+import { DecommissionTracker } from './decommission-tracker.js';
 import { LeaseManager } from './lease-manager.js';
 import { LeaseTable } from './lease-table.js';
 import type { MasterContext } from './master-context.js';
+import type { MovementStatus } from './movement-status.js';
+import type { NodeAdminState } from './node-states.js';
+import type { PlacementCandidate } from './placement-policy.js';
+import { Rebalancer } from './rebalancer.js';
+import { classifyReplicas, type ReplicaClasses } from './replica-classes.js';
+import { placementCandidate } from './replica-views.js';
 import { ReplicationManager } from './replication-manager.js';
 
 /**
@@ -22,6 +30,8 @@ export class LeaderState {
   readonly pendingDeletes = new Map<ServerId, Map<ChunkHandle, ChunkVersion>>();
   readonly replication: ReplicationManager;
   readonly grants: LeaseManager;
+  readonly rebalancer: Rebalancer;
+  readonly decommissions: DecommissionTracker;
   /**
    * Copies wait until chunkservers have had time to report to this leader:
    * before that, a replica not yet reported would look lost.
@@ -29,12 +39,80 @@ export class LeaderState {
   readonly replicationFromMs: number;
 
   /** `fenceMs`: how long to wait before granting leases an earlier leader may still have out. */
-  constructor(ctx: MasterContext, fenceMs: number) {
+  constructor(
+    private readonly ctx: MasterContext,
+    fenceMs: number,
+  ) {
     this.registry = new ChunkserverRegistry(ctx.config.chunkserverTimeoutMs);
     this.leases = new LeaseTable(ctx.clock.nowMs(), fenceMs);
     this.replicationFromMs = ctx.clock.nowMs() + ctx.config.chunkserverTimeoutMs;
     this.replication = new ReplicationManager(ctx, this);
     this.grants = new LeaseManager(ctx, this);
+    this.rebalancer = new Rebalancer(ctx, this);
+    this.decommissions = new DecommissionTracker(ctx, this);
+  }
+
+  /** A server's admin state: replicated, so it outlives this leadership. */
+  nodeState(server: ServerId): NodeAdminState {
+    return this.ctx.state().nodeState(server);
+  }
+
+  /** Servers that may take new replicas now: live, reachable, active. The high-water mark is placement's to apply. */
+  placementTargets(nowMs: number): PlacementCandidate[] {
+    return this.registry
+      .placeable(nowMs)
+      .filter((s) => this.nodeState(s.id) === 'active')
+      .map(placementCandidate);
+  }
+
+  /** The replicas of a chunk by what they are worth (see replica-classes.ts). */
+  replicaClasses(handle: ChunkHandle, confirmed: ChunkVersion): ReplicaClasses {
+    const facts = [...this.locations.holders(handle)].map(([server, version]) => ({
+      server,
+      version,
+      alive: this.registry.isAlive(server),
+      condemned: this.locations.isCondemned(server, handle),
+      adminState: this.nodeState(server),
+    }));
+    return classifyReplicas(facts, confirmed);
+  }
+
+  /**
+   * Replicas a chunk should have on servers that count: its count, or for
+   * `all` every live active server and every server in maintenance.
+   * Undefined for a chunk that no longer exists.
+   */
+  goalOf(handle: ChunkHandle): number | undefined {
+    const goal = this.ctx.state().chunkGoal(handle);
+    if (goal === undefined) return undefined;
+    if (!goal.all) return Math.min(goal.replication, LIMITS.replicationMax);
+    let eligible = 0;
+    for (const s of this.registry.all()) {
+      const state = this.nodeState(s.id);
+      if (state === 'maintenance' || (state === 'active' && s.alive)) eligible++;
+    }
+    return eligible;
+  }
+
+  /** What moves replicas, in one read: for the admin RPCs, metrics and the dashboard. */
+  movementStatus(): MovementStatus {
+    const stats = this.replication.stats();
+    const maintenance = this.ctx
+      .state()
+      .nodeStatesNotActive()
+      .filter(([, state]) => state === 'maintenance')
+      .map(([id]) => {
+        const record = this.registry.get(id as ServerId);
+        return { serverId: id as ServerId, address: record?.address ?? '', alive: record?.alive === true };
+      });
+    return {
+      rebalance: this.rebalancer.progress(),
+      decommissions: this.decommissions.progress(),
+      maintenance,
+      replicationQueue: stats.underReplicated,
+      missingChunks: stats.missing,
+      copiesInFlight: stats.copiesInFlight,
+    };
   }
 
   scheduleDelete(server: ServerId, handle: ChunkHandle, version: ChunkVersion): void {

@@ -7,7 +7,7 @@ import type { LeaderState } from './leader-state.js';
 import type { MasterContext } from './master-context.js';
 import type { LeaseRecord } from './lease-table.js';
 import { choosePlacement } from './placement-policy.js';
-import { placementCandidate, usableReplicas } from './replica-views.js';
+import { usableReplicas } from './replica-views.js';
 
 const GRANT_ATTEMPTS = 3;
 const GRANT_TIMEOUT_MS = 5_000;
@@ -125,12 +125,13 @@ export class LeaseManager {
     if (confirmed === 0) {
       // Never written: place it afresh (replicas that failed attempts created are empty and get collected).
       const goal = ctx.state().chunkGoal(handle);
-      const live = leader.registry.placeable(ctx.clock.nowMs()).map(placementCandidate);
+      const live = leader.placementTargets(ctx.clock.nowMs());
       const count = goal === undefined ? 1 : goal.all ? live.length : goal.replication;
       const chosen = choosePlacement(live, count, {
         existing: [],
         exclude: excluded,
         minFreeBytes: ctx.state().config().chunkSizeBytes,
+        highWaterMark: ctx.config.highWaterMark,
         random: ctx.random,
       });
       if (chosen.length === 0) {

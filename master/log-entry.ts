@@ -18,6 +18,7 @@ import type { Mkdir } from '../proto/generated/dfs/masterlog/Mkdir.js';
 import type { PurgeTrash } from '../proto/generated/dfs/masterlog/PurgeTrash.js';
 import type { Rename } from '../proto/generated/dfs/masterlog/Rename.js';
 import type { SetAttr } from '../proto/generated/dfs/masterlog/SetAttr.js';
+import type { SetNodeState } from '../proto/generated/dfs/masterlog/SetNodeState.js';
 import type { Truncate } from '../proto/generated/dfs/masterlog/Truncate.js';
 import { ProtoWriter } from './proto-wire.js';
 
@@ -176,6 +177,10 @@ export const entries = {
   renameAt: (timeUs: Int64Input, requestId: RequestIdInput | undefined, op: RenameAt): LogEntry => ({
     ...base(timeUs, requestId),
     renameAt: op,
+  }),
+  setNodeState: (timeUs: Int64Input, requestId: RequestIdInput | undefined, op: SetNodeState): LogEntry => ({
+    ...base(timeUs, requestId),
+    setNodeState: op,
   }),
   noop: (timeUs: Int64Input, requestId?: RequestIdInput): LogEntry => ({ ...base(timeUs, requestId), noop: {} }),
   /** Sub-entries built by the other builders; their own times are dropped (the batch's applies to all). */

@@ -42,6 +42,13 @@ export interface MasterConfig {
   /** Garbage collection of orphaned and stale replicas. */
   gcIntervalMs: number;
   snapshotEveryEntries: number;
+  /** No chunkserver is filled above this fraction of its capacity by placement, re-replication or rebalancing. */
+  highWaterMark: number;
+  /** Rebalance in the background whenever a server strays more than balancerThresholdPct from the mean. */
+  balancerEnabled: boolean;
+  balancerThresholdPct: number;
+  /** Moves the background balancer runs at once. */
+  balancerMaxConcurrent: number;
   logLevel: LogLevel;
   /** Where to write {"port":N,"address":"..."} once serving (for launchers and tests). */
   readyFile: string | undefined;
@@ -67,6 +74,10 @@ export const MASTER_DEFAULTS: Omit<MasterConfig, 'dataDir'> = {
   replicationIntervalMs: 500,
   gcIntervalMs: 5_000,
   snapshotEveryEntries: 20_000,
+  highWaterMark: 0.9,
+  balancerEnabled: false,
+  balancerThresholdPct: 10,
+  balancerMaxConcurrent: 1,
   logLevel: 'info',
   readyFile: undefined,
 };
@@ -96,6 +107,11 @@ export function validateMasterConfig(config: MasterConfig): MasterConfig {
     fail('leaseDurationMs must exceed two heartbeat intervals, or leases lapse between extensions');
   }
   if (!(config.snapshotEveryEntries >= 100)) fail('snapshotEveryEntries must be at least 100');
+  if (!(config.highWaterMark > 0 && config.highWaterMark <= 1)) fail(`highWaterMark ${config.highWaterMark} must be a fraction in (0, 1]`);
+  if (!(config.balancerThresholdPct > 0 && config.balancerThresholdPct < 100)) {
+    fail(`balancerThresholdPct ${config.balancerThresholdPct} must be between 0 and 100`);
+  }
+  if (!Number.isInteger(config.balancerMaxConcurrent) || config.balancerMaxConcurrent < 1) fail('balancerMaxConcurrent must be a positive integer');
   if (!(config.raftTickMs >= 1) || !(config.raftElectionTicks >= 3)) fail('raftTickMs must be at least 1 and raftElectionTicks at least 3');
   if (config.raftId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(config.raftId)) {
     fail(`raftId ${JSON.stringify(config.raftId)} must be 1 to 64 letters, digits, '.', '_' or '-'`);

@@ -174,17 +174,31 @@ export class MasterNode {
     const { ctx } = this;
     this.everyWhileLeading(ctx.config.replicationIntervalMs, (leader) => {
       for (const dead of leader.registry.expire(ctx.clock.nowMs())) {
+        if (leader.nodeState(dead.id) === 'maintenance') {
+          // Its replicas are away for a while, not lost: remembered, not re-replicated.
+          ctx.logger.warn({ server: dead.id, address: dead.address }, 'chunkserver in maintenance is down');
+          continue;
+        }
         ctx.logger.warn({ server: dead.id, address: dead.address }, 'chunkserver is dead');
         for (const handle of leader.locations.dropServer(dead.id)) leader.replication.mark(handle);
         leader.pendingDeletes.delete(dead.id);
       }
       leader.replication.round();
+      leader.rebalancer.tick();
     });
     this.everyWhileLeading(ctx.config.gcIntervalMs, (leader) => {
       for (const server of leader.registry.live()) {
         for (const [handle, version] of leader.locations.inventory(server.id)) judge(ctx, leader, server.id, handle, version);
       }
       if (++this.gcRounds % FULL_SCAN_EVERY_GC_ROUNDS === 1) leader.replication.markAll();
+      leader.decommissions.round();
+      if (ctx.config.balancerEnabled) {
+        leader.rebalancer.startIfUnbalanced({
+          thresholdPct: ctx.config.balancerThresholdPct,
+          maxConcurrent: ctx.config.balancerMaxConcurrent,
+          background: true,
+        });
+      }
     });
     this.everyWhileLeading(TRASH_PURGE_INTERVAL_MS, () => {
       const nowUs = ctx.clock.wallUs();

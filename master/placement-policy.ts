@@ -15,7 +15,9 @@ export interface PlacementCandidate {
  * already holds the chunk) and never the same one twice. In order of
  * precedence: a zone none of `existing` or the already chosen use; then a new
  * rack; then the emptiest and least busy. Ties are broken by `random`, so new
- * chunks spread instead of piling on one node. Pure.
+ * chunks spread instead of piling on one node. A server whose used bytes
+ * would pass `highWaterMark` of its capacity with `minFreeBytes` more is
+ * never chosen. Pure.
  */
 export function choosePlacement(
   candidates: readonly PlacementCandidate[],
@@ -24,13 +26,15 @@ export function choosePlacement(
     existing: readonly PlacementCandidate[];
     exclude: ReadonlySet<ServerId>;
     minFreeBytes: number;
+    /** Fraction of capacity (0..1] no server is filled above. */
+    highWaterMark: number;
     random: () => number;
   },
 ): PlacementCandidate[] {
   const zones = new Set(options.existing.map((c) => c.zone));
   const racks = new Set(options.existing.map((c) => rackKey(c)));
   const pool = candidates.filter(
-    (c) => !options.exclude.has(c.id) && c.capacityBytes - c.usedBytes >= options.minFreeBytes,
+    (c) => !options.exclude.has(c.id) && fitsBelow(c, options.minFreeBytes, options.highWaterMark),
   );
   const tieBreak = new Map(pool.map((c) => [c.id, options.random()]));
   const chosen: PlacementCandidate[] = [];
@@ -89,11 +93,21 @@ function better(
   return tieBreak.get(a.id)! < tieBreak.get(b.id)!;
 }
 
-function cost(c: PlacementCandidate): number {
-  const utilization = c.capacityBytes > 0 ? c.usedBytes / c.capacityBytes : 1;
-  return utilization + c.activity * 0.005;
+/** Whether `bytes` more keep the server at or below `highWaterMark` of its capacity. */
+export function fitsBelow(c: Pick<PlacementCandidate, 'capacityBytes' | 'usedBytes'>, bytes: number, highWaterMark: number): boolean {
+  return c.capacityBytes > 0 && c.usedBytes + bytes <= c.capacityBytes * highWaterMark;
 }
 
-function rackKey(c: PlacementCandidate): string {
+/** Used fraction of capacity; a server that reports no capacity counts as full. */
+export function utilization(c: Pick<PlacementCandidate, 'capacityBytes' | 'usedBytes'>): number {
+  return c.capacityBytes > 0 ? c.usedBytes / c.capacityBytes : 1;
+}
+
+/** Fullness with a little weight for load: what placement and surplus trimming compare. */
+export function cost(c: PlacementCandidate): number {
+  return utilization(c) + c.activity * 0.005;
+}
+
+export function rackKey(c: Pick<PlacementCandidate, 'zone' | 'rack'>): string {
   return `${c.zone}\u0000${c.rack}`;
 }

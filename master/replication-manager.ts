@@ -5,7 +5,7 @@ import { LIMITS } from '../common/limits.js';
 import type { LeaderState } from './leader-state.js';
 import type { MasterContext } from './master-context.js';
 import { serverRef } from './lease-manager.js';
-import { placementCandidate, usableReplicas } from './replica-views.js';
+import { placementCandidate } from './replica-views.js';
 import { planReplication, type ChunkReplicationState, type CopyPlan } from './replication-planner.js';
 
 /** A copy of 64 MiB at a few tens of MB/s, with room for a busy source. */
@@ -49,6 +49,16 @@ export class ReplicationManager {
     return this.copying.has(handle);
   }
 
+  /** Copies `server` takes part in now, as source or target. */
+  copiesOn(server: ServerId): number {
+    return this.copiesPerServer.get(server) ?? 0;
+  }
+
+  /** Whether `server` may take part in one more copy. */
+  hasCopySlot(server: ServerId): boolean {
+    return this.copiesOn(server) < LIMITS.copiesPerServerMax;
+  }
+
   stats(): ReplicationStats {
     return { underReplicated: this.underReplicated.size, missing: this.missing.size, copiesInFlight: this.copying.size };
   }
@@ -58,31 +68,37 @@ export class ReplicationManager {
     const { ctx, leader } = this;
     const now = ctx.clock.nowMs();
     if (now < leader.replicationFromMs) return;
-    const liveCount = leader.registry.live().length;
     const states: ChunkReplicationState[] = [];
+    const byId = (id: ServerId) => placementCandidate(leader.registry.get(id)!);
     for (const handle of this.marked) {
       if (states.length >= CHUNKS_PER_ROUND) break;
       this.marked.delete(handle);
       const chunk = ctx.state().chunk(handle);
-      const goal = ctx.state().chunkGoal(handle);
+      const goal = leader.goalOf(handle);
       if (chunk === undefined || goal === undefined || chunk.confirmedVersion === 0) {
         this.underReplicated.delete(handle);
         this.missing.delete(handle);
         continue;
       }
+      const classes = leader.replicaClasses(handle, chunk.confirmedVersion);
       states.push({
         handle,
         version: chunk.confirmedVersion,
-        goal: goal.all ? liveCount : Math.min(goal.replication, LIMITS.replicationMax),
-        valid: usableReplicas(leader, handle, chunk.confirmedVersion).map(placementCandidate),
+        goal,
+        valid: classes.counted.map(byId),
+        draining: classes.draining.map(byId),
+        released: classes.released.map(byId),
+        down: classes.down.length,
         copyingTo: [...(this.copying.get(handle) ?? [])],
         leased: leader.leases.isLeased(handle, now),
+        moving: leader.rebalancer.isMoving(handle),
       });
     }
     if (states.length === 0) return;
-    const plan = planReplication(states, leader.registry.placeable(now).map(placementCandidate), this.copiesPerServer, {
+    const plan = planReplication(states, leader.placementTargets(now), this.copiesPerServer, {
       copiesPerServerMax: LIMITS.copiesPerServerMax,
       minFreeBytes: ctx.state().config().chunkSizeBytes,
+      highWaterMark: ctx.config.highWaterMark,
       random: ctx.random,
     });
     for (const copy of plan.copies) this.startCopy(copy);
@@ -111,10 +127,19 @@ export class ReplicationManager {
     for (const copy of plan.copies) this.underReplicated.add(copy.handle);
   }
 
-  private startCopy(plan: CopyPlan): void {
+  /**
+   * Has `plan.target` pull the chunk from the first source that answers.
+   * `onDone` runs when the copy ends, before the chunk counts as no longer
+   * being copied (so nothing trims its replicas in between): with true once
+   * the new replica is recorded as held.
+   */
+  startCopy(plan: CopyPlan, onDone?: (copied: boolean) => void): void {
     const { ctx, leader } = this;
     const target = leader.registry.get(plan.target);
-    if (target === undefined) return;
+    if (target === undefined) {
+      onDone?.(false);
+      return;
+    }
     let targets = this.copying.get(plan.handle);
     if (targets === undefined) {
       targets = new Set();
@@ -132,15 +157,21 @@ export class ReplicationManager {
       { handle: String(plan.handle), minVersion: String(plan.version), sources },
       COPY_TIMEOUT_MS,
     )
-      .then((response) => {
-        // A delete ordered for an older replica on this server must not take the fresh copy.
-        leader.pendingDeletes.get(plan.target)?.delete(plan.handle);
-        leader.locations.set(plan.target, plan.handle, chunkVersion(response.version));
-      })
-      .catch((err: unknown) => {
-        if (isDfsError(err) && err.details.fromTransport) leader.registry.markUnreachable(plan.target, ctx.clock.nowMs());
-        ctx.logger.warn({ handle: plan.handle, target: plan.target, err: (err as Error).message }, 'copy failed');
-      })
+      .then(
+        (response) => {
+          // A delete ordered for an older replica on this server must not take the fresh copy.
+          leader.pendingDeletes.get(plan.target)?.delete(plan.handle);
+          leader.locations.set(plan.target, plan.handle, chunkVersion(response.version));
+          return true;
+        },
+        (err: unknown) => {
+          if (isDfsError(err) && err.details.fromTransport) leader.registry.markUnreachable(plan.target, ctx.clock.nowMs());
+          ctx.logger.warn({ handle: plan.handle, target: plan.target, err: (err as Error).message }, 'copy failed');
+          return false;
+        },
+      )
+      .then((copied) => onDone?.(copied))
+      .catch((err: unknown) => ctx.logger.error({ err, handle: plan.handle }, 'after a copy'))
       .finally(() => {
         targets.delete(plan.target);
         if (targets.size === 0) this.copying.delete(plan.handle);

@@ -1,16 +1,25 @@
 import type { ChunkHandle, ChunkVersion, ServerId } from '../common/ids.js';
 import { choosePlacement, chooseSource, type PlacementCandidate } from './placement-policy.js';
+import { chooseSurplus } from './surplus-planner.js';
 
 export interface ChunkReplicationState {
   handle: ChunkHandle;
   version: ChunkVersion;
   /** Replicas wanted: a count, or the number of live servers for `all`. */
   goal: number;
-  /** Usable replicas: live server, current version, not condemned. */
+  /** Usable replicas that count toward the goal: live server, current version, not condemned, active or in maintenance. */
   valid: PlacementCandidate[];
+  /** Usable replicas on decommissioning servers: copied from, never counted, never trimmed. */
+  draining: PlacementCandidate[];
+  /** Usable replicas on decommissioned servers: copied from, deleted once the goal is met without them. */
+  released: PlacementCandidate[];
+  /** Current replicas on servers in maintenance that are down: counted, but no source. */
+  down: number;
   /** Servers already receiving a copy of this chunk. */
   copyingTo: ServerId[];
   leased: boolean;
+  /** A rebalancing move is replacing one of its replicas: trim nothing until it is done. */
+  moving: boolean;
 }
 
 export interface CopyPlan {
@@ -23,7 +32,7 @@ export interface CopyPlan {
 
 export interface ReplicationPlan {
   copies: CopyPlan[];
-  /** Replicas above the goal, to delete. */
+  /** Replicas above the goal, and released replicas the goal no longer needs, to delete. */
   excess: { handle: ChunkHandle; server: ServerId }[];
   /** Under the goal but leased: the lease must lapse before a copy. */
   blockedByLease: ChunkHandle[];
@@ -44,7 +53,7 @@ export function planReplication(
   chunks: readonly ChunkReplicationState[],
   live: readonly PlacementCandidate[],
   copiesInFlight: ReadonlyMap<ServerId, number>,
-  options: { copiesPerServerMax: number; minFreeBytes: number; random: () => number },
+  options: { copiesPerServerMax: number; minFreeBytes: number; highWaterMark: number; random: () => number },
 ): ReplicationPlan {
   const plan: ReplicationPlan = { copies: [], excess: [], blockedByLease: [], missing: [], deferred: [], healthy: [] };
   const busy = new Map(copiesInFlight);
@@ -53,8 +62,9 @@ export function planReplication(
   const ordered = [...chunks].sort((a, b) => a.valid.length - b.valid.length || b.goal - a.goal);
 
   for (const chunk of ordered) {
-    const have = chunk.valid.length + chunk.copyingTo.length;
-    if (chunk.valid.length === 0) {
+    const have = chunk.valid.length + chunk.copyingTo.length + chunk.down;
+    const readable = [...chunk.valid, ...chunk.draining, ...chunk.released];
+    if (readable.length === 0) {
       plan.missing.push(chunk.handle);
       continue;
     }
@@ -63,38 +73,32 @@ export function planReplication(
         plan.blockedByLease.push(chunk.handle);
         continue;
       }
-      const exclude = new Set<ServerId>([...chunk.valid.map((c) => c.id), ...chunk.copyingTo]);
+      const exclude = new Set<ServerId>([...readable.map((c) => c.id), ...chunk.copyingTo]);
       const targets = choosePlacement(
         live.filter((c) => hasRoom(c.id)),
         chunk.goal - have,
-        { existing: chunk.valid, exclude, minFreeBytes: options.minFreeBytes, random: options.random },
+        { existing: chunk.valid, exclude, minFreeBytes: options.minFreeBytes, highWaterMark: options.highWaterMark, random: options.random },
       );
       let planned = 0;
       for (const target of targets) {
-        const sources = chunk.valid.filter((c) => hasRoom(c.id));
+        const sources = readable.filter((c) => hasRoom(c.id));
         const first = chooseSource(sources, target, options.random);
         if (first === undefined) break;
         take(target.id);
         take(first.id);
-        const rest = chunk.valid.filter((c) => c.id !== first.id).map((c) => c.id);
+        const rest = readable.filter((c) => c.id !== first.id).map((c) => c.id);
         plan.copies.push({ handle: chunk.handle, version: chunk.version, target: target.id, sources: [first.id, ...rest] });
         planned++;
       }
       if (planned < chunk.goal - have) plan.deferred.push(chunk.handle);
       continue;
     }
-    if (chunk.valid.length > chunk.goal && chunk.copyingTo.length === 0 && !chunk.leased) {
-      const byFullness = [...chunk.valid].sort((a, b) => utilization(b) - utilization(a));
-      for (const victim of byFullness.slice(0, chunk.valid.length - chunk.goal)) {
-        plan.excess.push({ handle: chunk.handle, server: victim.id });
-      }
-      continue;
+    // Deletions wait for copies and moves in flight and for leases: each may still need every replica.
+    const settled = chunk.copyingTo.length === 0 && !chunk.leased && !chunk.moving;
+    if (settled && chunk.valid.length >= chunk.goal) {
+      for (const victim of [...chunk.released, ...chooseSurplus(chunk.valid, chunk.goal)]) plan.excess.push({ handle: chunk.handle, server: victim.id });
     }
-    if (have >= chunk.goal) plan.healthy.push(chunk.handle);
+    plan.healthy.push(chunk.handle);
   }
   return plan;
-}
-
-function utilization(c: PlacementCandidate): number {
-  return c.capacityBytes > 0 ? c.usedBytes / c.capacityBytes : 1;
 }

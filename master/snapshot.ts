@@ -12,16 +12,19 @@ import { isValidName, requireSymlinkTarget } from './names.js';
 import { Namespace, type TrashEntry } from './namespace.js';
 import { ProtoReader, ProtoWriter, WIRE_LEN, WIRE_VARINT, WireError } from './proto-wire.js';
 import { SessionTable } from './session-table.js';
+import { isValidServerId, nodeStateFromWire, nodeStateNumber, NodeStateTable } from './node-states.js';
 
 /** Everything the log's entries have built: what a snapshot holds. */
 export interface MachineState {
   readonly config: ClusterConfig | undefined;
   readonly namespace: Namespace;
   readonly sessions: SessionTable;
+  readonly nodeStates: NodeStateTable;
 }
 
 // Field numbers of proto/master-log.proto: change them together.
-const SNAPSHOT = { config: 1, nextInode: 2, nextHandle: 3, inodes: 4, entries: 5, chunks: 6, trash: 7, sessions: 8 } as const;
+const SNAPSHOT = { config: 1, nextInode: 2, nextHandle: 3, inodes: 4, entries: 5, chunks: 6, trash: 7, sessions: 8, nodeStates: 9 } as const;
+const NODE_STATE = { serverId: 1, state: 2 } as const;
 const INIT = { chunkSizeBytes: 1, defaultReplication: 2, clusterId: 3 } as const;
 const INODE = {
   id: 1,
@@ -124,6 +127,12 @@ export function encodeSnapshot(state: MachineState): Buffer {
   // Few (one per client), with enum names: protobufjs's ordinary conversion.
   const sessionType = sessionRecordType();
   for (const record of state.sessions.toRecords()) w.bytes(SNAPSHOT.sessions, sessionType.encode(sessionType.fromObject(record)).finish());
+  for (const [serverId, nodeState] of state.nodeStates.entries()) {
+    const mark = w.begin(SNAPSHOT.nodeStates);
+    w.string(NODE_STATE.serverId, serverId);
+    w.uint(NODE_STATE.state, nodeStateNumber(nodeState));
+    w.end(mark);
+  }
   return w.finish();
 }
 
@@ -159,6 +168,7 @@ function read(r: ProtoReader): MachineState {
   const restorer = new Restorer();
   const sessions: SessionRecord__Output[] = [];
   const sessionType = sessionRecordType();
+  const nodeStates = new NodeStateTable();
   while (!r.done) {
     const tag = r.tag();
     const field = tag >>> 3;
@@ -172,9 +182,10 @@ function read(r: ProtoReader): MachineState {
     else if (field === SNAPSHOT.chunks) restorer.chunk(readChunk(r));
     else if (field === SNAPSHOT.trash) restorer.trashEntry(readTrash(r));
     else if (field === SNAPSHOT.sessions) sessions.push(sessionType.toObject(sessionType.decode(r.bytes()), CONVERSION) as SessionRecord__Output);
+    else if (field === SNAPSHOT.nodeStates) readNodeState(r, nodeStates);
     else r.skip(wire);
   }
-  return { config: restorer.config, namespace: restorer.finish(), sessions: SessionTable.fromRecords(sessions) };
+  return { config: restorer.config, namespace: restorer.finish(), sessions: SessionTable.fromRecords(sessions), nodeStates };
 }
 
 /** Reads the fields of one sub-message with `onField(field, wire)`, which must consume each. */
@@ -373,6 +384,21 @@ function readTrash(r: ProtoReader): TrashFields {
     return true;
   });
   return f;
+}
+
+function readNodeState(r: ProtoReader, into: NodeStateTable): void {
+  let serverId = '';
+  let number = 0;
+  readMessage(r, (field, wire) => {
+    if (field === NODE_STATE.serverId && wire === WIRE_LEN) serverId = r.string();
+    else if (field === NODE_STATE.state && wire === WIRE_VARINT) number = r.varint();
+    else return false;
+    return true;
+  });
+  const state = nodeStateFromWire(number);
+  if (!isValidServerId(serverId) || state === undefined || state === 'active') bad(`node state ${JSON.stringify(serverId)} = ${number} is not valid`);
+  if (into.get(serverId) !== 'active') bad(`node ${serverId} has two states`);
+  into.set(serverId, state);
 }
 
 const UINT32_MAX = 0xffffffff;

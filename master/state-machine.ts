@@ -15,6 +15,7 @@ import { isValidClientId, type Outcome, SessionTable } from './session-table.js'
 import { decodeSnapshot, encodeSnapshot, type MachineState } from './snapshot.js';
 import { readAttrChanges, readBool, readCaller, readInt64, readString, readUint32, readUint64 } from './entry-fields.js';
 import { isDevice, kindFromWire } from './attr.js';
+import { type NodeAdminState, nodeStateFromWire, NodeStateTable } from './node-states.js';
 
 export type { AttrView, ChunkView } from './attr.js';
 
@@ -53,6 +54,7 @@ export class MasterStateMachine {
   private clusterConfig: ClusterConfig | undefined = undefined;
   private namespace = new Namespace();
   private sessions = new SessionTable();
+  private nodeStates = new NodeStateTable();
 
   // ----- applying entries -----
 
@@ -189,6 +191,15 @@ export class MasterStateMachine {
     this.namespace.forEachChunkOf(inode, fn);
   }
 
+  /** Every chunk of a file with its index, holes skipped. */
+  forEachChunkSlot(inode: InodeId, fn: (handle: ChunkHandle, index: number) => void): void {
+    const chunks = this.namespace.inodes.chunks(this.namespace.inodeRow(inode));
+    for (let index = 0; index < chunks.length; index++) {
+      const handle = chunks[index]!;
+      if (handle !== 0) fn(handle as ChunkHandle, index);
+    }
+  }
+
   chunk(handle: ChunkHandle): ChunkInfoView | undefined {
     return this.namespace.chunks.get(handle);
   }
@@ -201,6 +212,31 @@ export class MasterStateMachine {
     const row = inodes.rowOf(info.inode);
     if (row === -1) broken(`chunk ${handle}'s owner ${info.inode} is missing`);
     return { replication: inodes.replication(row), all: inodes.replicateAll(row) };
+  }
+
+  /**
+   * The bytes a chunk holds as its owner's size says (the last chunk may be
+   * short); 0 for an unknown chunk. Replicas report their own lengths, but
+   * the master plans moves before it hears them.
+   */
+  chunkBytes(handle: ChunkHandle): number {
+    const info = this.namespace.chunks.get(handle);
+    const config = this.clusterConfig;
+    if (info === undefined || config === undefined) return 0;
+    const row = this.namespace.inodes.rowOf(info.inode);
+    if (row === -1) return 0;
+    const size = this.namespace.inodes.size(row);
+    return Math.max(0, Math.min(config.chunkSizeBytes, size - info.index * config.chunkSizeBytes));
+  }
+
+  /** A chunkserver's admin state (active unless an entry said otherwise). */
+  nodeState(serverId: string): NodeAdminState {
+    return this.nodeStates.get(serverId);
+  }
+
+  /** Every chunkserver that is not active, ascending by id. */
+  nodeStatesNotActive(): [string, Exclude<NodeAdminState, 'active'>][] {
+    return this.nodeStates.entries();
   }
 
   /** Every chunk, ascending by handle. */
@@ -233,6 +269,7 @@ export class MasterStateMachine {
       sm.clusterConfig = state.config;
       sm.namespace = state.namespace;
       sm.sessions = state.sessions;
+      sm.nodeStates = state.nodeStates;
       return sm;
     };
     return adopt(decodeSnapshot(bytes, (state) => adopt(state).checkInvariants()));
@@ -262,7 +299,7 @@ export class MasterStateMachine {
   // ----- internals -----
 
   private state(): MachineState {
-    return { config: this.clusterConfig, namespace: this.namespace, sessions: this.sessions };
+    return { config: this.clusterConfig, namespace: this.namespace, sessions: this.sessions, nodeStates: this.nodeStates };
   }
 
   private requireConfig(): ClusterConfig {
@@ -431,6 +468,12 @@ export class MasterStateMachine {
         const idleBeforeUs = readInt64(purge.sessionsIdleBeforeUs) ?? invalid(`session time ${purge.sessionsIdleBeforeUs} is not a safe integer`);
         const { inodes, chunks } = ns.purgeTrash(deletedBeforeUs);
         return { kind: 'purged', inodes, chunks, sessions: this.sessions.purge(idleBeforeUs) };
+      }
+      case 'setNodeState': {
+        const set = present(entry.setNodeState, op);
+        const state = nodeStateFromWire(set.state) ?? invalid(`set_node_state has no valid state: ${String(set.state)}`);
+        this.nodeStates.set(readString(set.serverId, 'server_id'), state);
+        return { kind: 'none' };
       }
       case 'noop':
         return { kind: 'none' };

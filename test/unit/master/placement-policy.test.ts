@@ -20,7 +20,7 @@ function seeded(seed: number): () => number {
 }
 
 describe('placement policy', () => {
-  const noExisting = { existing: [], exclude: new Set<never>(), minFreeBytes: 64 * 1024 * 1024 };
+  const noExisting = { existing: [], exclude: new Set<never>(), minFreeBytes: 64 * 1024 * 1024, highWaterMark: 1 };
 
   it('never places two replicas on one node', () => {
     const servers = [server('a', 'z', 'r'), server('b', 'z', 'r'), server('c', 'z', 'r')];
@@ -57,6 +57,7 @@ describe('placement policy', () => {
       existing: [server('x', 'z1', 'r9')],
       exclude: new Set([serverId('x')]),
       minFreeBytes: 0,
+      highWaterMark: 1,
       random: seeded(3),
     });
     expect(chosen[0]!.id).to.equal('c');
@@ -64,7 +65,7 @@ describe('placement policy', () => {
 
   it('prefers the emptier of otherwise equal servers and skips full ones and excluded ones', () => {
     const servers = [server('full', 'z', 'r', 0.9999999), server('busy', 'z', 'r', 0.5), server('empty', 'z', 'r', 0.1), server('gone', 'z', 'r')];
-    const chosen = choosePlacement(servers, 1, { existing: [], exclude: new Set([serverId('gone')]), minFreeBytes: GiB, random: seeded(4) });
+    const chosen = choosePlacement(servers, 1, { existing: [], exclude: new Set([serverId('gone')]), minFreeBytes: GiB, highWaterMark: 1, random: seeded(4) });
     expect(chosen.map((c) => c.id)).to.deep.equal(['empty']);
   });
 

@@ -12,7 +12,7 @@ const server = (id: string, used = 0): PlacementCandidate => ({
   activity: 0,
 });
 const live = ['a', 'b', 'c', 'd', 'e'].map((id) => server(id));
-const options = { copiesPerServerMax: 2, minFreeBytes: 0, random: () => 0.5 };
+const options = { copiesPerServerMax: 2, minFreeBytes: 0, highWaterMark: 1, random: () => 0.5 };
 
 function chunk(handle: number, valid: string[], goal = 3, extra: Partial<ChunkReplicationState> = {}): ChunkReplicationState {
   return {
@@ -20,8 +20,12 @@ function chunk(handle: number, valid: string[], goal = 3, extra: Partial<ChunkRe
     version: chunkVersion(1),
     goal,
     valid: valid.map((id) => live.find((s) => s.id === id)!),
+    draining: [],
+    released: [],
+    down: 0,
     copyingTo: [],
     leased: false,
+    moving: false,
     ...extra,
   };
 }

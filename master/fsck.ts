@@ -1,0 +1,169 @@
+import { DfsError } from '../common/errors.js';
+import type { ChunkHandle, ServerId } from '../common/ids.js';
+import { LIMITS } from '../common/limits.js';
+import type { ChunkHealth as WireChunkHealth } from '../proto/generated/dfs/master/ChunkHealth.js';
+import type { FsckChunk } from '../proto/generated/dfs/master/FsckChunk.js';
+import type { FsckFile } from '../proto/generated/dfs/master/FsckFile.js';
+import type { FsckReplica } from '../proto/generated/dfs/master/FsckReplica.js';
+import type { FsckResponse } from '../proto/generated/dfs/master/FsckResponse.js';
+import type { ReplicaHealth } from '../proto/generated/dfs/master/ReplicaHealth.js';
+import type { LeaderState } from './leader-state.js';
+import type { MasterStateMachine } from './state-machine.js';
+import { walkNamespace } from './namespace-walk.js';
+import { chunkHealth, type ChunkHealth, type ReplicaClasses } from './replica-classes.js';
+
+export interface FsckCounts {
+  files: number;
+  chunks: number;
+  healthy: number;
+  underReplicated: number;
+  overReplicated: number;
+  unavailable: number;
+  missing: number;
+  corruptReplicas: number;
+  staleReplicas: number;
+  bytes: number;
+}
+
+const WIRE_HEALTH: Record<ChunkHealth, WireChunkHealth & string> = {
+  healthy: 'CHUNK_HEALTH_HEALTHY',
+  'under-replicated': 'CHUNK_HEALTH_UNDER_REPLICATED',
+  'over-replicated': 'CHUNK_HEALTH_OVER_REPLICATED',
+  unavailable: 'CHUNK_HEALTH_UNAVAILABLE',
+  missing: 'CHUNK_HEALTH_MISSING',
+};
+
+/**
+ * One page of `dfs admin fsck`: walks the namespace under `root` after
+ * `cursor` (see namespace-walk.ts) until `maxItems` inodes are examined, and
+ * lists the files with chunks that are not healthy, those chunks only, at
+ * most LIMITS.fsckChunksListedMax of them per page (the summary counts all).
+ * The next cursor is the last inode examined. Read-only; the caller holds a
+ * read barrier.
+ */
+export function fsckPage(state: MasterStateMachine, leader: LeaderState, root: string, cursor: string, maxItems: number): FsckResponse {
+  if (cursor !== '' && cursor !== root && !cursor.startsWith(root === '/' ? '/' : root + '/')) {
+    throw new DfsError('INVALID_ARGUMENT', `cursor ${JSON.stringify(cursor)} is not under ${root}`);
+  }
+  const counts: FsckCounts = {
+    files: 0,
+    chunks: 0,
+    healthy: 0,
+    underReplicated: 0,
+    overReplicated: 0,
+    unavailable: 0,
+    missing: 0,
+    corruptReplicas: 0,
+    staleReplicas: 0,
+    bytes: 0,
+  };
+  const files: FsckFile[] = [];
+  let listed = 0;
+  let examined = 0;
+  let last = '';
+  for (const item of walkNamespace(state, root, cursor)) {
+    last = item.path;
+    examined++;
+    if (item.attr.kind === 'file') {
+      counts.files++;
+      counts.bytes += item.attr.size;
+      const problems: FsckChunk[] = [];
+      let notListed = 0;
+      let index = 0;
+      state.forEachChunkSlot(item.attr.inode, (handle, slot) => {
+        index = slot;
+        const chunk = checkChunk(state, leader, handle, counts);
+        if (chunk === undefined) return;
+        if (listed >= LIMITS.fsckChunksListedMax) {
+          notListed++;
+          return;
+        }
+        listed++;
+        problems.push({ ...chunk, index: String(index) });
+      });
+      if (problems.length > 0 || notListed > 0) {
+        files.push({
+          path: item.path,
+          inode: String(item.attr.inode),
+          size: String(item.attr.size),
+          replication: item.attr.replication,
+          replicateAll: item.attr.replicateAll,
+          chunks: problems,
+          chunksNotListed: String(notListed),
+        });
+      }
+    }
+    if (examined >= maxItems) break;
+  }
+  const done = examined < maxItems;
+  return {
+    files,
+    summary: {
+      files: String(counts.files),
+      chunks: String(counts.chunks),
+      healthy: String(counts.healthy),
+      underReplicated: String(counts.underReplicated),
+      overReplicated: String(counts.overReplicated),
+      unavailable: String(counts.unavailable),
+      missing: String(counts.missing),
+      corruptReplicas: String(counts.corruptReplicas),
+      staleReplicas: String(counts.staleReplicas),
+      bytes: String(counts.bytes),
+    },
+    nextCursor: done ? '' : last,
+  };
+}
+
+/** Counts the chunk; returns it when it is not healthy. A chunk never written holds nothing to check. */
+function checkChunk(state: MasterStateMachine, leader: LeaderState, handle: ChunkHandle, counts: FsckCounts): Omit<FsckChunk, 'index'> | undefined {
+  const info = state.chunk(handle);
+  if (info === undefined || info.confirmedVersion === 0) return undefined;
+  const goal = leader.goalOf(handle) ?? 0;
+  const classes = leader.replicaClasses(handle, info.confirmedVersion);
+  const health = chunkHealth(classes, goal);
+  counts.chunks++;
+  counts.corruptReplicas += classes.condemned.length;
+  counts.staleReplicas += classes.stale.length;
+  switch (health) {
+    case 'healthy':
+      counts.healthy++;
+      break;
+    case 'under-replicated':
+      counts.underReplicated++;
+      break;
+    case 'over-replicated':
+      counts.overReplicated++;
+      break;
+    case 'unavailable':
+      counts.unavailable++;
+      break;
+    case 'missing':
+      counts.missing++;
+      break;
+  }
+  if (health === 'healthy' && classes.condemned.length === 0 && classes.stale.length === 0) return undefined;
+  return {
+    handle: String(handle),
+    version: String(info.confirmedVersion),
+    health: WIRE_HEALTH[health],
+    goal,
+    usable: classes.counted.length,
+    replicas: replicaList(leader, handle, classes),
+  };
+}
+
+function replicaList(leader: LeaderState, handle: ChunkHandle, classes: ReplicaClasses): FsckReplica[] {
+  const holders = leader.locations.holders(handle);
+  const out: FsckReplica[] = [];
+  const add = (ids: ServerId[], health: ReplicaHealth & string) => {
+    for (const id of ids) {
+      out.push({ serverId: id, address: leader.registry.get(id)?.address ?? '', version: String(holders.get(id) ?? 0), health });
+    }
+  };
+  add(classes.counted, 'REPLICA_HEALTH_USABLE');
+  add([...classes.draining, ...classes.released], 'REPLICA_HEALTH_DRAINING');
+  add(classes.down, 'REPLICA_HEALTH_DOWN');
+  add(classes.stale, 'REPLICA_HEALTH_STALE');
+  add(classes.condemned, 'REPLICA_HEALTH_CORRUPT');
+  return out;
+}
