@@ -1,10 +1,11 @@
 import { DfsError } from '../common/errors.js';
 import { callUnary } from '../common/grpc-client-pool.js';
 import { unary } from '../common/grpc-server.js';
-import { requireAddress, requireId } from '../common/wire-validation.js';
+import { requireAddress, requireId, requireInteger } from '../common/wire-validation.js';
 import type { RaftGroupStatus } from '../raft/index.js';
 import type { RaftStatusResponse } from '../proto/generated/dfs/master/RaftStatusResponse.js';
 import type { AdminHandlers } from '../proto/generated/dfs/master/Admin.js';
+import { leaderClusterView } from './cluster-view-source.js';
 import type { MasterContext } from './master-context.js';
 import { fsckPage } from './fsck.js';
 import { rebalancePlanToWire, rebalanceStatusToWire } from './movement-wire.js';
@@ -82,6 +83,10 @@ export function adminHandlers(ctx: MasterContext): AdminHandlers {
 
     RaftStatus: unary(async () => toWireRaftStatus(ctx.log.raftStatus()), onInternal),
 
+    ClusterView: unary(async (req) => {
+      const request = { path: req.filePath, firstChunk: requireInteger(req.firstChunk, 'first_chunk') };
+      return { json: JSON.stringify(leaderClusterView(ctx, request)) };
+    }, onInternal),
 
     AddMaster: unary(async (req) => {
       ctx.leader();

@@ -13,6 +13,7 @@ import { chunkserverServices, masterServices } from '../proto/load.js';
 import type { AdminClient } from '../proto/generated/dfs/master/Admin.js';
 import type { LogEntry } from '../proto/generated/dfs/masterlog/LogEntry.js';
 import { adminHandlers } from './admin-service.js';
+import { registerDashboard } from './dashboard-routes.js';
 import { LeaderState } from './leader-state.js';
 import { encodeEntry } from './log-entry.js';
 import type { MasterConfig } from './master-config.js';
@@ -117,6 +118,7 @@ export class MasterNode {
       const status = log.status();
       sendJson(res, 200, { role: node!.leaderState !== undefined ? 'leader' : 'follower', leaderAddress: status.leaderAddress ?? null, term: status.term });
     });
+    if (http) registerDashboard(http, ctx);
     log.onLeadershipChange((leading) => node!.onLeadershipChange(leading));
     const bootstrap = config.join ? undefined : (config.peers ?? [{ id: raftId, address }]);
     await log.start(address, bootstrap);

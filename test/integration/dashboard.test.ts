@@ -1,0 +1,145 @@
+import { expect } from 'chai';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { ClusterView } from '../../master/cluster-view.js';
+import { TestCluster, waitFor } from '../harness/test-cluster.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test-artifacts');
+
+async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
+  const res = await fetch(url);
+  return { status: res.status, body: (await res.json()) as T };
+}
+
+/** The text of an element, once the page has rendered it. */
+async function textOf(page: Page, selector: string): Promise<string> {
+  return (await page.locator(selector).textContent()) ?? '';
+}
+
+describe('dashboard (real cluster, headless Chromium)', function () {
+  this.timeout(120_000);
+  let cluster: TestCluster;
+  let browser: Browser;
+  let leaderUrl: string;
+  let followerUrl: string;
+  let followerAddress: string;
+
+  before(async () => {
+    cluster = await TestCluster.start({ masters: 3, chunkservers: 3 });
+    browser = await chromium.launch({ executablePath: CHROMIUM });
+    const masters = ['master-0', 'master-1', 'master-2'].map((name) => cluster.process(name));
+    // The leader's view lists every chunkserver once they have registered with it.
+    const leader = await waitFor('a leader that knows every chunkserver', async () => {
+      for (const m of masters) {
+        const { body } = await getJson<ClusterView>(`http://127.0.0.1:${m.httpPort}/api/cluster`);
+        if (body.servedBy.role === 'leader' && body.cluster?.nodeCounts.live === 3) return m;
+      }
+      return undefined;
+    });
+    const follower = masters.find((m) => m !== leader)!;
+    leaderUrl = `http://127.0.0.1:${leader.httpPort}/`;
+    followerUrl = `http://127.0.0.1:${follower.httpPort}/`;
+    followerAddress = follower.address;
+  });
+
+  after(async () => {
+    await browser?.close();
+    await cluster?.stop();
+  });
+
+  it('shows every chunkserver from a follower and from the leader, and updates after a write without reloading', async () => {
+    const fromFollower = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const fromLeader = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    const pageErrors: string[] = [];
+    for (const p of [fromFollower, fromLeader]) p.on('pageerror', (err) => pageErrors.push(err.message));
+    await fromFollower.goto(followerUrl);
+    await fromLeader.goto(leaderUrl);
+
+    const addresses = cluster.chunkservers().map((p) => p.address);
+    for (const page of [fromFollower, fromLeader]) {
+      for (const address of addresses) await page.locator(`#nodes-table tr[data-node="${address}"] .state-live`).waitFor();
+      expect(await page.locator('#nodes-table tbody tr').count()).to.equal(3);
+      await page.locator('#raft-table tbody tr').nth(2).waitFor();
+      expect(await page.locator('#connection').textContent()).to.equal('live');
+    }
+    expect(await textOf(fromFollower, '#served-by')).to.contain(`via follower ${followerAddress}`);
+    expect(await textOf(fromLeader, '#served-by')).to.match(/^Served by the leader /);
+    expect(await textOf(fromFollower, '#chunk-map-info')).to.equal('no file holds any data yet');
+
+    const filesBefore = Number(await textOf(fromFollower, '#stat-files'));
+    const chunksBefore = Number((await textOf(fromLeader, '#stat-chunks')).replace(/,/g, ''));
+    // A reload would lose this mark: the numbers must change in the page as loaded.
+    for (const page of [fromFollower, fromLeader]) await page.evaluate('window.loadedOnce = true');
+
+    const client = await cluster.client();
+    const data = Buffer.alloc(2 * cluster.chunkSizeBytes + 1000, 7);
+    await client.writeFile('/watched.bin', data);
+
+    for (const page of [fromFollower, fromLeader]) {
+      // In-page expressions are strings: this file compiles without the DOM's types.
+      await page.waitForFunction(
+        `Number(document.getElementById('stat-files').textContent) === ${filesBefore + 1} && ` +
+          `Number(document.getElementById('stat-chunks').textContent.replace(/,/g, '')) === ${chunksBefore + 3}`,
+        undefined,
+        { timeout: 20_000 },
+      );
+      // The default chunk map is the new (largest) file: 3 chunks, each on every one of the 3 nodes.
+      await page.waitForFunction(`document.querySelectorAll('#chunk-map td.cell-C, #chunk-map td.cell-P').length === 9`, undefined, { timeout: 20_000 });
+      expect(await textOf(page, '#chunk-map-info')).to.contain('/watched.bin (default: the largest file)');
+      expect(await page.evaluate('window.loadedOnce')).to.equal(true);
+    }
+    // Bytes used come from chunkserver heartbeats, which follow within a heartbeat interval.
+    await fromFollower.waitForFunction(`Number(document.getElementById('stat-used-bytes').dataset.bytes) >= ${data.length * 3}`, undefined, { timeout: 20_000 });
+
+    await mkdir(ARTIFACTS, { recursive: true });
+    await fromFollower.screenshot({ path: join(ARTIFACTS, 'dashboard.png'), fullPage: true });
+    expect(pageErrors).to.deep.equal([]);
+    await fromFollower.close();
+    await fromLeader.close();
+  });
+
+  it('renders names from the cluster as text, and explains a path it cannot show', async () => {
+    const client = await cluster.client();
+    const name = '<img src=x id=injected onerror="window.pwned=1">';
+    await client.writeFile(`/${name}`, Buffer.from('x'));
+    const page = await browser.newPage();
+    await page.goto(`${followerUrl}?file=${encodeURIComponent('/' + name)}`);
+    await page.locator('#chunk-map tbody tr').first().waitFor();
+    expect(await textOf(page, '#chunk-map-info')).to.contain(`/${name}:`);
+    expect(await page.locator('#injected').count()).to.equal(0);
+    expect(await page.evaluate('window.pwned')).to.equal(undefined);
+
+    await page.fill('#file-path', '/no/such/file');
+    await page.click('#file-form button[type=submit]');
+    await page.waitForFunction(`document.getElementById('chunk-map-info').className === 'error'`);
+    expect(await textOf(page, '#chunk-map-info')).to.match(/^Cannot show \/no\/such\/file: /);
+    expect(new URL(page.url()).searchParams.get('file')).to.equal('/no/such/file');
+    await page.close();
+  });
+
+  it('answers bad query parameters with 400 and unknown paths with 404', async () => {
+    const bad = await getJson<{ error: string; message: string }>(`${followerUrl}api/cluster?chunk=-1`);
+    expect(bad.status).to.equal(400);
+    expect(bad.body.error).to.equal('INVALID_ARGUMENT');
+    expect((await fetch(`${followerUrl}api/nothing`)).status).to.equal(404);
+    const css = await fetch(`${leaderUrl}dashboard.css`);
+    expect(css.status).to.equal(200);
+    expect(css.headers.get('content-type')).to.match(/^text\/css/);
+  });
+
+  it('says so on a follower when no leader answers', async () => {
+    const page = await browser.newPage();
+    await page.goto(followerUrl);
+    await page.locator('#nodes-table tbody tr').first().waitFor();
+    // Leave the follower alone: no majority, so no leader can be elected.
+    for (const name of ['master-0', 'master-1', 'master-2']) {
+      if (cluster.process(name).address !== followerAddress) await cluster.killAndWait(name);
+    }
+    await page.locator('#unavailable').waitFor({ state: 'visible', timeout: 30_000 });
+    expect(await textOf(page, '#unavailable')).to.match(/^No cluster data: (no leader is known|the leader \S+ did not answer)/);
+    await page.close();
+  });
+});
