@@ -162,6 +162,8 @@ export class ChunkStore {
   private state: 'open' | 'closing' | 'closed' = 'open';
   private closing: Promise<void> | undefined;
   private used = 0;
+  /** Since the store opened, for metrics (read at scrape time). */
+  readonly counters = { fsyncs: 0, checksumMismatches: 0 };
 
   private constructor(
     private readonly logger: Logger,
@@ -546,6 +548,7 @@ export class ChunkStore {
             tailCrc = crc32c(old.subarray(0, c.length - tail * BLOCK_BYTES));
           }
           await file.datasync();
+          this.counters.fsyncs++;
           r.checksums.truncate(blocks);
           if (tailCrc !== undefined) r.checksums.set(blocks - 1, tailCrc);
           await this.meta.write(this.snapshotOps(r, c.stamp, c.length, version, importing), true);
@@ -655,6 +658,7 @@ export class ChunkStore {
   private async persist(r: Replica, ops: MetaOp[], stamp: number, length: number): Promise<void> {
     try {
       await this.files.use(r.handle, (file) => file.datasync());
+      this.counters.fsyncs++;
       await this.meta.write(ops, true);
     } catch (err) {
       throw this.failReplica(r, 'syncing', err);
@@ -709,6 +713,7 @@ export class ChunkStore {
     for (let block = first; block < end; block++) {
       const part = bytes.subarray((block - first) * BLOCK_BYTES, (block - first + 1) * BLOCK_BYTES);
       if (crc32c(part) !== r.checksums.get(block)) {
+        this.counters.checksumMismatches++;
         const reason = `checksum mismatch in block ${block}`;
         this.markCorrupt(r, reason);
         throw new DfsError('CHECKSUM_MISMATCH', `chunk ${r.handle}: ${reason}`);

@@ -36,19 +36,27 @@ export const CHUNKSERVER_DEFAULTS: Omit<ChunkserverConfig, 'dataDir' | 'masters'
   readyFile: undefined,
 };
 
-export function validateChunkserverConfig(config: ChunkserverConfig): ChunkserverConfig {
-  const fail = (message: string): never => {
-    throw new DfsError('INVALID_ARGUMENT', `chunkserver config: ${message}`);
+/**
+ * Throws INVALID_ARGUMENT naming the first bad setting. `whence` says where
+ * the named fields' values came from (the CLI's sources), '' if it cannot.
+ */
+export function validateChunkserverConfig(
+  config: ChunkserverConfig,
+  whence: (fields: (keyof ChunkserverConfig)[]) => string = () => '',
+): ChunkserverConfig {
+  const fail = (field: keyof ChunkserverConfig, message: string): never => {
+    const from = whence([field]);
+    throw new DfsError('INVALID_ARGUMENT', `chunkserver config: ${message}${from ? ` (${from})` : ''}`);
   };
-  if (!config.dataDir) fail('dataDir is required');
-  if (config.masters.length === 0) fail('at least one master address is required');
-  for (const m of config.masters) if (!/^[^\s:]+:\d{1,5}$/.test(m)) fail(`master address ${JSON.stringify(m)} is not host:port`);
-  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) fail(`port ${config.port} is not a port`);
-  if (!Number.isInteger(config.httpPort) || config.httpPort < -1 || config.httpPort > 65535) fail(`httpPort ${config.httpPort} is not a port (or -1 for none)`);
-  if (config.capacityBytes !== undefined && !(config.capacityBytes > 0)) fail('capacityBytes must be positive');
-  if (!(config.scrubIntervalMs >= 0)) fail('scrubIntervalMs must not be negative');
+  if (!config.dataDir) fail('dataDir', 'dataDir is required');
+  if (config.masters.length === 0) fail('masters', 'at least one master address is required');
+  for (const m of config.masters) if (!/^[^\s:]+:\d{1,5}$/.test(m)) fail('masters', `master address ${JSON.stringify(m)} is not host:port`);
+  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) fail('port', `port ${config.port} is not a port`);
+  if (!Number.isInteger(config.httpPort) || config.httpPort < -1 || config.httpPort > 65535) fail('httpPort', `httpPort ${config.httpPort} is not a port (or -1 for none)`);
+  if (config.capacityBytes !== undefined && !(config.capacityBytes > 0)) fail('capacityBytes', 'capacityBytes must be positive');
+  if (!(config.scrubIntervalMs >= 0)) fail('scrubIntervalMs', 'scrubIntervalMs must not be negative');
   for (const [key, value] of [['zone', config.zone], ['rack', config.rack]] as const) {
-    if (!value || value.length > 64) fail(`${key} must be 1 to 64 characters`);
+    if (!value || value.length > 64) fail(key, `${key} must be 1 to 64 characters`);
   }
   return config;
 }

@@ -6,6 +6,7 @@ import type { ChunkHandle } from '../common/ids.js';
 import type { KeyedMutex } from '../common/keyed-mutex.js';
 import type { Logger } from '../common/logger.js';
 import type { ChunkStore } from './chunk-store.js';
+import type { ChunkserverMetrics } from './chunkserver-metrics.js';
 import type { ChunkserverConfig } from './chunkserver-config.js';
 import type { RawPipelineClient } from '../proto/pipeline-frames.js';
 import type { MasterLink } from './master-link.js';
@@ -33,6 +34,7 @@ export interface ChunkserverContext {
   readonly chunkLocks: KeyedMutex<ChunkHandle>;
   readonly master: MasterLink;
   readonly load: ServerLoadCounters;
+  readonly metrics: ChunkserverMetrics;
   /** The cluster's chunk size, learned from the master at registration. */
   chunkSizeBytes(): number;
   peerPipeline(address: string): RawPipelineClient;

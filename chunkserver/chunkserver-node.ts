@@ -9,6 +9,8 @@ import type { ChunkHandle } from '../common/ids.js';
 import { KeyedMutex } from '../common/keyed-mutex.js';
 import { LIMITS } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
+import { GrpcServerMetrics } from '../common/grpc-metrics.js';
+import { createMetricsRegistry, serveMetrics, type MetricsRegistry } from '../common/metrics.js';
 import { writeReadyFile } from '../common/ready-file.js';
 import { HttpServer, sendJson } from '../common/http-server.js';
 import { chunkserverServices } from '../proto/load.js';
@@ -18,6 +20,7 @@ import type { ChunkReplicationClient } from '../proto/generated/dfs/chunk/ChunkR
 import { ChunkStore } from './chunk-store.js';
 import type { ChunkserverConfig } from './chunkserver-config.js';
 import type { ChunkserverContext } from './chunkserver-context.js';
+import { ChunkserverMetrics } from './chunkserver-metrics.js';
 import { controlHandlers } from './control-service.js';
 import { dataHandlers } from './data-service.js';
 import { rawFrameClientConstructor, rawFrameServerDefinition, type RawPipelineClient } from '../proto/pipeline-frames.js';
@@ -54,7 +57,13 @@ export class ChunkserverNode {
     return this.ctx.self().id;
   }
 
-  static async start(config: ChunkserverConfig, logger: Logger, clock: Clock = systemClock): Promise<ChunkserverNode> {
+  /** `metrics`: the process's registry; a fresh one without process metrics by default. */
+  static async start(
+    config: ChunkserverConfig,
+    logger: Logger,
+    clock: Clock = systemClock,
+    metrics: MetricsRegistry = createMetricsRegistry({ processMetrics: false }),
+  ): Promise<ChunkserverNode> {
     await mkdir(config.dataDir, { recursive: true });
     const id = await loadOrCreateServerId(config.dataDir);
     const store = await ChunkStore.open(config.dataDir, {
@@ -74,17 +83,20 @@ export class ChunkserverNode {
     const master = new MasterLink([...config.masters], logger.child({ component: 'master-link' }));
     let self: ServerRef__Output = { id, address: '', zone: config.zone, rack: config.rack };
     let chunkSizeBytes = 0;
+    const inventory = new ReplicaInventory(store);
+    const load = { activeReads: 0, activeWrites: 0, activeCopies: 0 };
     const ctx: ChunkserverContext = {
       config,
       self: () => self,
       clock,
       logger,
       store,
-      inventory: new ReplicaInventory(store),
+      inventory,
       pipelines: new PipelineRegistry(),
       chunkLocks: new KeyedMutex<ChunkHandle>(),
       master,
-      load: { activeReads: 0, activeWrites: 0, activeCopies: 0 },
+      load,
+      metrics: new ChunkserverMetrics(metrics, { store, inventory, load }),
       chunkSizeBytes: () => {
         if (chunkSizeBytes === 0) throw new DfsError('UNAVAILABLE', 'not registered with a master yet');
         return chunkSizeBytes;
@@ -99,12 +111,13 @@ export class ChunkserverNode {
         s.addService(rawFrameServerDefinition(services.ChunkReplication.service), replicationHandlers(ctx));
         s.addService(services.ChunkControl.service, controlHandlers(ctx));
       },
-      { host: config.host, port: config.port, maxMessageBytes: LIMITS.dataMessageMaxBytes, largeWindow: true },
+      { host: config.host, port: config.port, maxMessageBytes: LIMITS.dataMessageMaxBytes, largeWindow: true, metrics: new GrpcServerMetrics(metrics) },
     );
     self = { ...self, address: config.advertiseAddress ?? `${config.host}:${server.port}` };
     const heartbeats = new HeartbeatLoop(ctx, (bytes) => (chunkSizeBytes = bytes));
     const scrubber = new Scrubber(ctx);
     const http = config.httpPort < 0 ? undefined : await HttpServer.start(config.host, config.httpPort, logger.child({ component: 'http' }));
+    if (http) serveMetrics(http, metrics);
     http?.get('/healthz', (_req, res) => sendJson(res, 200, { id, address: self.address, registered: chunkSizeBytes !== 0 }));
     const node = new ChunkserverNode(ctx, server, heartbeats, scrubber, [pipelinePool, dataPool, replicationPool, master], http);
     await heartbeats.start();

@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import { DfsError, isDfsError } from '../common/errors.js';
 import { callUnary } from '../common/grpc-client-pool.js';
 import { fromGrpcError } from '../common/grpc-errors.js';
@@ -15,6 +16,7 @@ import type { ChunkserverContext } from './chunkserver-context.js';
 import { PrimaryChunk } from './primary-chunk.js';
 import { ReplicaPipeline } from './replica-pipeline.js';
 import { commitLocal, ctxPipelineDeps, prepareLocal } from './replication-service.js';
+import { READ_PURPOSE_KEY } from './data-service.js';
 
 const PEER_TIMEOUT_MS = 5_000;
 const COPY_STALL_MS = 30_000;
@@ -181,8 +183,11 @@ async function copyFrom(
   minVersion: ChunkVersion,
   source: ServerRef__Output,
 ): Promise<{ length: number; version: ChunkVersion }> {
+  const purpose = new grpc.Metadata();
+  purpose.set(READ_PURPOSE_KEY, 'copy');
   const stream = ctx.peerData(source.address).Read(
     { handle: String(handle), version: String(minVersion), offset: '0', length: String(ctx.chunkSizeBytes()) },
+    purpose,
     { deadline: Date.now() + COPY_STALL_MS * 4 },
   );
   let version: ChunkVersion | undefined;
@@ -206,6 +211,7 @@ async function copyFrom(
         const written = ctx.store.write(handle, position, frame.data);
         written.catch(() => undefined);
         writes.push(written);
+        ctx.metrics.copyInBytes.inc(frame.data.length);
         if (writes.length >= COPY_WRITES_IN_FLIGHT) await writes.shift();
       }
       position += frame.data.length;

@@ -18,6 +18,9 @@ import type { PrimaryChunk } from './primary-chunk.js';
 import { handleCorruption } from './replica-problems.js';
 import { StreamAcks } from './stream-acks.js';
 
+/** Call metadata by which a Read says what it is for ("copy"; anything else is a client read). */
+export const READ_PURPOSE_KEY = 'dfs-read-purpose';
+
 /**
  * The client-facing data RPCs: verified reads, the primary's end of the
  * write pipeline, and record append.
@@ -82,12 +85,15 @@ async function serveRead(
       call.end();
       return;
     }
+    // A peer copying the chunk says so (control-service.ts), so that copies and client reads are counted apart.
+    const counter = call.metadata.get(READ_PURPOSE_KEY)[0] === 'copy' ? ctx.metrics.copyOutBytes : ctx.metrics.clientReadBytes;
     let position = offset;
     while (position < end && !call.cancelled) {
       const data = await ctx.store.read(handle, position, Math.min(LIMITS.dataPacketMaxBytes, end - position));
       if (data.length === 0) break;
       const room = call.write({ offset: String(position), data, dataCrc32c: crc32c(data), ...meta });
       position += data.length;
+      counter.inc(data.length);
       if (!room && position < end) await once(call, 'drain');
     }
     call.end();

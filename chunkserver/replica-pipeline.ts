@@ -2,6 +2,7 @@ import { DfsError, isDfsError } from '../common/errors.js';
 import type { ChunkHandle, ChunkVersion, ServerId } from '../common/ids.js';
 import { LIMITS } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
+import type { CounterCell } from '../common/metrics.js';
 import { fromGrpcError } from '../common/grpc-errors.js';
 import type { ServerRef__Output as ServerRef } from '../proto/generated/dfs/ServerRef.js';
 import type { WriteAck__Output } from '../proto/generated/dfs/chunk/WriteAck.js';
@@ -15,6 +16,8 @@ export interface PipelineDeps {
   peer(address: string): RawPipelineClient;
   selfId: ServerId;
   logger: Logger;
+  /** Counts the data of write and append packets applied here. */
+  writtenBytes: CounterCell;
 }
 
 interface Waiter {
@@ -122,8 +125,10 @@ export class ReplicaPipeline {
     const { store } = this.deps;
     switch (packet.kind) {
       case 'write':
+        this.deps.writtenBytes.inc(packet.data.length);
         return store.write(this.handle, packet.offset, packet.data);
       case 'append': {
+        this.deps.writtenBytes.inc(packet.data.length);
         const written = store.write(this.handle, packet.offset, packet.data);
         store.recordAppend(this.handle, packet.clientId, packet.seq, packet.offset, packet.data.length);
         return written;

@@ -11,6 +11,7 @@ export async function handleCorruption(ctx: ChunkserverContext, handle: ChunkHan
   const version = ctx.inventory.version(handle);
   if (version === undefined) return;
   ctx.inventory.withdraw(handle);
+  ctx.metrics.corruptReplicas.inc();
   ctx.logger.warn({ handle, version }, 'replica is corrupt; reporting and deleting it');
   try {
     await ctx.master.reportProblem({

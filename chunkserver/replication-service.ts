@@ -181,5 +181,6 @@ export function ctxPipelineDeps(ctx: ChunkserverContext): PipelineDeps {
     peer: (address: string) => ctx.peerPipeline(address),
     selfId: serverId(ctx.self().id),
     logger: ctx.logger,
+    writtenBytes: ctx.metrics.pipelineWrittenBytes,
   };
 }

@@ -23,10 +23,13 @@ export class Scrubber {
     const replicas = this.ctx.store.list();
     if (replicas.length === 0) return;
     const { handle } = replicas[this.cursor++ % replicas.length]!;
+    if (this.cursor % replicas.length === 0) this.ctx.metrics.scrubPasses.inc();
     // A chunk being written is checked by its writers' reads and by the next round.
     if (this.ctx.pipelines.get(handle) !== undefined) return;
     try {
-      if (!(await this.ctx.store.verify(handle))) {
+      const intact = await this.ctx.store.verify(handle);
+      this.ctx.metrics.scrubbedReplicas.inc();
+      if (!intact) {
         this.ctx.logger.warn({ handle }, 'scrubber found a corrupt replica');
         await handleCorruption(this.ctx, handle);
       }

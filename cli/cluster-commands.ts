@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { sleep } from '../common/backoff.js';
 import { DfsError } from '../common/errors.js';
+import { LOG_LEVELS } from '../common/logger.js';
 import { DfsClient } from '../client-lib/index.js';
 import { readClusterFile, writeClusterFile, type ClusterFile, type ClusterProcess } from './cluster-file.js';
 import { isAlive, isOurProcess, launch, terminate } from './process-launcher.js';
@@ -217,13 +218,21 @@ export function addClusterCommands(program: Command, output: Output): void {
     .option('--chunkservers <n>', 'number of chunkservers; on an existing cluster, grows it to N (never shrinks it)', '3')
     .option('--chunk-size <size>', 'chunk size of a new cluster', '64MiB')
     .option('--detach', 'return once the cluster accepts writes, leaving it running', false)
-    .action(async (opts: { dir: string; masters: string; chunkservers: string; chunkSize: string; detach: boolean }) => {
+    .option('--log-level <level>', 'log level of every process it starts: debug, info, warn, error or silent (default info)')
+    .action(async (opts: { dir: string; masters: string; chunkservers: string; chunkSize: string; detach: boolean; logLevel?: string }) => {
+      const level = opts.logLevel;
+      if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
+        throw new DfsError('INVALID_ARGUMENT', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
+      }
+      const logArgs = level === undefined ? [] : ['--log-level', level];
       const file = await startCluster({
         dir: opts.dir,
         masters: Number(opts.masters),
         chunkservers: Number(opts.chunkservers),
         chunkSizeBytes: parseSize(opts.chunkSize),
         detach: opts.detach,
+        masterArgs: logArgs,
+        chunkserverArgs: logArgs,
       });
       output.result(file, () =>
         [

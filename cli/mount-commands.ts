@@ -3,64 +3,72 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { DfsClient } from '../client-lib/index.js';
 import { DfsError } from '../common/errors.js';
+import { HttpServer } from '../common/http-server.js';
 import { createLogger, type Logger, type LogLevel } from '../common/logger.js';
+import { createMetricsRegistry, serveMetrics } from '../common/metrics.js';
 import { writeReadyFile } from '../common/ready-file.js';
 import { DEFAULT_MOUNT_OPTIONS, DfsFileSystem, type DfsMountOptions } from '../fuse/dfs-file-system.js';
+import type { FileSystem } from '../fuse/file-system.js';
 import { FuseSession, threadPoolSizeFromEnv } from '../fuse/fuse-session.js';
+import { meterFileSystem } from '../fuse/metered-file-system.js';
 import { unmount } from '../fuse/mount-point.js';
 import { findMasters } from './cluster-address.js';
-import { asList, asNumber, asString, loadConfigFile, mergeSettings, type RawSettings } from './config-sources.js';
+import { Settings, type FlagValues } from './config-sources.js';
 import type { Output } from './output.js';
-import { parseSize } from './size.js';
 
 /** Reads of /dev/fuse kept outstanding: requests the kernel can hand over at once. */
 export const MOUNT_READERS = 4;
 
 const MOUNT_KEYS = [
-  'masters', 'attrTimeoutMs', 'entryTimeoutMs', 'readAhead', 'atime', 'localChunkservers', 'zone', 'rack', 'writebackCache', 'logLevel', 'readyFile',
+  'masters', 'attrTimeoutMs', 'entryTimeoutMs', 'readAhead', 'atime', 'localChunkservers', 'zone', 'rack', 'writebackCache',
+  'metricsPort', 'metricsHost', 'logLevel', 'readyFile',
 ] as const;
 
-interface MountSettings {
+export interface MountSettings {
   masters: string[];
   fs: DfsMountOptions;
   localChunkservers: string[] | undefined;
   zone: string | undefined;
   rack: string | undefined;
   writebackCache: boolean;
+  /** Where to serve /metrics; undefined: no metrics. */
+  metrics: { host: string; port: number } | undefined;
   logLevel: LogLevel;
   readyFile: string | undefined;
 }
 
-async function mountSettingsFrom(settings: RawSettings, dir: string, env: NodeJS.ProcessEnv): Promise<MountSettings> {
+/** A mount's settings from its flags (`config`: the --config file), the environment and the defaults. */
+export async function loadMountSettings(flags: FlagValues & { config?: string }, env: NodeJS.ProcessEnv, dir: string): Promise<MountSettings> {
+  const s = Settings.load(MOUNT_KEYS, flags, env, flags.config);
   const d = DEFAULT_MOUNT_OPTIONS;
-  const atime = asString(settings.atime) ?? d.atime;
-  if (atime !== 'relatime' && atime !== 'noatime') throw new DfsError('INVALID_ARGUMENT', `atime must be relatime or noatime, got ${atime}`);
-  const readAhead = asNumber(settings.readAhead, 'readAhead', parseSize) ?? d.readAheadSegmentBytes * d.readAheadSegments;
-  if (readAhead < 0) throw new DfsError('INVALID_ARGUMENT', 'readAhead must not be negative');
-  const fs: DfsMountOptions = {
-    ...d,
-    attrTimeoutMs: nonNegative(asNumber(settings.attrTimeoutMs, 'attrTimeoutMs') ?? d.attrTimeoutMs, 'attrTimeoutMs'),
-    entryTimeoutMs: nonNegative(asNumber(settings.entryTimeoutMs, 'entryTimeoutMs') ?? d.entryTimeoutMs, 'entryTimeoutMs'),
-    readAheadSegments: Math.max(0, Math.ceil(readAhead / d.readAheadSegmentBytes)),
-    atime,
+  const fail = (keys: string[], problem: string): never => {
+    throw new DfsError('INVALID_ARGUMENT', `mount config: ${problem} (${s.describe(keys)})`);
   };
-  const level = (asString(settings.logLevel) ?? 'info') as LogLevel;
-  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(level)) throw new DfsError('INVALID_ARGUMENT', `bad logLevel ${level}`);
+  const readAhead = s.size('readAhead') ?? d.readAheadSegmentBytes * d.readAheadSegments;
+  const attrTimeoutMs = s.integer('attrTimeoutMs') ?? d.attrTimeoutMs;
+  if (attrTimeoutMs < 0) fail(['attrTimeoutMs'], 'attrTimeoutMs must not be negative');
+  const entryTimeoutMs = s.integer('entryTimeoutMs') ?? d.entryTimeoutMs;
+  if (entryTimeoutMs < 0) fail(['entryTimeoutMs'], 'entryTimeoutMs must not be negative');
+  const metricsPort = s.integer('metricsPort');
+  if (metricsPort !== undefined && (metricsPort < 0 || metricsPort > 65535)) fail(['metricsPort'], `metricsPort ${metricsPort} is not a port`);
+  const masters = s.list('masters');
   return {
-    masters: await findMasters(asList(settings.masters)?.join(','), env, dir),
-    fs,
-    localChunkservers: asList(settings.localChunkservers),
-    zone: asString(settings.zone),
-    rack: asString(settings.rack),
-    writebackCache: settings.writebackCache === true || settings.writebackCache === 'true',
-    logLevel: level,
-    readyFile: asString(settings.readyFile),
+    masters: await findMasters(masters?.join(','), env, dir),
+    fs: {
+      ...d,
+      attrTimeoutMs,
+      entryTimeoutMs,
+      readAheadSegments: Math.ceil(readAhead / d.readAheadSegmentBytes),
+      atime: s.oneOf('atime', ['relatime', 'noatime'] as const) ?? d.atime,
+    },
+    localChunkservers: s.list('localChunkservers'),
+    zone: s.string('zone'),
+    rack: s.string('rack'),
+    writebackCache: s.boolean('writebackCache') ?? false,
+    metrics: metricsPort === undefined ? undefined : { host: s.string('metricsHost') ?? '127.0.0.1', port: metricsPort },
+    logLevel: s.logLevel() ?? 'info',
+    readyFile: s.string('readyFile'),
   };
-}
-
-function nonNegative(n: number, key: string): number {
-  if (n < 0) throw new DfsError('INVALID_ARGUMENT', `${key} must not be negative`);
-  return n;
 }
 
 /** Chunkservers whose advertised host is an address of this machine (loopback aside: on one test machine everything is). */
@@ -96,7 +104,11 @@ async function serveMount(mountPoint: string, settings: MountSettings, logger: L
       ...(settings.rack !== undefined ? { rack: settings.rack } : {}),
     },
   });
-  const fs = new DfsFileSystem(client, settings.fs, logger);
+  const registry = settings.metrics === undefined ? undefined : createMetricsRegistry({ processMetrics: true });
+  const served = new DfsFileSystem(client, settings.fs, logger);
+  const fs: FileSystem = registry === undefined ? served : meterFileSystem(served, registry);
+  const http = settings.metrics === undefined ? undefined : await HttpServer.start(settings.metrics.host, settings.metrics.port, logger.child({ component: 'http' }));
+  if (http !== undefined && registry !== undefined) serveMetrics(http, registry);
   const session = await FuseSession.mount(mountPoint, fs, {
     logger,
     writebackCache: settings.writebackCache,
@@ -105,8 +117,10 @@ async function serveMount(mountPoint: string, settings: MountSettings, logger: L
     maxReadaheadBytes: 1024 * 1024,
     threadPoolSize: threadPoolSizeFromEnv(process.env),
   });
-  logger.info({ mountPoint, localChunkservers: serverIds }, 'mounted');
-  if (settings.readyFile !== undefined) await writeReadyFile(settings.readyFile, { pid: process.pid, port: 0, address: mountPoint });
+  logger.info({ mountPoint, localChunkservers: serverIds, metricsPort: http?.port }, 'mounted');
+  if (settings.readyFile !== undefined) {
+    await writeReadyFile(settings.readyFile, { pid: process.pid, port: 0, address: mountPoint, ...(http ? { httpPort: http.port } : {}) });
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -117,6 +131,7 @@ async function serveMount(mountPoint: string, settings: MountSettings, logger: L
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
   await session.closed;
+  await http?.stop();
   client.close();
   logger.info({ mountPoint }, 'unmounted');
   process.exit(0);
@@ -137,11 +152,13 @@ export function addMountCommands(program: Command, output: Output, env: NodeJS.P
     .option('--zone <zone>', 'this node\'s zone, for nearest-replica reads')
     .option('--rack <rack>', 'this node\'s rack, for nearest-replica reads')
     .option('--writeback-cache', 'let the kernel cache writes (faster small writes; other nodes see them only after close)')
+    .option('--metrics-port <port>', 'serve Prometheus metrics at http://HOST:PORT/metrics, 0 for any free port (default: none)')
+    .option('--metrics-host <host>', 'interface for --metrics-port (default 127.0.0.1)')
     .option('--log-level <level>', 'debug, info, warn, error or silent (default info)')
-    .option('--ready-file <file>', 'write {"pid","address"} here once mounted')
-    .action(async (mountpoint: string, opts: RawSettings & { config?: string; dir: string }) => {
+    .option('--ready-file <file>', 'write {"pid","address","httpPort"} here once mounted')
+    .action(async (mountpoint: string, opts: FlagValues & { config?: string; dir: string }) => {
       if (process.getuid?.() !== 0) throw new DfsError('NOT_PERMITTED', 'dfs mount needs root (it mounts through /dev/fuse itself)');
-      const settings = await mountSettingsFrom(mergeSettings(MOUNT_KEYS, opts, env, loadConfigFile(opts.config)), opts.dir, env);
+      const settings = await loadMountSettings(opts, env, opts.dir);
       const logger = createLogger('mount', settings.logLevel);
       await serveMount(resolve(mountpoint), settings, logger);
     });

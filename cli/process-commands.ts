@@ -1,14 +1,12 @@
 import type { Command } from 'commander';
-import { createLogger, type Logger, type LogLevel } from '../common/logger.js';
+import { createLogger, type Logger } from '../common/logger.js';
+import { createMetricsRegistry } from '../common/metrics.js';
 import { ChunkserverNode } from '../chunkserver/chunkserver-node.js';
 import { CHUNKSERVER_DEFAULTS, validateChunkserverConfig, type ChunkserverConfig } from '../chunkserver/chunkserver-config.js';
 import { MasterNode } from '../master/master-node.js';
 import { MASTER_DEFAULTS, validateMasterConfig, type MasterConfig } from '../master/master-config.js';
-import { asBoolean, asList, asNumber, asString, loadConfigFile, mergeSettings, type RawSettings } from './config-sources.js';
+import { Settings, type FlagValues } from './config-sources.js';
 import { DfsError } from '../common/errors.js';
-import { parseSize } from './size.js';
-
-const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 
 const MASTER_KEYS = [
   'host', 'port', 'httpPort', 'advertiseAddress', 'dataDir', 'raftId', 'peers', 'join', 'raftTickMs', 'raftElectionTicks', 'chunkSize', 'replication', 'leaseDurationMs', 'heartbeatIntervalMs',
@@ -20,71 +18,80 @@ const CHUNKSERVER_KEYS = [
   'host', 'port', 'httpPort', 'advertiseAddress', 'dataDir', 'masters', 'zone', 'rack', 'capacity', 'scrubIntervalMs', 'logLevel', 'readyFile',
 ] as const;
 
-export function masterConfigFrom(settings: RawSettings): MasterConfig {
-  const d = MASTER_DEFAULTS;
-  return validateMasterConfig({
-    host: asString(settings.host) ?? d.host,
-    port: asNumber(settings.port, 'port') ?? d.port,
-    httpPort: asNumber(settings.httpPort, 'httpPort') ?? d.httpPort,
-    advertiseAddress: asString(settings.advertiseAddress),
-    dataDir: asString(settings.dataDir) ?? '',
-    raftId: asString(settings.raftId),
-    peers: parsePeers(asList(settings.peers)),
-    join: asBoolean(settings.join, 'join') ?? d.join,
-    raftTickMs: asNumber(settings.raftTickMs, 'raftTickMs') ?? d.raftTickMs,
-    raftElectionTicks: asNumber(settings.raftElectionTicks, 'raftElectionTicks') ?? d.raftElectionTicks,
-    chunkSizeBytes: asNumber(settings.chunkSize, 'chunkSize', parseSize) ?? d.chunkSizeBytes,
-    defaultReplication: asNumber(settings.replication, 'replication') ?? d.defaultReplication,
-    leaseDurationMs: asNumber(settings.leaseDurationMs, 'leaseDurationMs') ?? d.leaseDurationMs,
-    heartbeatIntervalMs: asNumber(settings.heartbeatIntervalMs, 'heartbeatIntervalMs') ?? d.heartbeatIntervalMs,
-    chunkserverTimeoutMs: asNumber(settings.chunkserverTimeoutMs, 'chunkserverTimeoutMs') ?? d.chunkserverTimeoutMs,
-    trashRetentionMs: asNumber(settings.trashRetentionMs, 'trashRetentionMs') ?? d.trashRetentionMs,
-    sessionRetentionMs: asNumber(settings.sessionRetentionMs, 'sessionRetentionMs') ?? d.sessionRetentionMs,
-    replicationIntervalMs: asNumber(settings.replicationIntervalMs, 'replicationIntervalMs') ?? d.replicationIntervalMs,
-    gcIntervalMs: asNumber(settings.gcIntervalMs, 'gcIntervalMs') ?? d.gcIntervalMs,
-    snapshotEveryEntries: asNumber(settings.snapshotEveryEntries, 'snapshotEveryEntries') ?? d.snapshotEveryEntries,
-    highWaterMark: asNumber(settings.highWaterMark, 'highWaterMark') ?? d.highWaterMark,
-    balancerEnabled: asBoolean(settings.balancerEnabled, 'balancerEnabled') ?? d.balancerEnabled,
-    balancerThresholdPct: asNumber(settings.balancerThresholdPct, 'balancerThresholdPct') ?? d.balancerThresholdPct,
-    balancerMaxConcurrent: asNumber(settings.balancerMaxConcurrent, 'balancerMaxConcurrent') ?? d.balancerMaxConcurrent,
-    logLevel: logLevel(settings.logLevel) ?? d.logLevel,
-    readyFile: asString(settings.readyFile),
-  });
+/** Config fields whose setting has another name (the unit is implied on the command line). */
+const SETTING_OF_FIELD: Record<string, string> = { chunkSizeBytes: 'chunkSize', defaultReplication: 'replication', capacityBytes: 'capacity' };
+
+function whence(settings: Settings): (fields: string[]) => string {
+  return (fields) => settings.describe(fields.map((f) => SETTING_OF_FIELD[f] ?? f));
 }
 
-export function chunkserverConfigFrom(settings: RawSettings): ChunkserverConfig {
+/** A master's config from its flags (`config`: the --config file), the environment and the defaults. */
+export function loadMasterConfig(flags: FlagValues & { config?: string }, env: NodeJS.ProcessEnv): MasterConfig {
+  const s = Settings.load(MASTER_KEYS, flags, env, flags.config);
+  const d = MASTER_DEFAULTS;
+  return validateMasterConfig(
+    {
+      host: s.string('host') ?? d.host,
+      port: s.integer('port') ?? d.port,
+      httpPort: s.integer('httpPort') ?? d.httpPort,
+      advertiseAddress: s.string('advertiseAddress'),
+      dataDir: s.string('dataDir') ?? '',
+      raftId: s.string('raftId'),
+      peers: parsePeers(s),
+      join: s.boolean('join') ?? d.join,
+      raftTickMs: s.integer('raftTickMs') ?? d.raftTickMs,
+      raftElectionTicks: s.integer('raftElectionTicks') ?? d.raftElectionTicks,
+      chunkSizeBytes: s.size('chunkSize') ?? d.chunkSizeBytes,
+      defaultReplication: s.integer('replication') ?? d.defaultReplication,
+      leaseDurationMs: s.integer('leaseDurationMs') ?? d.leaseDurationMs,
+      heartbeatIntervalMs: s.integer('heartbeatIntervalMs') ?? d.heartbeatIntervalMs,
+      chunkserverTimeoutMs: s.integer('chunkserverTimeoutMs') ?? d.chunkserverTimeoutMs,
+      trashRetentionMs: s.integer('trashRetentionMs') ?? d.trashRetentionMs,
+      sessionRetentionMs: s.integer('sessionRetentionMs') ?? d.sessionRetentionMs,
+      replicationIntervalMs: s.integer('replicationIntervalMs') ?? d.replicationIntervalMs,
+      gcIntervalMs: s.integer('gcIntervalMs') ?? d.gcIntervalMs,
+      snapshotEveryEntries: s.integer('snapshotEveryEntries') ?? d.snapshotEveryEntries,
+      highWaterMark: s.number('highWaterMark') ?? d.highWaterMark,
+      balancerEnabled: s.boolean('balancerEnabled') ?? d.balancerEnabled,
+      balancerThresholdPct: s.number('balancerThresholdPct') ?? d.balancerThresholdPct,
+      balancerMaxConcurrent: s.integer('balancerMaxConcurrent') ?? d.balancerMaxConcurrent,
+      logLevel: s.logLevel() ?? d.logLevel,
+      readyFile: s.string('readyFile'),
+    },
+    whence(s),
+  );
+}
+
+/** A chunkserver's config from its flags (`config`: the --config file), the environment and the defaults. */
+export function loadChunkserverConfig(flags: FlagValues & { config?: string }, env: NodeJS.ProcessEnv): ChunkserverConfig {
+  const s = Settings.load(CHUNKSERVER_KEYS, flags, env, flags.config);
   const d = CHUNKSERVER_DEFAULTS;
-  return validateChunkserverConfig({
-    host: asString(settings.host) ?? d.host,
-    port: asNumber(settings.port, 'port') ?? d.port,
-    httpPort: asNumber(settings.httpPort, 'httpPort') ?? d.httpPort,
-    advertiseAddress: asString(settings.advertiseAddress),
-    dataDir: asString(settings.dataDir) ?? '',
-    masters: asList(settings.masters) ?? [],
-    zone: asString(settings.zone) ?? d.zone,
-    rack: asString(settings.rack) ?? d.rack,
-    capacityBytes: asNumber(settings.capacity, 'capacity', parseSize),
-    scrubIntervalMs: asNumber(settings.scrubIntervalMs, 'scrubIntervalMs') ?? d.scrubIntervalMs,
-    logLevel: logLevel(settings.logLevel) ?? d.logLevel,
-    readyFile: asString(settings.readyFile),
-  });
+  return validateChunkserverConfig(
+    {
+      host: s.string('host') ?? d.host,
+      port: s.integer('port') ?? d.port,
+      httpPort: s.integer('httpPort') ?? d.httpPort,
+      advertiseAddress: s.string('advertiseAddress'),
+      dataDir: s.string('dataDir') ?? '',
+      masters: s.list('masters') ?? [],
+      zone: s.string('zone') ?? d.zone,
+      rack: s.string('rack') ?? d.rack,
+      capacityBytes: s.size('capacity'),
+      scrubIntervalMs: s.integer('scrubIntervalMs') ?? d.scrubIntervalMs,
+      logLevel: s.logLevel() ?? d.logLevel,
+      readyFile: s.string('readyFile'),
+    },
+    whence(s),
+  );
 }
 
 /** "id=host:port,id=host:port" -> members. */
-function parsePeers(list: string[] | undefined): { id: string; address: string }[] | undefined {
-  if (list === undefined) return undefined;
-  return list.map((item) => {
+function parsePeers(s: Settings): { id: string; address: string }[] | undefined {
+  return s.list('peers')?.map((item) => {
     const at = item.indexOf('=');
-    if (at <= 0) throw new DfsError('INVALID_ARGUMENT', `peer ${JSON.stringify(item)} must be id=host:port`);
+    if (at <= 0) throw new DfsError('INVALID_ARGUMENT', `peer ${JSON.stringify(item)} must be id=host:port (${s.describe(['peers'])})`);
     return { id: item.slice(0, at), address: item.slice(at + 1) };
   });
-}
-
-function logLevel(value: RawSettings[string]): LogLevel | undefined {
-  if (value === undefined) return undefined;
-  const level = String(value) as LogLevel;
-  if (!LOG_LEVELS.includes(level)) throw new Error(`logLevel must be one of ${LOG_LEVELS.join(', ')}`);
-  return level;
 }
 
 /** Runs a node until SIGINT or SIGTERM, then stops it cleanly. */
@@ -148,10 +155,10 @@ export function addProcessCommands(program: Command, env: NodeJS.ProcessEnv): vo
       .option('--replication-interval-ms <ms>', 'how often re-replication runs (default 500)')
       .option('--gc-interval-ms <ms>', 'how often orphaned replicas are collected (default 5000)')
       .option('--snapshot-every-entries <n>', 'log entries between snapshots (default 20000)'),
-  ).action(async (opts: RawSettings & { config?: string }) => {
-    const config = masterConfigFrom(mergeSettings(MASTER_KEYS, opts, env, loadConfigFile(opts.config)));
+  ).action(async (opts: FlagValues & { config?: string }) => {
+    const config = loadMasterConfig(opts, env);
     const logger = createLogger('master', config.logLevel);
-    await serve(() => MasterNode.start(config, logger), logger);
+    await serve(() => MasterNode.start(config, logger, undefined, createMetricsRegistry({ processMetrics: true })), logger);
   });
 
   serverCommand(program, 'chunkserver', 'run one chunkserver process', CHUNKSERVER_DEFAULTS, 'where chunk files and their metadata live', (c) =>
@@ -161,9 +168,9 @@ export function addProcessCommands(program: Command, env: NodeJS.ProcessEnv): vo
       .option('--rack <rack>', 'rack label for placement (default "default")')
       .option('--capacity <size>', 'bytes offered for chunks (default: the file system size)')
       .option('--scrub-interval-ms <ms>', 'verify one idle replica this often, 0 for never (default 60000)'),
-  ).action(async (opts: RawSettings & { config?: string }) => {
-    const config = chunkserverConfigFrom(mergeSettings(CHUNKSERVER_KEYS, opts, env, loadConfigFile(opts.config)));
+  ).action(async (opts: FlagValues & { config?: string }) => {
+    const config = loadChunkserverConfig(opts, env);
     const logger = createLogger('chunkserver', config.logLevel);
-    await serve(() => ChunkserverNode.start(config, logger), logger);
+    await serve(() => ChunkserverNode.start(config, logger, undefined, createMetricsRegistry({ processMetrics: true })), logger);
   });
 }

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { DfsError, ERROR_CODES, isErrorCode, type ErrorCode } from './errors.js';
 
 /** Trailers that carry a DfsError across the wire, beside the gRPC status. */
-const CODE_KEY = 'dfs-code';
+export const DFS_CODE_TRAILER = 'dfs-code';
 const LEADER_KEY = 'dfs-leader';
 const FAILED_KEY = 'dfs-failed';
 
@@ -13,7 +13,7 @@ const FAILED_KEY = 'dfs-failed';
 export function toStatus(err: unknown): grpc.StatusObject {
   const e = err instanceof DfsError ? err : new DfsError('INTERNAL', describe(err), { cause: err });
   const metadata = new grpc.Metadata();
-  metadata.set(CODE_KEY, e.code);
+  metadata.set(DFS_CODE_TRAILER, e.code);
   if (e.details.leaderHint) metadata.set(LEADER_KEY, e.details.leaderHint);
   if (e.details.failedServerIds?.length) metadata.set(FAILED_KEY, e.details.failedServerIds.join(','));
   return { code: e.grpcStatus, details: e.message, metadata };
@@ -25,7 +25,7 @@ export function fromGrpcError(err: unknown): DfsError {
   const status = err as Partial<grpc.ServiceError>;
   if (typeof status?.code !== 'number') return new DfsError('INTERNAL', describe(err), { cause: err });
   const metadata = status.metadata;
-  const sent = metadata?.get(CODE_KEY)[0];
+  const sent = metadata?.get(DFS_CODE_TRAILER)[0];
   const message = status.details || status.message || 'remote error';
   if (typeof sent === 'string' && isErrorCode(sent)) {
     const leaderHint = metadata?.get(LEADER_KEY)[0];

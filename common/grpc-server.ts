@@ -3,6 +3,7 @@ import type * as http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import { assert } from './assert.js';
 import { toStatus } from './grpc-errors.js';
+import type { GrpcServerMetrics } from './grpc-metrics.js';
 import { LIMITS } from './limits.js';
 
 export interface GrpcServerOptions {
@@ -19,6 +20,8 @@ export interface GrpcServerOptions {
    * that the setting is in effect.
    */
   largeWindow: boolean;
+  /** Counts and times every RPC of every service registered (an interceptor). */
+  metrics?: GrpcServerMetrics;
 }
 
 export interface StartedServer {
@@ -44,6 +47,7 @@ export async function startGrpcServer(
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
     'grpc.keepalive_permit_without_calls': 1,
+    interceptors: options.metrics ? [options.metrics.interceptor()] : [],
   });
   const internals = server as unknown as GrpcServerInternals;
   let tuned = 0;

@@ -9,7 +9,8 @@ export interface Logger {
   child(bindings: Record<string, unknown>): Logger;
 }
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** A JSON logger on stderr (or a file descriptor), one line per record. */
 export function createLogger(name: string, level: LogLevel, fd = 2): Logger {

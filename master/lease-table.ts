@@ -79,4 +79,11 @@ export class LeaseTable {
   size(): number {
     return this.leases.size;
   }
+
+  /** Leases not yet expired at `nowMs` (size() also counts expired ones not yet looked at). */
+  heldCount(nowMs: number): number {
+    let held = 0;
+    for (const lease of this.leases.values()) if (lease.expiresAtMs > nowMs) held++;
+    return held;
+  }
 }

@@ -82,46 +82,50 @@ export const MASTER_DEFAULTS: Omit<MasterConfig, 'dataDir'> = {
   readyFile: undefined,
 };
 
-/** Throws INVALID_ARGUMENT naming the first bad setting. */
-export function validateMasterConfig(config: MasterConfig): MasterConfig {
-  const fail = (message: string): never => {
-    throw new DfsError('INVALID_ARGUMENT', `master config: ${message}`);
+/**
+ * Throws INVALID_ARGUMENT naming the first bad setting. `whence` says where
+ * the named fields' values came from (the CLI's sources), '' if it cannot.
+ */
+export function validateMasterConfig(config: MasterConfig, whence: (fields: (keyof MasterConfig)[]) => string = () => ''): MasterConfig {
+  const fail = (fields: keyof MasterConfig | (keyof MasterConfig)[], message: string): never => {
+    const from = whence(Array.isArray(fields) ? fields : [fields]);
+    throw new DfsError('INVALID_ARGUMENT', `master config: ${message}${from ? ` (${from})` : ''}`);
   };
-  if (!config.dataDir) fail('dataDir is required');
-  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) fail(`port ${config.port} is not a port`);
-  if (!Number.isInteger(config.httpPort) || config.httpPort < -1 || config.httpPort > 65535) fail(`httpPort ${config.httpPort} is not a port (or -1 for none)`);
+  if (!config.dataDir) fail('dataDir', 'dataDir is required');
+  if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) fail('port', `port ${config.port} is not a port`);
+  if (!Number.isInteger(config.httpPort) || config.httpPort < -1 || config.httpPort > 65535) fail('httpPort', `httpPort ${config.httpPort} is not a port (or -1 for none)`);
   const size = config.chunkSizeBytes;
   if (!Number.isInteger(size) || size < LIMITS.chunkSizeMinBytes || size > LIMITS.chunkSizeMaxBytes || (size & (size - 1)) !== 0) {
-    fail(`chunkSizeBytes ${size} must be a power of two between 64 KiB and 1 GiB`);
+    fail('chunkSizeBytes', `chunkSizeBytes ${size} must be a power of two between 64 KiB and 1 GiB`);
   }
   if (!Number.isInteger(config.defaultReplication) || config.defaultReplication < 1 || config.defaultReplication > LIMITS.replicationMax) {
-    fail(`defaultReplication must be between 1 and ${LIMITS.replicationMax}`);
+    fail('defaultReplication', `defaultReplication must be between 1 and ${LIMITS.replicationMax}`);
   }
   for (const key of ['leaseDurationMs', 'heartbeatIntervalMs', 'chunkserverTimeoutMs', 'replicationIntervalMs', 'gcIntervalMs'] as const) {
-    if (!(config[key] > 0)) fail(`${key} must be positive`);
+    if (!(config[key] > 0)) fail(key, `${key} must be positive`);
   }
   if (config.chunkserverTimeoutMs <= config.heartbeatIntervalMs * 2) {
-    fail('chunkserverTimeoutMs must exceed two heartbeat intervals');
+    fail(['chunkserverTimeoutMs', 'heartbeatIntervalMs'], 'chunkserverTimeoutMs must exceed two heartbeat intervals');
   }
   if (config.leaseDurationMs <= config.heartbeatIntervalMs * 2) {
-    fail('leaseDurationMs must exceed two heartbeat intervals, or leases lapse between extensions');
+    fail(['leaseDurationMs', 'heartbeatIntervalMs'], 'leaseDurationMs must exceed two heartbeat intervals, or leases lapse between extensions');
   }
-  if (!(config.snapshotEveryEntries >= 100)) fail('snapshotEveryEntries must be at least 100');
-  if (!(config.highWaterMark > 0 && config.highWaterMark <= 1)) fail(`highWaterMark ${config.highWaterMark} must be a fraction in (0, 1]`);
+  if (!(config.snapshotEveryEntries >= 100)) fail('snapshotEveryEntries', 'snapshotEveryEntries must be at least 100');
+  if (!(config.highWaterMark > 0 && config.highWaterMark <= 1)) fail('highWaterMark', `highWaterMark ${config.highWaterMark} must be a fraction in (0, 1]`);
   if (!(config.balancerThresholdPct > 0 && config.balancerThresholdPct < 100)) {
-    fail(`balancerThresholdPct ${config.balancerThresholdPct} must be between 0 and 100`);
+    fail('balancerThresholdPct', `balancerThresholdPct ${config.balancerThresholdPct} must be between 0 and 100`);
   }
-  if (!Number.isInteger(config.balancerMaxConcurrent) || config.balancerMaxConcurrent < 1) fail('balancerMaxConcurrent must be a positive integer');
-  if (!(config.raftTickMs >= 1) || !(config.raftElectionTicks >= 3)) fail('raftTickMs must be at least 1 and raftElectionTicks at least 3');
+  if (!Number.isInteger(config.balancerMaxConcurrent) || config.balancerMaxConcurrent < 1) fail('balancerMaxConcurrent', 'balancerMaxConcurrent must be a positive integer');
+  if (!(config.raftTickMs >= 1) || !(config.raftElectionTicks >= 3)) fail(['raftTickMs', 'raftElectionTicks'], 'raftTickMs must be at least 1 and raftElectionTicks at least 3');
   if (config.raftId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(config.raftId)) {
-    fail(`raftId ${JSON.stringify(config.raftId)} must be 1 to 64 letters, digits, '.', '_' or '-'`);
+    fail('raftId', `raftId ${JSON.stringify(config.raftId)} must be 1 to 64 letters, digits, '.', '_' or '-'`);
   }
-  if (config.join && config.peers !== undefined) fail('join and peers exclude each other');
+  if (config.join && config.peers !== undefined) fail(['join', 'peers'], 'join and peers exclude each other');
   if (config.peers !== undefined) {
     if (config.raftId === undefined || !config.peers.some((p) => p.id === config.raftId)) {
-      fail('peers must include this master (give its raftId)');
+      fail(['peers', 'raftId'], 'peers must include this master (give its raftId)');
     }
-    if (new Set(config.peers.map((p) => p.id)).size !== config.peers.length) fail('peers have duplicate ids');
+    if (new Set(config.peers.map((p) => p.id)).size !== config.peers.length) fail('peers', 'peers have duplicate ids');
   }
   return config;
 }

@@ -3,6 +3,7 @@ import type { LogEntry } from '../proto/generated/dfs/masterlog/LogEntry.js';
 import type { Clock } from '../common/clock.js';
 import type { ClientPool } from '../common/grpc-client-pool.js';
 import type { Logger } from '../common/logger.js';
+import type { MetricsRegistry } from '../common/metrics.js';
 import type { LeaderState } from './leader-state.js';
 import type { MasterConfig } from './master-config.js';
 import type { AdminClient } from '../proto/generated/dfs/master/Admin.js';
@@ -20,6 +21,8 @@ export interface MasterContext {
   readonly clock: Clock;
   readonly random: () => number;
   readonly logger: Logger;
+  /** This process's Prometheus registry (served at /metrics). */
+  readonly metrics: MetricsRegistry;
   /** The state machine as of the last applied entry (a snapshot restore replaces it). */
   state(): MasterStateMachine;
   readonly log: RaftLog;

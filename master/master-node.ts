@@ -7,6 +7,8 @@ import { ClientPool } from '../common/grpc-client-pool.js';
 import { dataChannelOptions, metadataChannelOptions, startGrpcServer, stopGrpcServer, type StartedServer } from '../common/grpc-server.js';
 import { LIMITS } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
+import { GrpcServerMetrics } from '../common/grpc-metrics.js';
+import { createMetricsRegistry, serveMetrics, type MetricsRegistry } from '../common/metrics.js';
 import { writeReadyFile } from '../common/ready-file.js';
 import { HttpServer, sendJson } from '../common/http-server.js';
 import { chunkserverServices, masterServices } from '../proto/load.js';
@@ -20,6 +22,7 @@ import type { MasterConfig } from './master-config.js';
 import type { MasterContext } from './master-context.js';
 import { MasterStateHolder } from './master-state.js';
 import { metadataHandlers } from './metadata-service.js';
+import { registerMasterMetrics } from './master-metrics.js';
 import { RaftLog } from './raft-log.js';
 import { judge, registryHandlers } from './registry-service.js';
 import type { ApplyValue } from './state-machine.js';
@@ -58,7 +61,13 @@ export class MasterNode {
     return this.ctx.address;
   }
 
-  static async start(config: MasterConfig, logger: Logger, clock: Clock = systemClock): Promise<MasterNode> {
+  /** `metrics`: the process's registry; a fresh one without process metrics by default. */
+  static async start(
+    config: MasterConfig,
+    logger: Logger,
+    clock: Clock = systemClock,
+    metrics: MetricsRegistry = createMetricsRegistry({ processMetrics: false }),
+  ): Promise<MasterNode> {
     await mkdir(config.dataDir, { recursive: true });
     const raftId = await resolveRaftId(config.dataDir, config.raftId);
     const holder = new MasterStateHolder();
@@ -83,6 +92,7 @@ export class MasterNode {
       clock,
       random: Math.random,
       logger,
+      metrics,
       state: () => holder.current,
       log,
       propose: async (entry: LogEntry): Promise<ApplyValue> => {
@@ -109,7 +119,7 @@ export class MasterNode {
         s.addService(services.Admin.service, adminHandlers(ctx));
         log.transport.register(s);
       },
-      { host: config.host, port: config.port, maxMessageBytes: LIMITS.metadataMessageMaxBytes, largeWindow: false },
+      { host: config.host, port: config.port, maxMessageBytes: LIMITS.metadataMessageMaxBytes, largeWindow: false, metrics: new GrpcServerMetrics(metrics) },
     );
     address = config.advertiseAddress ?? `${config.host}:${server.port}`;
     const http = config.httpPort < 0 ? undefined : await HttpServer.start(config.host, config.httpPort, logger.child({ component: 'http' }));
@@ -122,6 +132,8 @@ export class MasterNode {
     log.onLeadershipChange((leading) => node!.onLeadershipChange(leading));
     const bootstrap = config.join ? undefined : (config.peers ?? [{ id: raftId, address }]);
     await log.start(address, bootstrap);
+    registerMasterMetrics(metrics, { clock, state: () => holder.current, leader: () => node!.leaderState, raft: () => log.raftStatus() });
+    if (http) serveMetrics(http, metrics);
     node.startPeriodicWork();
     if (config.readyFile) await writeReadyFile(config.readyFile, { pid: process.pid, port: server.port, address, ...(http ? { httpPort: http.port } : {}) });
     logger.info({ address, httpPort: http?.port, raftId, dataDir: config.dataDir, join: config.join }, 'master serving');

@@ -14,6 +14,8 @@ const COPY_TIMEOUT_MS = 120_000;
 const CHUNKS_PER_ROUND = 20_000;
 
 export interface ReplicationStats {
+  /** Chunks marked for a look in a coming round (the re-replication queue). */
+  queued: number;
   underReplicated: number;
   missing: number;
   copiesInFlight: number;
@@ -60,7 +62,7 @@ export class ReplicationManager {
   }
 
   stats(): ReplicationStats {
-    return { underReplicated: this.underReplicated.size, missing: this.missing.size, copiesInFlight: this.copying.size };
+    return { queued: this.marked.size, underReplicated: this.underReplicated.size, missing: this.missing.size, copiesInFlight: this.copying.size };
   }
 
   /** One round: look at marked chunks, start copies, schedule deletions of excess replicas. */

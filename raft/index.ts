@@ -4,7 +4,7 @@
  */
 
 // The driver: what an application normally uses.
-export { RaftGroup, type Lifecycle, type MemberStatus, type RaftGroupStatus } from './node/raft-group.js';
+export { RaftGroup, type Lifecycle, type MemberStatus, type RaftCounters, type RaftGroupStatus } from './node/raft-group.js';
 export { RAFT_GROUP_DEFAULTS, type RaftGroupOptions } from './node/raft-group-options.js';
 export type { AppliedEntry, StateMachine } from './node/state-machine.js';
 

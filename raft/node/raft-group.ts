@@ -33,6 +33,18 @@ export interface RaftGroupStatus {
   readonly commit: Index;
   readonly applied: Index;
   readonly members: readonly MemberStatus[];
+  /** Since this member started: for metrics. */
+  readonly counters: RaftCounters;
+}
+
+export interface RaftCounters {
+  /** Times this member learned of a new leader (itself included). */
+  readonly leaderChanges: number;
+  /** Proposals this member accepted into its log as leader (membership changes included). */
+  readonly proposals: number;
+  /** Committed entries applied here, from the log (not those a snapshot restore skipped over). */
+  readonly entriesApplied: number;
+  readonly snapshotsTaken: number;
 }
 
 interface Waiter<T> {
@@ -93,6 +105,7 @@ export class RaftGroup<Result> {
   private transfers: PendingTransfer[] = [];
   private catchUps: PendingCatchUp[] = [];
   private readonly leadershipListeners: ((leading: boolean) => void)[] = [];
+  private readonly counters = { leaderChanges: 0, proposals: 0, entriesApplied: 0, snapshotsTaken: 0 };
 
   constructor(private readonly options: RaftGroupOptions<Result>) {
     this.opts = resolveGroupOptions(options);
@@ -158,6 +171,7 @@ export class RaftGroup<Result> {
     } catch (err) {
       throw this.mapError(err);
     }
+    this.counters.proposals++;
     return this.awaitEntry<Result>(placed);
   }
 
@@ -245,6 +259,7 @@ export class RaftGroup<Result> {
       commit: s?.commit ?? 0,
       applied: this.applied,
       members,
+      counters: { ...this.counters },
     };
   }
 
@@ -326,6 +341,7 @@ export class RaftGroup<Result> {
       result = this.sm.apply({ index: e.index, term: e.term, data: e.data });
     }
     this.applied = e.index;
+    this.counters.entriesApplied++;
     const pending = this.proposals.get(e.index);
     if (pending === undefined) return;
     this.proposals.delete(e.index);
@@ -371,11 +387,13 @@ export class RaftGroup<Result> {
     const data = encodeEnvelope({ members, state: this.sm.snapshot() });
     await this.storage.createSnapshot(index, this.confState, data);
     await this.storage.compact(Math.max(0, index - this.opts.compactionRetainEntries));
+    this.counters.snapshotsTaken++;
     this.logger.info({ index }, 'raft: snapshot taken, log compacted');
   }
 
   private onSoftState(soft: SoftState): void {
     const wasLeader = this.role === 'leader';
+    if (soft.leader !== null && soft.leader !== this.leader) this.counters.leaderChanges++;
     this.role = soft.role;
     this.leader = soft.leader;
     const leading = soft.role === 'leader';
@@ -463,6 +481,7 @@ export class RaftGroup<Result> {
     } catch (err) {
       throw this.mapError(err);
     }
+    this.counters.proposals++;
     return this.awaitEntry<unknown>(placed);
   }
 
