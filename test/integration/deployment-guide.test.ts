@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DfsClient } from '../../client-lib/index.js';
+import { MOUNT_READERS } from '../../cli/mount-commands.js';
 import { DFS_ENTRY, isAlive, launch, terminate } from '../../cli/process-launcher.js';
+import { threadPoolSizeFor } from '../../fuse/fuse-session.js';
 import { createHosts, type Host, type Hosts } from '../harness/netns.js';
 import { waitFor } from '../harness/test-cluster.js';
 
@@ -69,6 +71,7 @@ function hostTable(markdown: string): { name: string; example: string }[] {
 }
 
 interface Unit {
+  execStartPre: string[][];
   execStart: string[];
   environment: Record<string, string>;
 }
@@ -86,7 +89,7 @@ async function readUnit(name: string): Promise<Unit> {
     if (eq <= 0 || /["'\s]/.test(assignment)) throw new Error(`${name}.service: Environment=${assignment} is not one plain KEY=VALUE`);
     environment[assignment.slice(0, eq)] = assignment.slice(eq + 1);
   }
-  return { execStart: execStart.split(/\s+/), environment };
+  return { execStartPre: values('ExecStartPre').map((line) => line.split(/\s+/)), execStart: execStart.split(/\s+/), environment };
 }
 
 // ----------------------------------------------------------------- the machines
@@ -145,17 +148,33 @@ class Datacenter {
     await writeFile(join(machine.root, 'etc', 'dfs', `${file}.json`), this.paths(machine, this.localize(JSON.stringify(config, null, 2))));
   }
 
-  /** `systemctl start UNIT` on a host: the unit's ExecStart= under its Environment=. */
+  /**
+   * `systemctl start UNIT` on a host: the unit's ExecStartPre= and ExecStart=
+   * under its Environment=. For an instance of a template (dfs-mount@mnt-dfs),
+   * %f is the instance unescaped as a path (/mnt/dfs), on the host.
+   */
   private async start(machine: Machine, unitName: string): Promise<void> {
     if (machine.units.has(unitName)) return;
-    const unit = await readUnit(unitName);
+    const at = unitName.indexOf('@');
+    const unit = await readUnit(at < 0 ? unitName : unitName.slice(0, at + 1));
+    const instance = at < 0 ? undefined : unitName.slice(at + 1);
+    if (instance !== undefined && !/^[a-z0-9-]+$/.test(instance)) throw new Error(`${unitName}: an instance beyond this test's unescaping`);
+    const expand = (word: string) =>
+      this.paths(machine, instance === undefined ? word : word.replaceAll('%f', `${machine.root}/${instance.replace(/-/g, '/')}`));
+    for (const [program, ...args] of unit.execStartPre) {
+      await run(machine.host.wrapper[0]!, [...machine.host.wrapper.slice(1), program!, ...args.map(expand)]);
+    }
     const [bin, role, ...args] = unit.execStart;
     expect(bin, `${unitName} runs the installed dfs`).to.equal(DFS_BIN);
-    if (role !== 'master' && role !== 'chunkserver') throw new Error(`${unitName}: this test runs master and chunkserver units, not ${role}`);
+    if (role !== 'master' && role !== 'chunkserver' && role !== 'mount') throw new Error(`${unitName}: runs dfs ${role}, not a process this test knows`);
+    if (role === 'mount') {
+      // launch() sets the pool itself; the unit must give what `dfs mount` wants, or it runs itself again under systemd.
+      expect(unit.environment.UV_THREADPOOL_SIZE, `${unitName}'s UV_THREADPOOL_SIZE`).to.equal(String(threadPoolSizeFor(MOUNT_READERS)));
+    }
     await mkdir(join(machine.root, 'var', 'lib', 'dfs'), { recursive: true });
     const launched = await launch({
       role,
-      args: args.map((a) => this.paths(machine, a)),
+      args: args.map(expand),
       readyFile: join(machine.root, `${unitName}.ready.json`),
       logFile: join(machine.root, `${unitName}.log`),
       detached: false,
@@ -188,7 +207,7 @@ class Datacenter {
   }
 
   /** `dfs ...` or `curl ...` run on the host, with what was exported there. */
-  private async command(machine: Machine, argv: string[]): Promise<string> {
+  async command(machine: Machine, argv: string[]): Promise<string> {
     const [program, ...args] = argv;
     const command = program === 'dfs' ? [process.execPath, DFS_ENTRY, ...args] : [program!, ...args];
     try {
@@ -334,6 +353,23 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
     const outputs = await d.step('use');
     expect(outputs.at(-1)).to.equal(await readFile('/etc/os-release', 'utf8'));
     expect((await client.readFile('/shared/os-release')).toString()).to.equal(await readFile('/etc/os-release', 'utf8'));
+  });
+
+  it('mounts the cluster on cs1 with the mount unit: files written there are read on another host', async () => {
+    const d = dc!;
+    await d.writeConfig('cs1', 'mount');
+    await d.step('mount');
+    const cs1 = d.machine('cs1');
+    const pid = cs1.units.get('dfs-mount@mnt-dfs')!;
+    // `ip netns exec` gave the mount its own mount namespace: enter it (and the host's network) to use the mount.
+    const onMount = async (...command: string[]) => (await run('nsenter', ['--target', String(pid), '--mount', '--net', '--', ...command])).stdout;
+    const mnt = `${cs1.root}/mnt/dfs`;
+    expect(await onMount('cat', `${mnt}/shared/os-release`)).to.equal(await readFile('/etc/os-release', 'utf8'));
+    await onMount('cp', `${REPO}/docs/deployment.md`, `${mnt}/shared/guide.md`);
+    const copy = await d.command(d.machine('admin'), ['dfs', 'cat', '/shared/guide.md']);
+    expect(copy).to.equal(await readFile(GUIDE, 'utf8'));
+    await d.systemctl(cs1, ['stop', 'dfs-mount@mnt-dfs.service']);
+    expect(isAlive(pid), 'the mount exits on SIGTERM').to.equal(false);
   });
 
   it('adds a chunkserver: it registers and takes replicas', async () => {
