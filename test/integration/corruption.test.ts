@@ -6,6 +6,7 @@ import { fromGrpcError } from '../../common/grpc-errors.js';
 import { chunkHandle } from '../../common/ids.js';
 import { callUnary } from '../../common/grpc-client-pool.js';
 import type { DfsClient } from '../../client-lib/index.js';
+import { scrape, total } from '../harness/prometheus-text.js';
 import { TestCluster, waitFor } from '../harness/test-cluster.js';
 import { rawClients } from '../harness/raw-clients.js';
 import { replicaFiles } from '../harness/replica-files.js';
@@ -34,6 +35,12 @@ async function chunkReplicas(cluster: TestCluster, client: DfsClient, path: stri
   } finally {
     raw.close();
   }
+}
+
+/** A chunkserver's counter, summed over its labels' values in `where`, read from its /metrics. */
+async function counter(cluster: TestCluster, name: string, metric: string, where: Record<string, string> = {}): Promise<number> {
+  const p = cluster.process(name);
+  return total(await scrape(p.address.slice(0, p.address.lastIndexOf(':')), p.httpPort!), metric, where);
 }
 
 async function nameOf(cluster: TestCluster, id: string): Promise<string> {
@@ -83,6 +90,14 @@ describe('a corrupted replica on disk', function () {
         return replicas.length === 3 && replicas.every((bytes) => bytes.equals(expected)) ? true : undefined;
       }, 30_000);
       expect((await client.readFile('/victim.bin')).equals(data)).to.equal(true);
+
+      // What the operator sees: the failed blocks and the dropped replica on the bad server, a chunk's copy in and out.
+      expect(await counter(cluster, bad, 'dfs_chunkserver_checksum_failures_total')).to.be.at.least(1);
+      expect(await counter(cluster, bad, 'dfs_chunkserver_corrupt_replicas_total')).to.equal(1);
+      const servers = cluster.chunkservers().map((p) => p.name);
+      const copied = async (metric: string) => (await Promise.all(servers.map((n) => counter(cluster, n, metric, { purpose: 'copy' })))).reduce((a, b) => a + b, 0);
+      expect(await copied('dfs_chunkserver_written_bytes_total')).to.be.at.least(MiB);
+      expect(await copied('dfs_chunkserver_read_bytes_total')).to.be.at.least(MiB);
     });
   });
 
@@ -107,6 +122,8 @@ describe('a corrupted replica on disk', function () {
         return replicas.length === 3 && replicas.every((bytes) => bytes.equals(data)) ? true : undefined;
       }, 30_000);
       expect((await client.readFile('/idle.bin')).equals(data)).to.equal(true);
+      expect(await counter(cluster, bad, 'dfs_chunkserver_scrubbed_replicas_total')).to.be.at.least(1);
+      expect(await counter(cluster, bad, 'dfs_chunkserver_corrupt_replicas_total')).to.equal(1);
     });
   });
 });
