@@ -28,16 +28,17 @@ export class LeaseManager {
     private readonly leader: LeaderState,
   ) {}
 
-  grantInFlight(handle: ChunkHandle): boolean {
-    return this.inFlight.has(handle);
-  }
-
   async getLease(handle: ChunkHandle): Promise<LeaseRecord> {
     const existing = this.leader.leases.current(handle, this.ctx.clock.nowMs());
     if (existing !== undefined) return existing;
     let grant = this.inFlight.get(handle);
     if (grant === undefined) {
-      grant = this.grant(handle).finally(() => this.inFlight.delete(handle));
+      // Marked before grant() looks for a copy, in the same turn: a copy and a grant exclude each other.
+      this.leader.leases.beginGrant(handle);
+      grant = this.grant(handle).finally(() => {
+        this.inFlight.delete(handle);
+        this.leader.leases.endGrant(handle);
+      });
       this.inFlight.set(handle, grant);
     }
     return grant;

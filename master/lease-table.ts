@@ -17,9 +17,14 @@ export interface LeaseRecord {
  * clock, which the grant flow sets from the moment the primary's answer
  * arrived, so it always ends after the primary's own view of it
  * (the primary counts from when it received the grant).
+ *
+ * A chunk whose lease is being granted counts as leased: from the version
+ * bump to the lease's record, a replica copied at the new version would be
+ * taken for current yet miss every write of the lease.
  */
 export class LeaseTable {
   private readonly leases = new Map<ChunkHandle, LeaseRecord>();
+  private readonly granting = new Set<ChunkHandle>();
   /** No lease may be granted before this: a new leader waits out leases it cannot know of. */
   private grantsAllowedFromMs: number;
 
@@ -72,8 +77,22 @@ export class LeaseTable {
     if (lease !== undefined) lease.noExtend = true;
   }
 
+  /** A lease on the chunk is being granted, until endGrant(). */
+  beginGrant(handle: ChunkHandle): void {
+    this.granting.add(handle);
+  }
+
+  endGrant(handle: ChunkHandle): void {
+    this.granting.delete(handle);
+  }
+
+  isGranting(handle: ChunkHandle): boolean {
+    return this.granting.has(handle);
+  }
+
+  /** Held, or being granted: either way no copy may start and no replica may be trimmed. */
   isLeased(handle: ChunkHandle, nowMs: number): boolean {
-    return this.current(handle, nowMs) !== undefined;
+    return this.granting.has(handle) || this.current(handle, nowMs) !== undefined;
   }
 
   size(): number {

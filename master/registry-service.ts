@@ -198,7 +198,8 @@ function extendOrAdopt(
   if (leader.leases.current(handle, nowMs) !== undefined) return leader.leases.extend(handle, server, version, nowMs, duration);
   const chunk = ctx.state().chunk(handle);
   if (chunk === undefined || chunk.version !== version || chunk.confirmedVersion !== version) return false;
-  if (leader.grants.grantInFlight(handle)) return false;
+  // A copy running now was allowed because no lease was held: adopting one would let writes miss it.
+  if (leader.leases.isGranting(handle) || leader.replication.isCopying(handle)) return false;
   const secondaries = usableReplicas(leader, handle, version)
     .map((s) => s.id)
     .filter((id) => id !== server);

@@ -1,3 +1,4 @@
+import { assert } from '../common/assert.js';
 import { isDfsError } from '../common/errors.js';
 import { callUnary } from '../common/grpc-client-pool.js';
 import { chunkVersion, type ChunkHandle, type ServerId } from '../common/ids.js';
@@ -137,6 +138,8 @@ export class ReplicationManager {
    */
   startCopy(plan: CopyPlan, onDone?: (copied: boolean) => void): void {
     const { ctx, leader } = this;
+    // A copy under a lease, or during a grant, could be at the lease's version and miss its writes.
+    assert(!leader.leases.isLeased(plan.handle, ctx.clock.nowMs()), `chunk ${plan.handle} is copied while leased`);
     const target = leader.registry.get(plan.target);
     if (target === undefined) {
       onDone?.(false);
