@@ -39,22 +39,50 @@ export class ChunkIo {
 
   /**
    * Reads [offset, offset + length) of a chunk from the nearest replica that
-   * can serve it, verifying every frame. Returns fewer bytes where the chunk
-   * ends. Throws the last replica's error (retryable) if none could serve.
+   * can serve it, verifying every frame. Callers ask only for bytes the
+   * file's size covers, so a replica that ends early is either at a hole
+   * (every usable replica ends there) or missing writes it should hold: the
+   * read goes on to the other replicas and keeps the longest answer. A short
+   * answer stands only once every replica has given one; if some could not
+   * answer, their error is thrown (retryable) rather than zeros returned.
+   * Throws the last replica's error (retryable) if none could serve.
    */
   async read(chunk: ChunkInfo, offset: number, length: number): Promise<Buffer> {
-    let lastError: DfsError = new DfsError('UNAVAILABLE', `chunk ${chunk.handle} has no live replica`);
+    let lastError: DfsError | undefined;
+    const short: { address: string; bytes: number }[] = [];
+    let longest: Buffer | undefined;
     for (const replica of orderReplicas(chunk.replicas, this.options.locality, this.options.random)) {
+      let data: Buffer;
       try {
-        return await this.readFrom(replica, chunk, offset, length);
+        data = await this.readFrom(replica, chunk, offset, length);
       } catch (err) {
         const failure = isDfsError(err) ? err : fromGrpcError(err);
         if (!failure.retryable && failure.code !== 'NOT_FOUND') throw failure;
         lastError = failure.code === 'NOT_FOUND' ? new DfsError('STALE_VERSION', failure.message, { cause: failure }) : failure;
         this.options.logger.debug({ handle: chunk.handle, replica: replica.address, code: failure.code }, 'replica failed a read');
+        continue;
       }
+      if (data.length < length) {
+        short.push({ address: replica.address, bytes: data.length });
+        if (longest === undefined || data.length > longest.length) longest = data;
+        continue;
+      }
+      if (short.length > 0) this.warnShort(chunk, offset, length, short, replica.address);
+      return data;
     }
-    throw lastError;
+    if (longest === undefined || lastError !== undefined) {
+      throw lastError ?? new DfsError('UNAVAILABLE', `chunk ${chunk.handle} has no live replica`);
+    }
+    if (short.some((s) => s.bytes !== longest.length)) this.warnShort(chunk, offset, length, short, undefined);
+    return longest;
+  }
+
+  /** Usable replicas of one version disagreeing on a chunk's length break the master's invariant: say so loudly. */
+  private warnShort(chunk: ChunkInfo, offset: number, length: number, short: { address: string; bytes: number }[], full: string | undefined): void {
+    this.options.logger.warn(
+      { handle: chunk.handle, version: chunk.version, offset, length, short, full },
+      'replicas of a chunk hold different lengths; read the longest',
+    );
   }
 
   private async readFrom(replica: ServerRef__Output, chunk: ChunkInfo, offset: number, length: number): Promise<Buffer> {

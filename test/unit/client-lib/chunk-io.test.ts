@@ -1,0 +1,157 @@
+import { expect } from 'chai';
+import type * as grpc from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+
+import { ChunkIo, type ChunkInfo } from '../../../client-lib/chunk-io.js';
+import { crc32c } from '../../../common/crc32c.js';
+import { DfsError, isDfsError } from '../../../common/errors.js';
+import { failStream, startGrpcServer, stopGrpcServer, type StartedServer } from '../../../common/grpc-server.js';
+import { chunkHandle } from '../../../common/ids.js';
+import { LIMITS } from '../../../common/limits.js';
+import { silentLogger, type Logger } from '../../../common/logger.js';
+import { chunkserverServices } from '../../../proto/load.js';
+import type { ReadRequest__Output } from '../../../proto/generated/dfs/chunk/ReadRequest.js';
+import type { ReadResponse } from '../../../proto/generated/dfs/chunk/ReadResponse.js';
+
+const KiB = 1024;
+
+/** A fake chunkserver on a real port whose one replica holds `bytes` (its durable length) at `version`, or that is down. */
+interface FakeReplica {
+  id: string;
+  bytes: Buffer;
+  version: number;
+  down?: boolean;
+}
+
+async function serve(replica: FakeReplica, reads: string[]): Promise<StartedServer> {
+  const Read = (call: grpc.ServerWritableStream<ReadRequest__Output, ReadResponse>) => {
+    reads.push(replica.id);
+    if (replica.down) return failStream(call, new DfsError('UNAVAILABLE', `${replica.id} is down`));
+    const offset = Number(call.request.offset);
+    const end = Math.min(offset + Number(call.request.length), replica.bytes.length);
+    const meta = { version: String(replica.version), chunkLength: String(replica.bytes.length) };
+    if (offset >= end) call.write({ offset: String(offset), data: Buffer.alloc(0), dataCrc32c: 0, ...meta });
+    for (let at = offset; at < end; at += 64 * KiB) {
+      const data = replica.bytes.subarray(at, Math.min(at + 64 * KiB, end));
+      call.write({ offset: String(at), data, dataCrc32c: crc32c(data), ...meta });
+    }
+    call.end();
+  };
+  return startGrpcServer(
+    (s) => s.addService(chunkserverServices().dfs.chunk.ChunkData.service, { Read } as unknown as grpc.UntypedServiceImplementation),
+    { host: '127.0.0.1', port: 0, maxMessageBytes: LIMITS.dataMessageMaxBytes, largeWindow: false },
+  );
+}
+
+/** Records warnings; everything else is dropped. */
+function warnings(): { logger: Logger; seen: string[] } {
+  const seen: string[] = [];
+  const logger: Logger = {
+    ...silentLogger,
+    debug: () => undefined,
+    info: () => undefined,
+    error: () => undefined,
+    warn: (_obj, msg) => void seen.push(msg ?? ''),
+    child: () => logger,
+  };
+  return { logger, seen };
+}
+
+describe('ChunkIo reads', () => {
+  const servers: StartedServer[] = [];
+  let io: ChunkIo | undefined;
+
+  afterEach(async () => {
+    io?.close();
+    io = undefined;
+    await Promise.all(servers.splice(0).map((s) => stopGrpcServer(s.server, 100)));
+  });
+
+  /**
+   * Starts the replicas and an io whose nearest replica is the first one
+   * (same node), so the test decides which replica is asked first.
+   */
+  async function setUp(replicas: FakeReplica[], logger: Logger = silentLogger): Promise<{ chunk: ChunkInfo; reads: string[] }> {
+    const reads: string[] = [];
+    const refs = [];
+    for (const r of replicas) {
+      const server = await serve(r, reads);
+      servers.push(server);
+      refs.push({ id: r.id, address: `127.0.0.1:${server.port}`, zone: '', rack: '' });
+    }
+    io = new ChunkIo({ locality: { serverIds: [replicas[0]!.id] }, callTimeoutMs: 5_000, random: () => 0.5, logger });
+    return { chunk: { index: 0, handle: chunkHandle(1), version: 2, replicas: refs }, reads };
+  }
+
+  it('never reads a replica that is shorter than another as zeros: it fails over and warns', async () => {
+    const full = randomBytes(256 * KiB);
+    const { logger, seen } = warnings();
+    const { chunk, reads } = await setUp(
+      [
+        { id: 'short', bytes: full.subarray(0, 64 * KiB), version: 2 },
+        { id: 'full', bytes: full, version: 2 },
+      ],
+      logger,
+    );
+    const got = await io!.read(chunk, 16 * KiB, 200 * KiB);
+    expect(got.equals(full.subarray(16 * KiB, 216 * KiB)), 'the bytes of the replica that holds them').to.equal(true);
+    expect(reads).to.deep.equal(['short', 'full']);
+    expect(seen).to.have.length(1);
+  });
+
+  it('returns a short answer only when every replica gives it (a hole at the chunk end)', async () => {
+    const written = randomBytes(100 * KiB);
+    const { logger, seen } = warnings();
+    const { chunk, reads } = await setUp(
+      [
+        { id: 'a', bytes: written, version: 2 },
+        { id: 'b', bytes: written, version: 2 },
+        { id: 'c', bytes: written, version: 3 },
+      ],
+      logger,
+    );
+    const got = await io!.read(chunk, 0, 256 * KiB);
+    expect(got.equals(written)).to.equal(true);
+    expect(reads).to.have.length(3);
+    expect(seen, 'replicas that agree are no cause for alarm').to.deep.equal([]);
+  });
+
+  it('keeps the longest of short answers, and warns that replicas disagree', async () => {
+    const written = randomBytes(100 * KiB);
+    const { logger, seen } = warnings();
+    const { chunk } = await setUp(
+      [
+        { id: 'missing-writes', bytes: Buffer.alloc(0), version: 2 },
+        { id: 'current', bytes: written, version: 2 },
+      ],
+      logger,
+    );
+    const got = await io!.read(chunk, 0, 256 * KiB);
+    expect(got.equals(written)).to.equal(true);
+    expect(seen).to.have.length(1);
+  });
+
+  it('fails (retryably) rather than return a short answer while another replica could not say what it holds', async () => {
+    const { chunk } = await setUp([
+      { id: 'short', bytes: randomBytes(10 * KiB), version: 2 },
+      { id: 'down', bytes: Buffer.alloc(0), version: 2, down: true },
+    ]);
+    const err = await io!.read(chunk, 0, 64 * KiB).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isDfsError(err) && err.code, 'the unreachable replica\'s error').to.equal('UNAVAILABLE');
+    expect(isDfsError(err) && err.retryable).to.equal(true);
+  });
+
+  it('takes the first full answer without asking further', async () => {
+    const full = randomBytes(128 * KiB);
+    const { chunk, reads } = await setUp([
+      { id: 'near', bytes: full, version: 2 },
+      { id: 'far', bytes: full, version: 2 },
+    ]);
+    const got = await io!.read(chunk, 0, 128 * KiB);
+    expect(got.equals(full)).to.equal(true);
+    expect(reads).to.deep.equal(['near']);
+  });
+});
