@@ -7,20 +7,23 @@ import type { ChunkserverRecord, ChunkserverRegistry } from './chunkserver-regis
 import { comparePlacement, nodeState, VIEW_LIMITS, type NodeState } from './cluster-view.js';
 import { findDefaultFile } from './default-file.js';
 import type { LeaseTable } from './lease-table.js';
+import type { ReplicaClasses } from './replica-classes.js';
 import type { ReplicationManager } from './replication-manager.js';
 import type { MasterStateMachine } from './state-machine.js';
 
 /**
- * One replica's state in a chunk map cell, one character each so that a
- * row of many nodes stays small:
- * - `P` usable, and the primary of the chunk's current lease;
- * - `C` usable: live server, at or above the confirmed version, not condemned;
+ * One replica's state in a chunk map cell (the leader's replica classes,
+ * replica-classes.ts), one character each so that a row of many nodes
+ * stays small:
+ * - `P` readable, and the primary of the chunk's current lease;
+ * - `C` counted toward the goal: live, current, on an active node (or one in maintenance);
+ * - `R` readable but leaving: on a decommissioning or decommissioned node;
  * - `S` stale: below the confirmed version (never read, to be collected);
  * - `X` condemned: ordered deleted or found corrupt;
- * - `D` reported by a server that is not alive;
+ * - `D` on a node that is not alive (down for maintenance, or dead and about to be forgotten);
  * - `.` the node holds no replica.
  */
-export const CELL = { primary: 'P', current: 'C', stale: 'S', condemned: 'X', dead: 'D', none: '.' } as const;
+export const CELL = { primary: 'P', counted: 'C', leaving: 'R', stale: 'S', condemned: 'X', down: 'D', none: '.' } as const;
 export type CellCode = (typeof CELL)[keyof typeof CELL];
 
 /**
@@ -52,10 +55,10 @@ export interface FileChunkMap {
   replicateAll: boolean;
   /** Chunk slots, holes included. */
   chunkSlots: number;
-  /** Replicas wanted per chunk: the replication goal, or every live node for "all". */
+  /** Replicas wanted per chunk (leader.goalOf): the replication goal, or for "all" every live active node and every node in maintenance. */
   goal: number;
-  /** Over the file's first `countedChunks` chunks (all of them up to VIEW_LIMITS.coverageChunksMax). */
-  coverage: { countedChunks: number; usableReplicas: number; wantedReplicas: number; chunksBelowGoal: number };
+  /** Counted replicas (up to the goal) against wanted ones, over the file's first `countedChunks` chunks (VIEW_LIMITS.coverageChunksMax). */
+  coverage: { countedChunks: number; countedReplicas: number; wantedReplicas: number; chunksBelowGoal: number };
   /** The columns, in zone, rack, address order. */
   nodes: { id: string; address: string; zone: string; rack: string; state: NodeState }[];
   /** Nodes not shown as columns. */
@@ -74,8 +77,8 @@ export interface ChunkRow {
   handle: number;
   version: number;
   confirmedVersion: number;
-  /** Usable replicas on any node, shown as a column or not. */
-  usable: number;
+  /** Replicas counted toward the goal, on any node, shown as a column or not. */
+  counted: number;
   /** Replicas reported by any node, whatever their state. */
   held: number;
   /** A re-replication copy of this chunk is in flight. */
@@ -85,11 +88,13 @@ export interface ChunkRow {
 }
 
 /** What the chunk map reads of the leader's soft state; LeaderState is one. */
-export interface ReplicaFacts {
-  readonly locations: Pick<ChunkLocations, 'holders' | 'isCondemned'>;
-  readonly registry: Pick<ChunkserverRegistry, 'get' | 'all'>;
+export interface ReplicaSources {
+  readonly locations: Pick<ChunkLocations, 'holders'>;
+  readonly registry: Pick<ChunkserverRegistry, 'all'>;
   readonly leases: Pick<LeaseTable, 'current'>;
   readonly replication: Pick<ReplicationManager, 'isCopying'>;
+  replicaClasses(handle: ChunkHandle, confirmed: ChunkVersion): ReplicaClasses;
+  goalOf(handle: ChunkHandle): number | undefined;
 }
 
 export type FileFacts = Pick<MasterStateMachine, 'stat' | 'getChunks' | 'chunk' | 'list'>;
@@ -101,7 +106,7 @@ export interface ChunkMapRequest {
 }
 
 /** The chunk map of the file asked for (or the default one). Pure: reads state, changes none. */
-export function buildChunkMap(files: FileFacts, replicas: ReplicaFacts, request: ChunkMapRequest, nowMs: number): ChunkMapView {
+export function buildChunkMap(files: FileFacts, replicas: ReplicaSources, request: ChunkMapRequest, nowMs: number): ChunkMapView {
   let path = request.path;
   let attr: AttrView;
   let chosen: FileChunkMap['chosen'] = 'requested';
@@ -122,8 +127,6 @@ export function buildChunkMap(files: FileFacts, replicas: ReplicaFacts, request:
   }
 
   const servers = replicas.registry.all();
-  const liveCount = servers.filter((s) => s.alive).length;
-  const goal = attr.replicateAll ? liveCount : Math.min(attr.replication, LIMITS.replicationMax);
   const firstChunk = Math.min(request.firstChunk, Math.max(0, attr.chunkCount - 1));
   const page = files.getChunks(attr.inode, firstChunk, VIEW_LIMITS.chunkRowsMax).chunks;
 
@@ -134,20 +137,19 @@ export function buildChunkMap(files: FileFacts, replicas: ReplicaFacts, request:
   });
   const columns = pickColumns(servers, classified.map((c) => c.cells), nowMs);
   const rows: ChunkRow[] = classified.map(({ chunk, confirmed, cells }) => {
-    let usable = 0;
-    for (const code of cells.values()) if (code === CELL.current || code === CELL.primary) usable++;
     return {
       index: chunk.index,
       handle: chunk.handle,
       version: chunk.version,
       confirmedVersion: confirmed,
-      usable,
+      counted: replicas.replicaClasses(chunk.handle, confirmed).counted.length,
       held: cells.size,
       copying: replicas.replication.isCopying(chunk.handle),
       cells: columns.map((s) => cells.get(s.id) ?? CELL.none).join(''),
     };
   });
 
+  const coverage = coverageOf(files, replicas, attr);
   return {
     kind: 'file',
     path,
@@ -158,8 +160,8 @@ export function buildChunkMap(files: FileFacts, replicas: ReplicaFacts, request:
     replication: attr.replication,
     replicateAll: attr.replicateAll,
     chunkSlots: attr.chunkCount,
-    goal,
-    coverage: coverage(files, replicas, attr, goal, nowMs),
+    goal: coverage.goal,
+    coverage: coverage.figures,
     nodes: columns.map((s) => ({ id: s.id, address: s.address, zone: s.zone, rack: s.rack, state: nodeState(s, nowMs) })),
     moreNodes: servers.length - columns.length,
     firstChunk,
@@ -170,17 +172,17 @@ export function buildChunkMap(files: FileFacts, replicas: ReplicaFacts, request:
 }
 
 /** The state of every reported replica of a chunk, by server. */
-function classify(replicas: ReplicaFacts, handle: ChunkHandle, confirmed: ChunkVersion, nowMs: number): Map<ServerId, CellCode> {
+function classify(replicas: ReplicaSources, handle: ChunkHandle, confirmed: ChunkVersion, nowMs: number): Map<ServerId, CellCode> {
   const out = new Map<ServerId, CellCode>();
   const primary = replicas.leases.current(handle, nowMs)?.primary;
-  for (const [server, version] of replicas.locations.holders(handle)) {
-    let code: CellCode;
-    if (replicas.registry.get(server)?.alive !== true) code = CELL.dead;
-    else if (replicas.locations.isCondemned(server, handle)) code = CELL.condemned;
-    else if (version < confirmed) code = CELL.stale;
-    else code = server === primary ? CELL.primary : CELL.current;
-    out.set(server, code);
-  }
+  const classes = replicas.replicaClasses(handle, confirmed);
+  for (const server of classes.counted) out.set(server, server === primary ? CELL.primary : CELL.counted);
+  for (const server of [...classes.draining, ...classes.released]) out.set(server, server === primary ? CELL.primary : CELL.leaving);
+  for (const server of classes.down) out.set(server, CELL.down);
+  for (const server of classes.stale) out.set(server, CELL.stale);
+  for (const server of classes.condemned) out.set(server, CELL.condemned);
+  // A dead server's replicas belong to no class until the leader forgets them.
+  for (const server of replicas.locations.holders(handle).keys()) if (!out.has(server)) out.set(server, CELL.down);
   return out;
 }
 
@@ -199,20 +201,26 @@ function pickColumns(servers: readonly ChunkserverRecord[], pageCells: readonly 
   return picked.sort(comparePlacement);
 }
 
-/** Usable replicas against the goal over the file's first chunks, a page of getChunks at a time. */
-function coverage(files: FileFacts, replicas: ReplicaFacts, attr: AttrView, goal: number, nowMs: number): FileChunkMap['coverage'] {
-  const out = { countedChunks: 0, usableReplicas: 0, wantedReplicas: 0, chunksBelowGoal: 0 };
+/**
+ * Counted replicas against the goal over the file's first chunks, a page of
+ * getChunks at a time. Every chunk has its owner's goal, so the leader's
+ * goal for the first chunk is the file's (for a file without chunks, the
+ * replication asked for, "all" counting 0).
+ */
+function coverageOf(files: FileFacts, replicas: ReplicaSources, attr: AttrView): { goal: number; figures: FileChunkMap['coverage'] } {
+  const figures = { countedChunks: 0, countedReplicas: 0, wantedReplicas: 0, chunksBelowGoal: 0 };
+  let goal: number | undefined;
   const end = Math.min(attr.chunkCount, VIEW_LIMITS.coverageChunksMax);
   for (let first = 0; first < end; first += LIMITS.chunksPageMax) {
     for (const c of files.getChunks(attr.inode, first, Math.min(LIMITS.chunksPageMax, end - first)).chunks) {
+      goal ??= replicas.goalOf(c.handle) ?? 0;
       const confirmed = (files.chunk(c.handle)?.confirmedVersion ?? 0) as ChunkVersion;
-      let usable = 0;
-      for (const code of classify(replicas, c.handle, confirmed, nowMs).values()) if (code === CELL.current || code === CELL.primary) usable++;
-      out.countedChunks++;
-      out.usableReplicas += Math.min(usable, goal);
-      out.wantedReplicas += goal;
-      if (usable < goal) out.chunksBelowGoal++;
+      const counted = replicas.replicaClasses(c.handle, confirmed).counted.length;
+      figures.countedChunks++;
+      figures.countedReplicas += Math.min(counted, goal);
+      figures.wantedReplicas += goal;
+      if (counted < goal) figures.chunksBelowGoal++;
     }
   }
-  return out;
+  return { goal: goal ?? (attr.replicateAll ? 0 : Math.min(attr.replication, LIMITS.replicationMax)), figures };
 }

@@ -25,6 +25,8 @@ export function leaderClusterView(ctx: MasterContext, request: ChunkMapRequest):
       counts: state.counts(),
       servers: leader.registry.all(),
       replication: leader.replication.stats(),
+      movement: leader.movementStatus(),
+      adminState: (server) => leader.nodeState(server),
       acceptingLeases: leader.leases.acceptingGrants(nowMs),
       chunkMap: buildChunkMap(state, leader, request, nowMs),
     }),

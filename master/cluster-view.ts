@@ -1,6 +1,8 @@
 import type { RaftGroupStatus } from '../raft/index.js';
 import type { ChunkMapView } from './chunk-map.js';
 import type { ChunkserverRecord } from './chunkserver-registry.js';
+import type { DecommissionProgress, MovementStatus, RebalanceProgress } from './movement-status.js';
+import { NODE_ADMIN_STATES, type NodeAdminState } from './node-states.js';
 import type { ReplicationStats } from './replication-manager.js';
 
 /**
@@ -11,6 +13,8 @@ import type { ReplicationStats } from './replication-manager.js';
 export const VIEW_LIMITS = {
   /** Rows of the nodes table: the troubled ones first. */
   nodeRowsMax: 200,
+  /** Rows of the decommissioning and maintenance tables, each. */
+  movementRowsMax: 200,
   /** Rows of the per-zone capacity summary. */
   zoneRowsMax: 100,
   /** Chunks in one page of a file's chunk map. */
@@ -60,7 +64,10 @@ export interface LeaderView {
   /** Of live nodes. */
   capacity: { totalBytes: number; usedBytes: number };
   nodeCounts: { total: number; live: number; unreachable: number; dead: number };
+  /** Nodes by what an operator made of them (`dfs admin decommission`, `maintenance`). */
+  adminCounts: Record<NodeAdminState, number>;
   health: { underReplicated: number; missing: number; copiesInFlight: number };
+  movement: MovementView;
   nodes: { rows: NodeRow[]; more: number };
   zones: { rows: ZoneRow[]; more: number };
   chunkMap: ChunkMapView;
@@ -75,12 +82,21 @@ export interface NodeRow {
   zone: string;
   rack: string;
   state: NodeState;
+  adminState: NodeAdminState;
   capacityBytes: number;
   usedBytes: number;
   chunks: number;
   lastHeartbeatMsAgo: number;
   /** Transfers in flight, as its last heartbeat reported them. */
   transfers: { reads: number; writes: number; copies: number };
+}
+
+/** Replica movement an operator started or the background balancer runs (leader.movementStatus()). */
+export interface MovementView {
+  /** As the rebalancer reports it, with the time since its run started instead of the start on the leader's clock. */
+  rebalance: Omit<RebalanceProgress, 'startedAtMs'> & { sinceStartMs: number | null };
+  decommissions: { rows: DecommissionProgress[]; more: number };
+  maintenance: { rows: MovementStatus['maintenance']; more: number };
 }
 
 export interface ZoneRow {
@@ -98,6 +114,8 @@ export interface LeaderViewInput {
   counts: { files: number; directories: number; chunks: number; trash: number };
   servers: readonly ChunkserverRecord[];
   replication: Pick<ReplicationStats, 'underReplicated' | 'missing' | 'copiesInFlight'>;
+  movement: MovementStatus;
+  adminState(server: ChunkserverRecord['id']): NodeAdminState;
   acceptingLeases: boolean;
   chunkMap: ChunkMapView;
 }
@@ -109,16 +127,19 @@ export function nodeState(server: ChunkserverRecord, nowMs: number): NodeState {
   return server.unreachableUntilMs > nowMs ? 'unreachable' : 'live';
 }
 
-/** The leader's part of the view, from its state. Pure. */
+/** The leader's part of the view, from its state. Pure. Lists troubled nodes first: dead, unreachable, then not active. */
 export function buildLeaderView(input: LeaderViewInput): LeaderView {
   const { nowMs } = input;
   const nodeCounts = { total: input.servers.length, live: 0, unreachable: 0, dead: 0 };
+  const adminCounts = Object.fromEntries(NODE_ADMIN_STATES.map((s) => [s, 0])) as Record<NodeAdminState, number>;
   const capacity = { totalBytes: 0, usedBytes: 0 };
   const zones = new Map<string, ZoneRow>();
   const rows: NodeRow[] = [];
   for (const s of input.servers) {
     const state = nodeState(s, nowMs);
+    const adminState = input.adminState(s.id);
     nodeCounts[state]++;
+    adminCounts[adminState]++;
     let zone = zones.get(s.zone);
     if (zone === undefined) {
       zone = { zone: s.zone, live: 0, dead: 0, capacityBytes: 0, usedBytes: 0 };
@@ -139,6 +160,7 @@ export function buildLeaderView(input: LeaderViewInput): LeaderView {
       zone: s.zone,
       rack: s.rack,
       state,
+      adminState,
       capacityBytes: s.capacityBytes,
       usedBytes: s.usedBytes,
       chunks: s.chunkCount,
@@ -146,7 +168,12 @@ export function buildLeaderView(input: LeaderViewInput): LeaderView {
       transfers: { reads: s.load.activeReads, writes: s.load.activeWrites, copies: s.load.activeCopies },
     });
   }
-  rows.sort((a, b) => STATE_ORDER[a.state] - STATE_ORDER[b.state] || comparePlacement(a, b));
+  rows.sort(
+    (a, b) =>
+      STATE_ORDER[a.state] - STATE_ORDER[b.state] ||
+      Number(a.adminState === 'active') - Number(b.adminState === 'active') ||
+      comparePlacement(a, b),
+  );
   const zoneRows = [...zones.values()].sort((a, b) => compare(a.zone, b.zone));
   return {
     clusterId: input.config.clusterId,
@@ -156,10 +183,21 @@ export function buildLeaderView(input: LeaderViewInput): LeaderView {
     namespace: { ...input.counts },
     capacity,
     nodeCounts,
+    adminCounts,
     health: { underReplicated: input.replication.underReplicated, missing: input.replication.missing, copiesInFlight: input.replication.copiesInFlight },
+    movement: movementView(input.movement, nowMs),
     nodes: capped(rows, VIEW_LIMITS.nodeRowsMax),
     zones: capped(zoneRows, VIEW_LIMITS.zoneRowsMax),
     chunkMap: input.chunkMap,
+  };
+}
+
+function movementView(status: MovementStatus, nowMs: number): MovementView {
+  const { startedAtMs, ...rebalance } = status.rebalance;
+  return {
+    rebalance: { ...rebalance, sinceStartMs: startedAtMs === undefined ? null : Math.max(0, Math.round(nowMs - startedAtMs)) },
+    decommissions: capped(status.decommissions, VIEW_LIMITS.movementRowsMax),
+    maintenance: capped(status.maintenance, VIEW_LIMITS.movementRowsMax),
   };
 }
 

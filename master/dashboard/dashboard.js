@@ -7,10 +7,11 @@
 const HISTORY_MAX = 600;
 const CELL_NAMES = {
   P: 'primary (leased)',
-  C: 'usable replica',
+  C: 'counted toward the goal',
+  R: 'on a decommissioning node',
   S: 'stale (below confirmed version)',
   X: 'condemned (to delete / corrupt)',
-  D: 'on a node that is not alive',
+  D: 'on a node that is down',
   '.': 'no replica',
 };
 
@@ -83,7 +84,7 @@ function capacityBar(used, total) {
 
 /** Progress towards a goal: green as it fills, unlike a capacity bar. */
 function progressBar(done, wanted) {
-  const fraction = wanted > 0 ? Math.min(1, done / wanted) : 1;
+  const fraction = wanted > 0 ? Math.min(1, done / wanted) : 0;
   const fill = h('span');
   fill.style.width = `${(fraction * 100).toFixed(1)}%`;
   return h('span', { class: 'bar progress' }, fill);
@@ -132,7 +133,11 @@ function render(view) {
   const c = view.cluster;
   if (c === null) return;
   setText('stat-nodes', `${count(c.nodeCounts.live)} / ${count(c.nodeCounts.total)}`);
-  setText('stat-nodes-sub', `${count(c.nodeCounts.dead)} dead, ${count(c.nodeCounts.unreachable)} unreachable`);
+  setText(
+    'stat-nodes-sub',
+    `${count(c.nodeCounts.dead)} dead, ${count(c.nodeCounts.unreachable)} unreachable, ` +
+      `${count(c.adminCounts.decommissioning)} decommissioning, ${count(c.adminCounts.maintenance)} in maintenance`,
+  );
   setText('stat-files', count(c.namespace.files));
   setText('stat-dirs', `${count(c.namespace.directories)} directories, ${count(c.namespace.trash)} in trash`);
   setText('stat-chunks', count(c.namespace.chunks));
@@ -148,6 +153,7 @@ function render(view) {
 
   record(view);
   renderCharts();
+  renderMovement(c.movement);
   renderNodes(c);
   renderChunkMap(c.chunkMap);
 }
@@ -184,6 +190,7 @@ function renderNodes(c) {
         h('td', {}, n.zone),
         h('td', {}, n.rack),
         h('td', { class: `state-${n.state}` }, n.state),
+        h('td', { class: n.adminState === 'active' ? '' : 'admin-changed' }, n.adminState),
         h('td', {}, capacityBar(n.usedBytes, n.capacityBytes), `${bytes(n.usedBytes)} / ${bytes(n.capacityBytes)}`),
         h('td', { class: 'num' }, count(n.chunks)),
         h('td', { class: 'num' }, ago(n.lastHeartbeatMsAgo)),
@@ -220,6 +227,9 @@ function record(view) {
     missing: c.health.missing,
     copies: c.health.copiesInFlight,
     used: c.capacity.usedBytes,
+    deviation: c.movement.rebalance.maxDeviationPct,
+    // Of the decommissions shown (the view caps them).
+    left: c.movement.decommissions.rows.reduce((sum, d) => sum + d.chunksLeft, 0),
   });
   if (page.history.length > HISTORY_MAX) page.history.shift();
 }
@@ -236,6 +246,47 @@ function renderCharts() {
     ),
   );
   $('chart-used').replaceChildren(chart([{ key: 'used', name: 'bytes used', cls: 'series-used' }], bytes));
+  $('chart-rebalance').replaceChildren(chart([{ key: 'deviation', name: 'percentage points', cls: 'series-moved' }], (v) => Number(v).toFixed(1)));
+  $('chart-decommission').replaceChildren(chart([{ key: 'left', name: 'replicas left', cls: 'series-under' }], count));
+}
+
+function renderMovement(m) {
+  const r = m.rebalance;
+  const since = r.sinceStartMs === null ? '' : `, started ${ago(r.sinceStartMs)}`;
+  $('rebalance').replaceChildren(
+    h('div', { class: 'label' }, 'Rebalance'),
+    h('div', { class: 'value', id: 'rebalance-state' }, `${r.state}${r.background ? ' (background)' : ''}`),
+    h('div', {}, progressBar(r.movesDone, r.movesPlanned), `moves ${count(r.movesDone)} of ${count(r.movesPlanned)} done, ${count(r.movesFailed)} failed, ${count(r.movesInFlight)} in flight (at most ${r.maxConcurrent})`),
+    h('div', {}, progressBar(r.bytesMoved, r.bytesPlanned), `${bytes(r.bytesMoved)} of ${bytes(r.bytesPlanned)} moved`),
+    h(
+      'div',
+      { class: 'sub' },
+      r.state === 'idle'
+        ? 'no rebalance has run under this leader'
+        : `mean use ${r.meanUsedPct.toFixed(1)}%, farthest node ${r.maxDeviationPct.toFixed(1)} points from it (threshold ${r.thresholdPct}%)${since}`,
+    ),
+  );
+  $('decommission-table').tBodies[0].replaceChildren(
+    ...m.decommissions.rows.map((d) =>
+      h(
+        'tr',
+        { 'data-node': d.address },
+        h('td', { title: d.serverId }, d.address || d.serverId),
+        h('td', {}, d.state),
+        h('td', { class: d.alive ? 'state-live' : 'state-dead' }, d.alive ? 'up' : 'down'),
+        h('td', {}, progressBar(d.chunksHeld - d.chunksLeft, d.chunksHeld), d.chunksHeld > 0 ? `${((100 * (d.chunksHeld - d.chunksLeft)) / d.chunksHeld).toFixed(0)}%` : 'nothing held'),
+        h('td', { class: 'num' }, count(d.chunksHeld)),
+        h('td', { class: 'num' }, count(d.chunksLeft)),
+      ),
+    ),
+  );
+  setText('decommission-more', m.decommissions.rows.length === 0 ? 'none' : m.decommissions.more > 0 ? `${count(m.decommissions.more)} more not shown` : '');
+  $('maintenance-table').tBodies[0].replaceChildren(
+    ...m.maintenance.rows.map((n) =>
+      h('tr', {}, h('td', { title: n.serverId }, n.address || n.serverId), h('td', { class: n.alive ? 'state-live' : 'state-dead' }, n.alive ? 'up' : 'down')),
+    ),
+  );
+  setText('maintenance-more', m.maintenance.rows.length === 0 ? 'none' : m.maintenance.more > 0 ? `${count(m.maintenance.more)} more not shown` : '');
 }
 
 /** A small line chart of page.history: one polyline per series, scaled to the largest value. */
@@ -284,14 +335,14 @@ function renderChunkMap(map) {
     connect();
   }
   info.className = 'muted';
-  const goal = map.replicateAll ? `all (${map.goal} live nodes)` : String(map.goal);
+  const goal = map.replicateAll ? `all (${map.goal} nodes)` : String(map.goal);
   info.textContent =
     `${map.path}${page.defaultReason ? ` (default: ${page.defaultReason})` : ''}: ${bytes(map.sizeBytes)}, ` +
     `${count(map.chunkSlots)} chunk slots, replication ${goal}` +
     (map.chunkSlots > 0 ? `; chunks ${count(map.firstChunk)}–${count(Math.min(map.chunkSlots, map.firstChunk + map.pageSlots) - 1)} shown` : '');
   renderCoverage(map);
 
-  const head = h('tr', {}, h('th', { class: 'chunk' }, 'chunk'), ...map.nodes.map((n) => h('th', { class: 'node', title: `${n.address} (${n.zone}/${n.rack}, ${n.state})` }, n.address)), h('th', { class: 'chunk' }, 'usable / held'));
+  const head = h('tr', {}, h('th', { class: 'chunk' }, 'chunk'), ...map.nodes.map((n) => h('th', { class: 'node', title: `${n.address} (${n.zone}/${n.rack}, ${n.state})` }, n.address)), h('th', { class: 'chunk' }, 'counted / goal (held)'));
   const rows = map.rows.map((r) =>
     h(
       'tr',
@@ -300,7 +351,7 @@ function renderChunkMap(map) {
       ...[...r.cells].map((code, i) =>
         h('td', { class: `cell cell-${code === '.' ? 'none' : code}`, title: `chunk ${r.index} on ${map.nodes[i]?.address ?? '?'}: ${CELL_NAMES[code] ?? code}` }),
       ),
-      h('td', { class: 'info' }, `${r.usable} / ${r.held}`, r.copying ? h('span', { class: 'copying' }, ' copying') : ''),
+      h('td', { class: 'info' }, `${r.counted} / ${map.goal} (${r.held})`, r.copying ? h('span', { class: 'copying' }, ' copying') : ''),
     ),
   );
   grid.replaceChildren(h('thead', {}, head), h('tbody', {}, ...rows));
@@ -314,21 +365,21 @@ function renderChunkMap(map) {
 }
 
 /**
- * How far the file is from its goal: usable replicas against wanted ones.
+ * How far the file is from its goal: counted replicas against wanted ones.
  * For a file with replication "all" this is its distribution to the fleet
  * as placed replicas show it; fleet distribution's own progress (blocks in
  * flight per node) will be drawn here once the master tracks it.
  */
 function renderCoverage(map) {
   const cov = map.coverage;
-  const pct = cov.wantedReplicas > 0 ? (100 * cov.usableReplicas) / cov.wantedReplicas : 100;
+  const pct = cov.wantedReplicas > 0 ? (100 * cov.countedReplicas) / cov.wantedReplicas : 100;
   const counted = cov.countedChunks < map.chunkSlots ? ` (over the first ${count(cov.countedChunks)} chunks)` : '';
   $('chunk-map-coverage').replaceChildren(
     h(
       'div',
       {},
-      progressBar(cov.usableReplicas, cov.wantedReplicas),
-      `${map.replicateAll ? 'Distributed' : 'Replicated'}: ${count(cov.usableReplicas)} of ${count(cov.wantedReplicas)} replicas (${pct.toFixed(1)}%), ` +
+      progressBar(cov.countedReplicas, cov.wantedReplicas),
+      `${map.replicateAll ? 'Distributed' : 'Replicated'}: ${count(cov.countedReplicas)} of ${count(cov.wantedReplicas)} replicas (${pct.toFixed(1)}%), ` +
         `${count(cov.chunksBelowGoal)} chunks below goal${counted}`,
     ),
   );

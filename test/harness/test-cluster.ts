@@ -48,10 +48,12 @@ process.on('exit', () => {
  * A real cluster for one test file: master and chunkserver processes on
  * loopback ports chosen by the kernel, in a fresh temporary directory, each
  * logging to its own file. Kill them for real, restart them on their data,
- * and stop() removes everything (keep the directory with KEEP_TEST_DIRS=1).
+ * and stop() removes everything (keep the directory with KEEP_TEST_DIRS=1,
+ * or keep() for one cluster, e.g. after a failed test).
  */
 export class TestCluster {
   private clients: DfsClient[] = [];
+  private keepDir = false;
 
   private constructor(
     readonly dir: string,
@@ -151,12 +153,18 @@ export class TestCluster {
     }
   }
 
+  /** Keeps the directory (every process's log and data) past stop(), which prints where: for a failed test. */
+  keep(): void {
+    this.keepDir = true;
+  }
+
   async stop(): Promise<void> {
     for (const c of this.clients) c.close();
     this.clients = [];
     await Promise.all((this.file?.processes ?? []).map((p) => terminate(p.pid, 5_000)));
     for (const p of this.file?.processes ?? []) everyPid.delete(p.pid);
-    if (process.env.KEEP_TEST_DIRS !== '1') await rm(this.dir, { recursive: true, force: true });
+    if (this.keepDir) console.error(`kept the cluster's directory ${this.dir}`);
+    else if (process.env.KEEP_TEST_DIRS !== '1') await rm(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -1,10 +1,14 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { chunkPath } from '../../chunkserver/chunk-files.js';
+import { isAlive } from '../../cli/process-launcher.js';
 import { callUnary } from '../../common/grpc-client-pool.js';
 import { chunkHandle } from '../../common/ids.js';
+import { createLogger } from '../../common/logger.js';
+import type { ReadResponse__Output } from '../../proto/generated/dfs/chunk/ReadResponse.js';
 import type { DfsClient } from '../../client-lib/index.js';
 import { TestCluster, waitFor } from '../harness/test-cluster.js';
 import { rawClients } from '../harness/raw-clients.js';
@@ -36,7 +40,7 @@ describe('a chunkserver killed in the middle of a write (4 chunkservers, 3 repli
 
   before(async () => {
     cluster = await TestCluster.start({ chunkservers: 4 });
-    client = await cluster.client();
+    client = await cluster.client({ logger: createLogger('client', 'debug', openSync(join(cluster.dir, 'client.log'), 'a')) });
     raw = rawClients(cluster.masters[0]!);
   });
   after(async () => {
@@ -44,7 +48,84 @@ describe('a chunkserver killed in the middle of a write (4 chunkservers, 3 repli
     await cluster?.stop();
   });
   // A failed test must not leave the next one short of a chunkserver.
-  afterEach(async () => cluster.restart());
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') cluster.keep();
+    await cluster.restart();
+  });
+
+  /** Where `got` differs from `want`: ranges of zeros or of other bytes, or where it ends early. */
+  function differences(got: Buffer, want: Buffer): string {
+    const out: string[] = [];
+    for (let i = 0; i < want.length && out.length < 8; ) {
+      if (i >= got.length) {
+        out.push(`ends at ${got.length} of ${want.length}`);
+        break;
+      }
+      if (got[i] === want[i]) {
+        i++;
+        continue;
+      }
+      let j = i;
+      let zeros = true;
+      for (; j < Math.min(got.length, want.length) && got[j] !== want[j]; j++) zeros &&= got[j] === 0;
+      out.push(`[${i}, ${j}) ${zeros ? 'zeros' : 'other bytes'}`);
+      i = j;
+    }
+    return out.length === 0 ? 'intact' : out.join(', ');
+  }
+
+  /** A replica as its chunkserver serves it (any version), compared with `want`. */
+  async function replicaState(name: string, handle: string, want: Buffer): Promise<string> {
+    const peer = rawClients(cluster.process(name).address);
+    try {
+      const stream = peer.data().Read({ handle, version: '0', offset: '0', length: String(cluster.chunkSizeBytes) });
+      const parts: Buffer[] = [];
+      let meta = '';
+      for await (const frame of stream as AsyncIterable<ReadResponse__Output>) {
+        parts.push(frame.data);
+        meta = `version ${frame.version}, length ${frame.chunkLength}`;
+      }
+      return `${meta}: ${differences(Buffer.concat(parts), want)}`;
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      peer.close();
+    }
+  }
+
+  /**
+   * Reads the file through the client, and every replica the master offers
+   * straight from its chunkserver (unless killed and not yet found dead):
+   * each must hold every byte written (a replica missing some would look like
+   * a hole to readers). On failure the report says, per chunk, which bytes the client got
+   * wrong and what every chunkserver holds, and the cluster's logs are kept.
+   */
+  async function expectIntact(path: string, data: Buffer, what: string): Promise<void> {
+    const got = await client.readFile(path);
+    const inode = String((await client.stat(path)).inode);
+    const page = await callUnary(raw.metadata(), 'GetChunks', { inode, firstIndex: '0', count: 0 }, 5000);
+    const names = new Map<string, string>();
+    for (const cs of cluster.chunkservers()) names.set(await cluster.serverId(cs.name), cs.name);
+    const size = cluster.chunkSizeBytes;
+    const slice = (b: Buffer, i: number) => b.subarray(i * size, Math.min((i + 1) * size, b.length));
+    const report: string[] = [];
+    let intact = got.equals(data);
+    for (const c of page.chunks) {
+      const i = Number(c.index);
+      const offered = new Set(c.replicas.map((r) => names.get(r.id)));
+      report.push(`chunk ${i} (handle ${c.handle}, version ${c.version}): the client read ${differences(slice(got, i), slice(data, i))}`);
+      for (const name of names.values()) {
+        const state = await replicaState(name, c.handle, slice(data, i));
+        const killed = !isAlive(cluster.process(name).pid);
+        if (offered.has(name) && !killed && !state.endsWith(': intact')) intact = false;
+        report.push(`  ${name}${offered.has(name) ? ' (offered)' : ''}: ${state}`);
+      }
+    }
+    if (!intact) {
+      cluster.keep();
+      expect.fail(`${what}:\n${report.join('\n')}`);
+    }
+  }
 
   /** The chunkserver (by name) in the given role of the lease on the chunk being written. */
   async function holderOfCurrentChunk(path: string, index: number, role: 'primary' | 'secondary'): Promise<string> {
@@ -85,11 +166,11 @@ describe('a chunkserver killed in the middle of a write (4 chunkservers, 3 repli
         await cluster.killAndWait(victim);
       });
       expect((await client.stat(path)).size).to.equal(data.length);
-      expect((await client.readFile(path)).equals(data), 'data read back intact').to.equal(true);
+      await expectIntact(path, data, 'data read back intact');
 
       const victimId = await cluster.serverId(victim);
       await waitForGoal(path, 3, victimId);
-      expect((await client.readFile(path)).equals(data), 'data intact after re-replication').to.equal(true);
+      await expectIntact(path, data, 'data intact after re-replication');
 
       // The dead node comes back with stale replicas: they are never offered and get deleted.
       await cluster.restart();
@@ -104,7 +185,7 @@ describe('a chunkserver killed in the middle of a write (4 chunkservers, 3 repli
         return true;
       }, 30_000);
       await waitForGoal(path, 3);
-      expect((await client.readFile(path)).equals(data), 'data intact after the node returned').to.equal(true);
+      await expectIntact(path, data, 'data intact after the node returned');
     });
   }
 });

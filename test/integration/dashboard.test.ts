@@ -3,7 +3,9 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { callUnary } from '../../common/grpc-client-pool.js';
 import type { ClusterView } from '../../master/cluster-view.js';
+import { rawClients } from '../harness/raw-clients.js';
 import { TestCluster, waitFor } from '../harness/test-cluster.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -26,6 +28,7 @@ describe('dashboard (real cluster, headless Chromium)', function () {
   let leaderUrl: string;
   let followerUrl: string;
   let followerAddress: string;
+  let leaderAddress: string;
 
   before(async () => {
     cluster = await TestCluster.start({ masters: 3, chunkservers: 3 });
@@ -43,6 +46,7 @@ describe('dashboard (real cluster, headless Chromium)', function () {
     leaderUrl = `http://127.0.0.1:${leader.httpPort}/`;
     followerUrl = `http://127.0.0.1:${follower.httpPort}/`;
     followerAddress = follower.address;
+    leaderAddress = leader.address;
   });
 
   after(async () => {
@@ -99,6 +103,27 @@ describe('dashboard (real cluster, headless Chromium)', function () {
     expect(pageErrors).to.deep.equal([]);
     await fromFollower.close();
     await fromLeader.close();
+  });
+
+  it('shows a chunkserver put in maintenance and back, live', async () => {
+    const page = await browser.newPage();
+    await page.goto(followerUrl);
+    const node = cluster.chunkservers()[2]!.address;
+    await page.locator(`#nodes-table tr[data-node="${node}"]`).waitFor();
+    expect(await textOf(page, '#maintenance-more')).to.equal('none');
+    const raw = rawClients(leaderAddress);
+    try {
+      await callUnary(raw.admin(), 'SetNodeState', { node, state: 'NODE_ADMIN_STATE_MAINTENANCE' }, 5_000);
+      await page.locator('#maintenance-table tbody tr').first().waitFor();
+      expect(await textOf(page, '#maintenance-table tbody')).to.equal(`${node}up`);
+      expect(await textOf(page, `#nodes-table tr[data-node="${node}"] td.admin-changed`)).to.equal('maintenance');
+      expect(await textOf(page, '#stat-nodes-sub')).to.contain('1 in maintenance');
+      await callUnary(raw.admin(), 'SetNodeState', { node, state: 'NODE_ADMIN_STATE_ACTIVE' }, 5_000);
+      await page.locator('#maintenance-table tbody tr').first().waitFor({ state: 'detached' });
+    } finally {
+      raw.close();
+    }
+    await page.close();
   });
 
   it('renders names from the cluster as text, and explains a path it cannot show', async () => {

@@ -1,25 +1,57 @@
 import { expect } from 'chai';
 
-import { chunkVersion, serverId, type ChunkHandle, type ServerId } from '../../../common/ids.js';
+import { chunkVersion, serverId, type ChunkHandle, type ChunkVersion, type ServerId } from '../../../common/ids.js';
 import { ChunkLocations } from '../../../master/chunk-locations.js';
-import { buildChunkMap, CELL, type FileChunkMap, type ReplicaFacts } from '../../../master/chunk-map.js';
+import { buildChunkMap, CELL, type FileChunkMap, type ReplicaSources } from '../../../master/chunk-map.js';
 import { ChunkserverRegistry } from '../../../master/chunkserver-registry.js';
 import { buildLeaderView, buildRaftView, VIEW_LIMITS, type LeaderViewInput, type RaftStatusInput } from '../../../master/cluster-view.js';
 import { findDefaultFile } from '../../../master/default-file.js';
 import { encodeEntry, entries, type LogEntry } from '../../../master/log-entry.js';
 import { LeaseTable } from '../../../master/lease-table.js';
+import type { MovementStatus } from '../../../master/movement-status.js';
+import type { NodeAdminState } from '../../../master/node-states.js';
+import { classifyReplicas, type ReplicaClasses } from '../../../master/replica-classes.js';
+import type { MasterStateMachine } from '../../../master/state-machine.js';
 import { attrOf, CHUNK, chunkOf, Harness, ok } from './harness.js';
 
 const TIMEOUT_MS = 10_000;
 const NOW = 1_000_000;
 
-/** The leader's soft state, built from the real pure classes it is made of. */
-class Replicas implements ReplicaFacts {
+/**
+ * The leader's soft state, built from the real pure classes it is made of,
+ * with replica classes and goals as LeaderState derives them.
+ */
+class Replicas implements ReplicaSources {
   readonly locations = new ChunkLocations();
   readonly registry = new ChunkserverRegistry(TIMEOUT_MS);
   readonly leases = new LeaseTable(0, 0);
   readonly copying = new Set<ChunkHandle>();
   readonly replication = { isCopying: (handle: ChunkHandle) => this.copying.has(handle) };
+  readonly adminStates = new Map<ServerId, NodeAdminState>();
+
+  constructor(private readonly sm: MasterStateMachine) {}
+
+  nodeState(server: ServerId): NodeAdminState {
+    return this.adminStates.get(server) ?? 'active';
+  }
+
+  replicaClasses(handle: ChunkHandle, confirmed: ChunkVersion): ReplicaClasses {
+    const facts = [...this.locations.holders(handle)].map(([server, version]) => ({
+      server,
+      version,
+      alive: this.registry.isAlive(server),
+      condemned: this.locations.isCondemned(server, handle),
+      adminState: this.nodeState(server),
+    }));
+    return classifyReplicas(facts, confirmed);
+  }
+
+  goalOf(handle: ChunkHandle): number | undefined {
+    const goal = this.sm.chunkGoal(handle);
+    if (goal === undefined) return undefined;
+    if (!goal.all) return goal.replication;
+    return this.registry.all().filter((s) => this.nodeState(s.id) === 'maintenance' || (this.nodeState(s.id) === 'active' && s.alive)).length;
+  }
 
   addServer(name: string, zone = 'z1', rack = 'r1', usedBytes = 0): ServerId {
     const id = serverId(`id-${name}`);
@@ -33,17 +65,37 @@ function fileMap(view: ReturnType<typeof buildChunkMap>): FileChunkMap {
   return view;
 }
 
-function leaderInput(servers: LeaderViewInput['servers'], chunkMap: LeaderViewInput['chunkMap']): LeaderViewInput {
+const IDLE_REBALANCE: MovementStatus['rebalance'] = {
+  state: 'idle',
+  background: false,
+  thresholdPct: 10,
+  maxConcurrent: 4,
+  movesPlanned: 0,
+  movesDone: 0,
+  movesFailed: 0,
+  movesInFlight: 0,
+  bytesPlanned: 0,
+  bytesMoved: 0,
+  startedAtMs: undefined,
+  meanUsedPct: 0,
+  maxDeviationPct: 0,
+};
+
+function leaderInput(r: Replicas, chunkMap: LeaderViewInput['chunkMap'], movement: Partial<MovementStatus> = {}): LeaderViewInput {
   return {
     nowMs: NOW,
     config: { clusterId: 'c', chunkSizeBytes: CHUNK, defaultReplication: 3 },
     counts: { files: 1, directories: 1, chunks: 0, trash: 0 },
-    servers,
+    servers: r.registry.all(),
     replication: { underReplicated: 2, missing: 1, copiesInFlight: 1 },
+    movement: { rebalance: IDLE_REBALANCE, decommissions: [], maintenance: [], replicationQueue: 0, missingChunks: 0, copiesInFlight: 0, ...movement },
+    adminState: (server) => r.nodeState(server),
     acceptingLeases: true,
     chunkMap,
   };
 }
+
+const NO_MAP = { kind: 'none', requestedPath: '', reason: 'no file holds any data yet' } as const;
 
 /**
  * A file of `chunks` chunks, each confirmed at version 1. Applied directly,
@@ -67,29 +119,43 @@ function writeFile(h: Harness, path: string, chunks: number, options: { replicat
 
 describe('dashboard: cluster view', () => {
   it('counts nodes by state, sums capacity over live nodes only, lists troubled nodes first and per zone', () => {
-    const r = new Replicas();
+    const r = new Replicas(new Harness().init().sm);
     r.addServer('b', 'z2', 'r1', 300);
     r.addServer('a', 'z1', 'r1', 100);
     const dead = r.addServer('c', 'z1', 'r2', 500);
     const unreachable = r.addServer('d', 'z2', 'r2', 50);
+    r.adminStates.set(r.addServer('e', 'z2', 'r2', 10), 'decommissioning');
     r.registry.get(dead)!.lastHeartbeatMs = NOW - 2 * TIMEOUT_MS;
     r.registry.expire(NOW);
     r.registry.markUnreachable(unreachable, NOW);
-    const view = buildLeaderView(leaderInput(r.registry.all(), { kind: 'none', requestedPath: '', reason: 'no file holds any data yet' }));
-    expect(view.nodeCounts).to.deep.equal({ total: 4, live: 2, unreachable: 1, dead: 1 });
-    expect(view.capacity).to.deep.equal({ totalBytes: 3000, usedBytes: 450 });
-    expect(view.nodes.rows.map((n) => [n.address, n.state])).to.deep.equal([
-      ['c:7000', 'dead'],
-      ['d:7000', 'unreachable'],
-      ['a:7000', 'live'],
-      ['b:7000', 'live'],
+    const view = buildLeaderView(leaderInput(r, NO_MAP));
+    expect(view.nodeCounts).to.deep.equal({ total: 5, live: 3, unreachable: 1, dead: 1 });
+    expect(view.adminCounts).to.deep.equal({ active: 4, decommissioning: 1, decommissioned: 0, maintenance: 0 });
+    expect(view.capacity).to.deep.equal({ totalBytes: 4000, usedBytes: 460 });
+    expect(view.nodes.rows.map((n) => [n.address, n.state, n.adminState])).to.deep.equal([
+      ['c:7000', 'dead', 'active'],
+      ['d:7000', 'unreachable', 'active'],
+      ['e:7000', 'live', 'decommissioning'],
+      ['a:7000', 'live', 'active'],
+      ['b:7000', 'live', 'active'],
     ]);
     expect(view.nodes.more).to.equal(0);
     expect(view.zones.rows).to.deep.equal([
       { zone: 'z1', live: 1, dead: 1, capacityBytes: 1000, usedBytes: 100 },
-      { zone: 'z2', live: 2, dead: 0, capacityBytes: 2000, usedBytes: 350 },
+      { zone: 'z2', live: 3, dead: 0, capacityBytes: 3000, usedBytes: 360 },
     ]);
     expect(view.health).to.deep.equal({ underReplicated: 2, missing: 1, copiesInFlight: 1 });
+  });
+
+  it('carries rebalance and decommission progress, with the time since the run started', () => {
+    const r = new Replicas(new Harness().init().sm);
+    const running = { ...IDLE_REBALANCE, state: 'running' as const, movesPlanned: 10, movesDone: 4, bytesPlanned: 1000, bytesMoved: 400, startedAtMs: NOW - 2_500 };
+    const decommission = { serverId: serverId('x'), address: 'x:1', state: 'decommissioning' as const, alive: true, chunksHeld: 10, chunksLeft: 3 };
+    const view = buildLeaderView(leaderInput(r, NO_MAP, { rebalance: running, decommissions: [decommission] }));
+    expect(view.movement.rebalance).to.include({ state: 'running', movesDone: 4, bytesMoved: 400, sinceStartMs: 2_500 });
+    expect(view.movement.rebalance).to.not.have.property('startedAtMs');
+    expect(view.movement.decommissions).to.deep.equal({ rows: [decommission], more: 0 });
+    expect(buildLeaderView(leaderInput(r, NO_MAP)).movement.rebalance.sinceStartMs).to.equal(null);
   });
 
   it('gives the Raft members with the leader marked', () => {
@@ -114,16 +180,18 @@ describe('dashboard: cluster view', () => {
     });
   });
 
-  it('colours every replica of a chunk by its state and counts usable ones', () => {
+  it('colours every replica of a chunk by its class and counts those toward the goal', () => {
     const h = new Harness().init();
     const [c0, c1] = writeFile(h, '/f', 2);
     ok(h.bump(c1!, 2));
     ok(h.apply((t) => entries.confirmVersion(t, undefined, { handle: c1!, version: 2 })));
-    const r = new Replicas();
-    const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map((n) => r.addServer(n));
+    const r = new Replicas(h.sm);
+    const [a, b, c, d, e, f] = ['a', 'b', 'c', 'd', 'e', 'f'].map((n) => r.addServer(n));
+    r.adminStates.set(f!, 'decommissioning');
     r.locations.set(a!, c0!, chunkVersion(1));
     r.locations.set(b!, c0!, chunkVersion(1));
     r.locations.set(c!, c0!, chunkVersion(1));
+    r.locations.set(f!, c0!, chunkVersion(1));
     r.locations.condemn(c!, c0!);
     r.leases.record({ handle: c0!, version: chunkVersion(1), primary: b!, secondaries: [a!], expiresAtMs: NOW + 5_000 });
     r.locations.set(a!, c1!, chunkVersion(2));
@@ -135,25 +203,25 @@ describe('dashboard: cluster view', () => {
 
     const map = fileMap(buildChunkMap(h.sm, r, { path: '/f', firstChunk: 0 }, NOW));
     expect(map).to.include({ path: '/f', chosen: 'requested', chunkSlots: 2, goal: 3, firstChunk: 0, moreNodes: 0, moreChunksAfter: 0 });
-    expect(map.nodes.map((n) => n.address)).to.deep.equal(['a:7000', 'b:7000', 'c:7000', 'd:7000', 'e:7000']);
-    expect(map.nodes.map((n) => n.state)).to.deep.equal(['live', 'live', 'live', 'live', 'dead']);
+    expect(map.nodes.map((n) => n.address)).to.deep.equal(['a:7000', 'b:7000', 'c:7000', 'd:7000', 'e:7000', 'f:7000']);
+    expect(map.nodes.map((n) => n.state)).to.deep.equal(['live', 'live', 'live', 'live', 'dead', 'live']);
     expect(map.rows.map((row) => row.cells)).to.deep.equal([
-      CELL.current + CELL.primary + CELL.condemned + CELL.none + CELL.none,
-      CELL.current + CELL.none + CELL.none + CELL.stale + CELL.dead,
+      CELL.counted + CELL.primary + CELL.condemned + CELL.none + CELL.none + CELL.leaving,
+      CELL.counted + CELL.none + CELL.none + CELL.stale + CELL.down + CELL.none,
     ]);
-    expect(map.rows.map((row) => [row.index, row.usable, row.held, row.copying, row.confirmedVersion])).to.deep.equal([
-      [0, 2, 3, false, 1],
+    expect(map.rows.map((row) => [row.index, row.counted, row.held, row.copying, row.confirmedVersion])).to.deep.equal([
+      [0, 2, 4, false, 1],
       [1, 1, 3, true, 2],
     ]);
-    expect(map.coverage).to.deep.equal({ countedChunks: 2, usableReplicas: 3, wantedReplicas: 6, chunksBelowGoal: 2 });
+    expect(map.coverage).to.deep.equal({ countedChunks: 2, countedReplicas: 3, wantedReplicas: 6, chunksBelowGoal: 2 });
   });
 
   it('picks the largest file with replication "all" by default, else the largest file; files without chunks do not count', () => {
     const h = new Harness().init();
-    const r = new Replicas();
+    const r = new Replicas(h.sm);
     r.addServer('a');
     r.addServer('b');
-    expect(buildChunkMap(h.sm, r, { path: '', firstChunk: 0 }, NOW)).to.deep.equal({ kind: 'none', requestedPath: '', reason: 'no file holds any data yet' });
+    expect(buildChunkMap(h.sm, r, { path: '', firstChunk: 0 }, NOW)).to.deep.equal(NO_MAP);
     ok(h.create('/empty'));
     ok(h.mkdir('/d'));
     writeFile(h, '/d/big', 3);
@@ -168,17 +236,16 @@ describe('dashboard: cluster view', () => {
   it('explains a path it cannot show, without failing the view', () => {
     const h = new Harness().init();
     ok(h.mkdir('/d'));
-    const r = new Replicas();
+    const r = new Replicas(h.sm);
     expect(buildChunkMap(h.sm, r, { path: '/nope', firstChunk: 0 }, NOW)).to.deep.include({ kind: 'none', requestedPath: '/nope' });
     expect(buildChunkMap(h.sm, r, { path: '/d', firstChunk: 0 }, NOW)).to.deep.equal({ kind: 'none', requestedPath: '/d', reason: '/d is a directory, not a file' });
-    const bad = buildChunkMap(h.sm, r, { path: 'relative', firstChunk: 0 }, NOW);
-    expect(bad.kind).to.equal('none');
+    expect(buildChunkMap(h.sm, r, { path: 'relative', firstChunk: 0 }, NOW)).to.deep.include({ kind: 'none', requestedPath: 'relative' });
   });
 
   it('stays small for 10,000 nodes and a 10,000-chunk file: pages rows, caps columns, says how many more', () => {
     const h = new Harness().init();
     const handles = writeFile(h, '/huge', 10_000, { replicateAll: true });
-    const r = new Replicas();
+    const r = new Replicas(h.sm);
     const servers: ServerId[] = [];
     for (let i = 0; i < 10_000; i++) servers.push(r.addServer(`node-${String(i).padStart(5, '0')}`, `zone-${i % 150}`, `rack-${i % 40}`, i));
     // Every node holds the first chunk; node 9999 also holds chunks 100..163.
@@ -194,10 +261,10 @@ describe('dashboard: cluster view', () => {
     // The node that holds this page's chunks is among the columns.
     const column = map.nodes.findIndex((n) => n.address === 'node-09999:7000');
     expect(column).to.be.at.least(0);
-    expect(map.rows.every((row) => row.cells[column] === CELL.current && row.usable === 1)).to.equal(true);
-    expect(map.coverage).to.include({ countedChunks: 10_000, wantedReplicas: 10_000 * 10_000, usableReplicas: 10_000 + 64 });
+    expect(map.rows.every((row) => row.cells[column] === CELL.counted && row.counted === 1)).to.equal(true);
+    expect(map.coverage).to.include({ countedChunks: 10_000, wantedReplicas: 10_000 * 10_000, countedReplicas: 10_000 + 64 });
 
-    const view = buildLeaderView(leaderInput(r.registry.all(), map));
+    const view = buildLeaderView(leaderInput(r, map));
     expect(view.nodes.rows).to.have.length(VIEW_LIMITS.nodeRowsMax);
     expect(view.nodes.more).to.equal(10_000 - VIEW_LIMITS.nodeRowsMax);
     expect(view.zones.rows).to.have.length(VIEW_LIMITS.zoneRowsMax);
@@ -208,7 +275,7 @@ describe('dashboard: cluster view', () => {
   it('clamps a first chunk past the end to the last chunk', () => {
     const h = new Harness().init();
     writeFile(h, '/f', 3);
-    const map = fileMap(buildChunkMap(h.sm, new Replicas(), { path: '/f', firstChunk: 500 }, NOW));
+    const map = fileMap(buildChunkMap(h.sm, new Replicas(h.sm), { path: '/f', firstChunk: 500 }, NOW));
     expect(map.firstChunk).to.equal(2);
     expect(map.rows.map((row) => row.index)).to.deep.equal([2]);
   });
