@@ -278,16 +278,18 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
   let client: DfsClient | undefined;
 
   const masterAddresses = (...names: string[]) => names.map((n) => `${dc!.machine(n).host.address}:7000`);
+  /** One client per master address, to ask that master itself. */
+  const pinned = new Map<string, DfsClient>();
   /** The group as the leader sees it: only its view has every member's match, and the latest membership. */
   const leaderStatus = async () => {
     const status = await client!.raftStatus();
     if (status.role === 'leader' || status.leaderAddress === '') return status;
-    const leader = await DfsClient.connect({ masters: [status.leaderAddress] });
-    try {
-      return await leader.raftStatus();
-    } finally {
-      leader.close();
+    let leader = pinned.get(status.leaderAddress);
+    if (leader === undefined) {
+      leader = await DfsClient.connect({ masters: [status.leaderAddress] });
+      pinned.set(status.leaderAddress, leader);
     }
+    return leader.raftStatus();
   };
   const raftMembers = async () => (await leaderStatus()).members.map((m) => `${m.id}:${m.role}`).sort();
 
@@ -307,6 +309,7 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
 
   after(async () => {
     client?.close();
+    for (const c of pinned.values()) c.close();
     try {
       await dc?.stopAll();
     } finally {
