@@ -102,7 +102,7 @@ async function becomePrimary(
     grant.receivedAtMs + grant.durationMs,
     grant.durationMs,
     ctx.chunkSizeBytes(),
-    ctx.clock.nowMs(),
+    ctx.clock,
     (length) =>
       ctx.master.commitChunkLength({
         serverId: ctx.self().id,

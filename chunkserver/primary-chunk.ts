@@ -1,4 +1,5 @@
 import { DfsError } from '../common/errors.js';
+import type { Clock } from '../common/clock.js';
 import type { ChunkHandle, ChunkVersion, ClientId } from '../common/ids.js';
 import { LIMITS } from '../common/limits.js';
 import { MaxCommitter } from '../common/max-committer.js';
@@ -16,6 +17,12 @@ import type { ChunkStore } from './chunk-store.js';
  * An append is answered once it is durable everywhere and the master has
  * grown the file's size over it; size commits of appends that finish
  * together are coalesced into one.
+ *
+ * A mutation is acknowledged only if it is durable everywhere before the
+ * lease ends here, which is before it ends on the master. Once the master
+ * sees no lease it may copy the chunk at this version, and the copy must
+ * hold every acknowledged byte; a mutation durable too late fails with
+ * LEASE_EXPIRED and its client retries it under a new lease.
  */
 export class PrimaryChunk {
   private nextOffset: number;
@@ -33,12 +40,12 @@ export class PrimaryChunk {
     private leaseExpiresAtMs: number,
     readonly leaseDurationMs: number,
     private readonly chunkSizeBytes: number,
-    nowMs: number,
+    private readonly clock: Clock,
     commitLength: (length: number) => Promise<number>,
   ) {
     this.nextOffset = length;
     this.full = length >= chunkSizeBytes;
-    this.lastMutationMs = nowMs;
+    this.lastMutationMs = clock.nowMs();
     // Starts from 0: the size may not yet cover what an earlier primary made durable.
     this.lengths = new MaxCommitter(0, async (end) => {
       await commitLength(end);
@@ -67,13 +74,19 @@ export class PrimaryChunk {
     this.leaseExpiresAtMs = Math.max(this.leaseExpiresAtMs, untilMs);
   }
 
-  /** A WRITE or TRUNCATE from a client's stream, forwarded as received. */
+  /** A WRITE or TRUNCATE from a client's stream, forwarded as received; resolves when it may be acknowledged. */
   submit(raw: Buffer, packet: ValidPacket, nowMs: number): Promise<void> {
     this.check(nowMs);
     this.lastMutationMs = nowMs;
     this.nextOffset = lengthAfter(packet, this.nextOffset);
     if (packet.kind === 'truncate') this.full = packet.length >= this.chunkSizeBytes;
-    return this.pipeline.submit(raw, packet);
+    return this.pipeline.submit(raw, packet).then(() => this.checkLeaseHeld());
+  }
+
+  private checkLeaseHeld(): void {
+    if (!this.leaseValid(this.clock.nowMs())) {
+      throw new DfsError('LEASE_EXPIRED', `lease on chunk ${this.handle} at version ${this.version} ended before the mutation was durable`);
+    }
   }
 
   /** Record append: returns the offset of the record in this chunk. */
@@ -85,10 +98,11 @@ export class PrimaryChunk {
     const key = `${clientId}:${seq}`;
     const inflight = this.inflight.get(key);
     if (inflight !== undefined) return inflight;
+    // Before the dedup table: a record that landed after the lease ended may be missing from a copy.
+    this.check(nowMs);
     const landed = this.store.findAppend(this.handle, clientId, seq);
     // The first attempt may have failed to commit the size: this one does.
     if (landed !== undefined) return this.lengths.ensure(landed.offset + landed.length).then(() => landed.offset);
-    this.check(nowMs);
     if (data.length > this.chunkSizeBytes / LIMITS.appendRecordMaxFraction) {
       return Promise.reject(
         new DfsError('TOO_LARGE', `a record may be at most a ${LIMITS.appendRecordMaxFraction}th of a chunk`),
@@ -117,6 +131,7 @@ export class PrimaryChunk {
     });
     const done = this.pipeline
       .submit(raw, packet)
+      .then(() => this.checkLeaseHeld())
       .then(() => this.lengths.ensure(offset + data.length))
       .then(() => offset);
     this.inflight.set(key, done);
