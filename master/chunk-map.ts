@@ -1,13 +1,14 @@
 import { isDfsError } from '../common/errors.js';
 import type { ChunkHandle, ChunkVersion, ServerId } from '../common/ids.js';
 import { LIMITS } from '../common/limits.js';
-import type { AttrView } from './attr.js';
+import type { AttrView, ChunkView } from './attr.js';
 import type { ChunkLocations } from './chunk-locations.js';
 import type { ChunkserverRecord, ChunkserverRegistry } from './chunkserver-registry.js';
-import { comparePlacement, nodeState, VIEW_LIMITS, type NodeState } from './cluster-view.js';
+import { comparePlacement, nodeState, VIEW_LIMITS, type NodeState, type ViewLimits } from './cluster-view.js';
 import { findDefaultFile } from './default-file.js';
 import type { LeaseTable } from './lease-table.js';
-import type { ReplicaClasses } from './replica-classes.js';
+import type { NodeAdminState } from './node-states.js';
+import { classifyReplicas, type ReplicaClasses } from './replica-classes.js';
 import type { ReplicationManager } from './replication-manager.js';
 import type { MasterStateMachine } from './state-machine.js';
 
@@ -57,15 +58,19 @@ export interface FileChunkMap {
   chunkSlots: number;
   /** Replicas wanted per chunk (leader.goalOf): the replication goal, or for "all" every live active node and every node in maintenance. */
   goal: number;
-  /** Counted replicas (up to the goal) against wanted ones, over the file's first `countedChunks` chunks (VIEW_LIMITS.coverageChunksMax). */
-  coverage: { countedChunks: number; countedReplicas: number; wantedReplicas: number; chunksBelowGoal: number };
+  /**
+   * Counted replicas (up to the goal) against wanted ones, over the file's
+   * first `countedChunks` chunks: all of them unless the file has more than
+   * VIEW_LIMITS.coverageChunksMax, or they hold more than coverageReplicasMax replicas.
+   */
+  coverage: { countedChunks: number; countedReplicas: number; wantedReplicas: number; chunksBelowGoal: number; partial: boolean };
   /** The columns, in zone, rack, address order. */
   nodes: { id: string; address: string; zone: string; rack: string; state: NodeState }[];
   /** Nodes not shown as columns. */
   moreNodes: number;
   /** The chunk index this page starts at. */
   firstChunk: number;
-  /** Chunk slots one page spans (holes have no row). */
+  /** Chunk slots this page spans (holes have no row): VIEW_LIMITS.chunkRowsMax, fewer when its chunks' replicas reach pageReplicasMax. */
   pageSlots: number;
   rows: ChunkRow[];
   /** Chunk slots after this page. */
@@ -89,10 +94,11 @@ export interface ChunkRow {
 
 /** What the chunk map reads of the leader's soft state; LeaderState is one. */
 export interface ReplicaSources {
-  readonly locations: Pick<ChunkLocations, 'holders'>;
-  readonly registry: Pick<ChunkserverRegistry, 'all'>;
+  readonly locations: Pick<ChunkLocations, 'holders' | 'isCondemned'>;
+  readonly registry: Pick<ChunkserverRegistry, 'all' | 'isAlive'>;
   readonly leases: Pick<LeaseTable, 'current'>;
   readonly replication: Pick<ReplicationManager, 'isCopying'>;
+  nodeState(server: ServerId): NodeAdminState;
   replicaClasses(handle: ChunkHandle, confirmed: ChunkVersion): ReplicaClasses;
   goalOf(handle: ChunkHandle): number | undefined;
 }
@@ -106,13 +112,19 @@ export interface ChunkMapRequest {
 }
 
 /** The chunk map of the file asked for (or the default one). Pure: reads state, changes none. */
-export function buildChunkMap(files: FileFacts, replicas: ReplicaSources, request: ChunkMapRequest, nowMs: number): ChunkMapView {
+export function buildChunkMap(
+  files: FileFacts,
+  replicas: ReplicaSources,
+  request: ChunkMapRequest,
+  nowMs: number,
+  limits: ViewLimits = VIEW_LIMITS,
+): ChunkMapView {
   let path = request.path;
   let attr: AttrView;
   let chosen: FileChunkMap['chosen'] = 'requested';
   let searchComplete = true;
   if (path === '') {
-    const found = findDefaultFile(files, VIEW_LIMITS.defaultFileEntriesMax);
+    const found = findDefaultFile(files, limits.defaultFileEntriesMax);
     if (found === undefined) return { kind: 'none', requestedPath: '', reason: 'no file holds any data yet' };
     ({ path, attr, chosen } = found);
     searchComplete = found.complete;
@@ -128,28 +140,33 @@ export function buildChunkMap(files: FileFacts, replicas: ReplicaSources, reques
 
   const servers = replicas.registry.all();
   const firstChunk = Math.min(request.firstChunk, Math.max(0, attr.chunkCount - 1));
-  const page = files.getChunks(attr.inode, firstChunk, VIEW_LIMITS.chunkRowsMax).chunks;
-
-  const classified = page.map((c) => {
-    const info = files.chunk(c.handle);
-    const confirmed = (info?.confirmedVersion ?? 0) as ChunkVersion;
-    return { chunk: c, confirmed, cells: classify(replicas, c.handle, confirmed, nowMs) };
-  });
-  const columns = pickColumns(servers, classified.map((c) => c.cells), nowMs);
-  const rows: ChunkRow[] = classified.map(({ chunk, confirmed, cells }) => {
+  const fetched = files.getChunks(attr.inode, firstChunk, limits.chunkRowsMax).chunks;
+  // Rows until the page's replicas reach their bound: a chunk on a whole fleet is a row of thousands.
+  const page: { chunk: ChunkView; confirmed: ChunkVersion; holders: ReadonlyMap<ServerId, ChunkVersion> }[] = [];
+  let pageReplicas = 0;
+  for (const chunk of fetched) {
+    const holders = replicas.locations.holders(chunk.handle);
+    if (page.length > 0 && pageReplicas + holders.size > limits.pageReplicasMax) break;
+    pageReplicas += holders.size;
+    page.push({ chunk, confirmed: (files.chunk(chunk.handle)?.confirmedVersion ?? 0) as ChunkVersion, holders });
+  }
+  const pageSlots = page.length < fetched.length ? page[page.length - 1]!.chunk.index + 1 - firstChunk : limits.chunkRowsMax;
+  const columns = pickColumns(servers, page.map((p) => p.holders), nowMs, limits.chunkColumnsMax);
+  const rows: ChunkRow[] = page.map(({ chunk, confirmed, holders }) => {
+    const primary = replicas.leases.current(chunk.handle, nowMs)?.primary;
     return {
       index: chunk.index,
       handle: chunk.handle,
       version: chunk.version,
       confirmedVersion: confirmed,
       counted: replicas.replicaClasses(chunk.handle, confirmed).counted.length,
-      held: cells.size,
+      held: holders.size,
       copying: replicas.replication.isCopying(chunk.handle),
-      cells: columns.map((s) => cells.get(s.id) ?? CELL.none).join(''),
+      cells: columns.map((s) => cellOf(replicas, chunk.handle, confirmed, s.id, holders.get(s.id), primary)).join(''),
     };
   });
 
-  const coverage = coverageOf(files, replicas, attr);
+  const coverage = coverageOf(files, replicas, attr, limits);
   return {
     kind: 'file',
     path,
@@ -165,38 +182,58 @@ export function buildChunkMap(files: FileFacts, replicas: ReplicaSources, reques
     nodes: columns.map((s) => ({ id: s.id, address: s.address, zone: s.zone, rack: s.rack, state: nodeState(s, nowMs) })),
     moreNodes: servers.length - columns.length,
     firstChunk,
-    pageSlots: VIEW_LIMITS.chunkRowsMax,
+    pageSlots,
     rows,
-    moreChunksAfter: Math.max(0, attr.chunkCount - (firstChunk + VIEW_LIMITS.chunkRowsMax)),
+    moreChunksAfter: Math.max(0, attr.chunkCount - (firstChunk + pageSlots)),
   };
 }
 
-/** The state of every reported replica of a chunk, by server. */
-function classify(replicas: ReplicaSources, handle: ChunkHandle, confirmed: ChunkVersion, nowMs: number): Map<ServerId, CellCode> {
-  const out = new Map<ServerId, CellCode>();
-  const primary = replicas.leases.current(handle, nowMs)?.primary;
-  const classes = replicas.replicaClasses(handle, confirmed);
-  for (const server of classes.counted) out.set(server, server === primary ? CELL.primary : CELL.counted);
-  for (const server of [...classes.draining, ...classes.released]) out.set(server, server === primary ? CELL.primary : CELL.leaving);
-  for (const server of classes.down) out.set(server, CELL.down);
-  for (const server of classes.stale) out.set(server, CELL.stale);
-  for (const server of classes.condemned) out.set(server, CELL.condemned);
-  // A dead server's replicas belong to no class until the leader forgets them.
-  for (const server of replicas.locations.holders(handle).keys()) if (!out.has(server)) out.set(server, CELL.down);
-  return out;
+/**
+ * The state of one node's replica of a chunk, as the leader classes it
+ * (replica-classes.ts): the one replica alone, so that a row costs its
+ * columns, not every holder of the chunk.
+ */
+function cellOf(
+  replicas: ReplicaSources,
+  handle: ChunkHandle,
+  confirmed: ChunkVersion,
+  server: ServerId,
+  version: ChunkVersion | undefined,
+  primary: ServerId | undefined,
+): CellCode {
+  if (version === undefined) return CELL.none;
+  const fact = {
+    server,
+    version,
+    alive: replicas.registry.isAlive(server),
+    condemned: replicas.locations.isCondemned(server, handle),
+    adminState: replicas.nodeState(server),
+  };
+  const classes = classifyReplicas([fact], confirmed);
+  if (classes.counted.length > 0) return server === primary ? CELL.primary : CELL.counted;
+  if (classes.draining.length > 0 || classes.released.length > 0) return server === primary ? CELL.primary : CELL.leaving;
+  if (classes.stale.length > 0) return CELL.stale;
+  if (classes.condemned.length > 0) return CELL.condemned;
+  // Down in maintenance, or on a dead server and in no class until the leader forgets it.
+  return CELL.down;
 }
 
 /**
  * Every node when they fit; otherwise the nodes holding most of this page's
  * replicas, then other live nodes (where copies can go), up to the bound.
  */
-function pickColumns(servers: readonly ChunkserverRecord[], pageCells: readonly Map<ServerId, CellCode>[], nowMs: number): ChunkserverRecord[] {
+function pickColumns(
+  servers: readonly ChunkserverRecord[],
+  pageHolders: readonly ReadonlyMap<ServerId, ChunkVersion>[],
+  nowMs: number,
+  columnsMax: number,
+): ChunkserverRecord[] {
   let picked = [...servers];
-  if (picked.length > VIEW_LIMITS.chunkColumnsMax) {
+  if (picked.length > columnsMax) {
     const held = new Map<ServerId, number>();
-    for (const cells of pageCells) for (const server of cells.keys()) held.set(server, (held.get(server) ?? 0) + 1);
+    for (const holders of pageHolders) for (const server of holders.keys()) held.set(server, (held.get(server) ?? 0) + 1);
     const rank = (s: ChunkserverRecord) => (held.get(s.id) ?? 0) * 2 + (nodeState(s, nowMs) === 'live' ? 1 : 0);
-    picked = picked.sort((a, b) => rank(b) - rank(a)).slice(0, VIEW_LIMITS.chunkColumnsMax);
+    picked = picked.sort((a, b) => rank(b) - rank(a)).slice(0, columnsMax);
   }
   return picked.sort(comparePlacement);
 }
@@ -207,12 +244,18 @@ function pickColumns(servers: readonly ChunkserverRecord[], pageCells: readonly 
  * goal for the first chunk is the file's (for a file without chunks, the
  * replication asked for, "all" counting 0).
  */
-function coverageOf(files: FileFacts, replicas: ReplicaSources, attr: AttrView): { goal: number; figures: FileChunkMap['coverage'] } {
-  const figures = { countedChunks: 0, countedReplicas: 0, wantedReplicas: 0, chunksBelowGoal: 0 };
+function coverageOf(files: FileFacts, replicas: ReplicaSources, attr: AttrView, limits: ViewLimits): { goal: number; figures: FileChunkMap['coverage'] } {
+  const figures = { countedChunks: 0, countedReplicas: 0, wantedReplicas: 0, chunksBelowGoal: 0, partial: attr.chunkCount > limits.coverageChunksMax };
   let goal: number | undefined;
-  const end = Math.min(attr.chunkCount, VIEW_LIMITS.coverageChunksMax);
-  for (let first = 0; first < end; first += LIMITS.chunksPageMax) {
+  let replicasSeen = 0;
+  const end = Math.min(attr.chunkCount, limits.coverageChunksMax);
+  pages: for (let first = 0; first < end; first += LIMITS.chunksPageMax) {
     for (const c of files.getChunks(attr.inode, first, Math.min(LIMITS.chunksPageMax, end - first)).chunks) {
+      replicasSeen += replicas.locations.holders(c.handle).size;
+      if (replicasSeen > limits.coverageReplicasMax && figures.countedChunks > 0) {
+        figures.partial = true;
+        break pages;
+      }
       goal ??= replicas.goalOf(c.handle) ?? 0;
       const confirmed = (files.chunk(c.handle)?.confirmedVersion ?? 0) as ChunkVersion;
       const counted = replicas.replicaClasses(c.handle, confirmed).counted.length;

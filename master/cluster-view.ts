@@ -10,7 +10,19 @@ import type { ReplicationStats } from './replication-manager.js';
  * of any length give a JSON of a few hundred KB at most (10,000 nodes and
  * 10,000 chunks included); what is left out is counted ("N more").
  */
-export const VIEW_LIMITS = {
+export interface ViewLimits {
+  readonly nodeRowsMax: number;
+  readonly movementRowsMax: number;
+  readonly zoneRowsMax: number;
+  readonly chunkRowsMax: number;
+  readonly chunkColumnsMax: number;
+  readonly pageReplicasMax: number;
+  readonly coverageChunksMax: number;
+  readonly coverageReplicasMax: number;
+  readonly defaultFileEntriesMax: number;
+}
+
+export const VIEW_LIMITS: ViewLimits = {
   /** Rows of the nodes table: the troubled ones first. */
   nodeRowsMax: 200,
   /** Rows of the decommissioning and maintenance tables, each. */
@@ -21,11 +33,20 @@ export const VIEW_LIMITS = {
   chunkRowsMax: 64,
   /** Nodes (columns) in a file's chunk map. */
   chunkColumnsMax: 48,
+  /**
+   * Replicas of one page of the chunk map, which ends early when its chunks
+   * hold more (a file with replication "all" on a large fleet): the leader
+   * builds a view a second for every open dashboard, and counting a chunk's
+   * replicas costs one step per holder.
+   */
+  pageReplicasMax: 100_000,
   /** Chunks whose replicas are counted for a file's coverage figure. */
   coverageChunksMax: 20_000,
+  /** Replicas looked at for that figure, for the same reason. */
+  coverageReplicasMax: 100_000,
   /** Namespace entries looked at to pick the default file. */
   defaultFileEntriesMax: 100_000,
-} as const;
+};
 
 /**
  * What the dashboard shows, as one JSON document: built by the leader (any

@@ -373,7 +373,7 @@ function renderChunkMap(map) {
 function renderCoverage(map) {
   const cov = map.coverage;
   const pct = cov.wantedReplicas > 0 ? (100 * cov.countedReplicas) / cov.wantedReplicas : 100;
-  const counted = cov.countedChunks < map.chunkSlots ? ` (over the first ${count(cov.countedChunks)} chunks)` : '';
+  const counted = cov.partial ? ` (over the first ${count(cov.countedChunks)} chunks)` : '';
   $('chunk-map-coverage').replaceChildren(
     h(
       'div',

@@ -213,7 +213,7 @@ describe('dashboard: cluster view', () => {
       [0, 2, 4, false, 1],
       [1, 1, 3, true, 2],
     ]);
-    expect(map.coverage).to.deep.equal({ countedChunks: 2, countedReplicas: 3, wantedReplicas: 6, chunksBelowGoal: 2 });
+    expect(map.coverage).to.deep.equal({ countedChunks: 2, countedReplicas: 3, wantedReplicas: 6, chunksBelowGoal: 2, partial: false });
   });
 
   it('picks the largest file with replication "all" by default, else the largest file; files without chunks do not count', () => {
@@ -262,7 +262,7 @@ describe('dashboard: cluster view', () => {
     const column = map.nodes.findIndex((n) => n.address === 'node-09999:7000');
     expect(column).to.be.at.least(0);
     expect(map.rows.every((row) => row.cells[column] === CELL.counted && row.counted === 1)).to.equal(true);
-    expect(map.coverage).to.include({ countedChunks: 10_000, wantedReplicas: 10_000 * 10_000, countedReplicas: 10_000 + 64 });
+    expect(map.coverage).to.include({ countedChunks: 10_000, wantedReplicas: 10_000 * 10_000, countedReplicas: 10_000 + 64, partial: false });
 
     const view = buildLeaderView(leaderInput(r, map));
     expect(view.nodes.rows).to.have.length(VIEW_LIMITS.nodeRowsMax);
@@ -270,6 +270,36 @@ describe('dashboard: cluster view', () => {
     expect(view.zones.rows).to.have.length(VIEW_LIMITS.zoneRowsMax);
     expect(view.zones.more).to.equal(50);
     expect(JSON.stringify(view).length).to.be.below(200_000);
+  });
+
+  it('counts coverage over the first chunks only when the file holds more replicas than the bound', () => {
+    const h = new Harness().init();
+    const handles = writeFile(h, '/f', 10);
+    const r = new Replicas(h.sm);
+    const servers = ['a', 'b', 'c'].map((n) => r.addServer(n));
+    for (const handle of handles) for (const s of servers) r.locations.set(s, handle, chunkVersion(1));
+    const limits = { ...VIEW_LIMITS, coverageReplicasMax: 10 };
+    const map = fileMap(buildChunkMap(h.sm, r, { path: '/f', firstChunk: 0 }, NOW, limits));
+    expect(map.coverage).to.deep.equal({ countedChunks: 3, countedReplicas: 9, wantedReplicas: 9, chunksBelowGoal: 0, partial: true });
+    // The rows are bounded on their own: every chunk of the page is shown.
+    expect(map.rows).to.have.length(10);
+  });
+
+  it('ends a page early when its chunks hold more replicas than the bound, and the next page starts after it', () => {
+    const h = new Harness().init();
+    const handles = writeFile(h, '/f', 10);
+    const r = new Replicas(h.sm);
+    const servers = ['a', 'b', 'c'].map((n) => r.addServer(n));
+    for (const handle of handles) for (const s of servers) r.locations.set(s, handle, chunkVersion(1));
+    const limits = { ...VIEW_LIMITS, pageReplicasMax: 7 };
+    const first = fileMap(buildChunkMap(h.sm, r, { path: '/f', firstChunk: 0 }, NOW, limits));
+    expect(first.rows.map((row) => row.index)).to.deep.equal([0, 1]);
+    expect(first).to.include({ pageSlots: 2, moreChunksAfter: 8 });
+    const next = fileMap(buildChunkMap(h.sm, r, { path: '/f', firstChunk: first.firstChunk + first.pageSlots }, NOW, limits));
+    expect(next.rows.map((row) => row.index)).to.deep.equal([2, 3]);
+    // A single chunk above the bound is still shown.
+    const one = fileMap(buildChunkMap(h.sm, r, { path: '/f', firstChunk: 9 }, NOW, { ...VIEW_LIMITS, pageReplicasMax: 1 }));
+    expect(one.rows.map((row) => [row.index, row.counted, row.cells])).to.deep.equal([[9, 3, 'CCC']]);
   });
 
   it('clamps a first chunk past the end to the last chunk', () => {
