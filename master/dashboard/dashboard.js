@@ -131,6 +131,7 @@ function render(view) {
 
   renderRaft(view);
   const c = view.cluster;
+  document.querySelector('main').classList.toggle('stale', c === null);
   if (c === null) return;
   setText('stat-nodes', `${count(c.nodeCounts.live)} / ${count(c.nodeCounts.total)}`);
   setText(

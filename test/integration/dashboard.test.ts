@@ -172,6 +172,7 @@ describe('dashboard (real cluster, headless Chromium)', function () {
     }
     await page.locator('#unavailable').waitFor({ state: 'visible', timeout: 30_000 });
     expect(await textOf(page, '#unavailable')).to.match(/^No cluster data: (no leader is known|the leader \S+ did not answer)/);
+    expect(await page.locator('main.stale').count()).to.equal(1);
     await page.close();
   });
 });
