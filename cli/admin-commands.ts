@@ -1,16 +1,31 @@
 import type { Command } from 'commander';
 import { DfsClient } from '../client-lib/index.js';
+import { DfsError } from '../common/errors.js';
+import { LIMITS } from '../common/limits.js';
+import { normalizeUserPath } from '../common/path.js';
+import type { FsckFile__Output } from '../proto/generated/dfs/master/FsckFile.js';
 import type { RaftStatusResponse__Output } from '../proto/generated/dfs/master/RaftStatusResponse.js';
+import {
+  addSummary, dataAtRisk, emptyTotals, formatFsckFile, formatFsckSummary, formatNodes, formatPlan, fsckFileJson, fsckStatus,
+  nodeRow, rebalancePlanJson, rebalanceStatusJson, type FsckTotals,
+} from './admin-format.js';
 import { findMasters } from './cluster-address.js';
 import type { Output } from './output.js';
+import { formatBytes } from './size.js';
+import { waitWithProgress } from './wait-progress.js';
+
+/** `dfs admin fsck` exits with this when some chunk has nothing readable (missing, or no usable replica). */
+export const EXIT_DATA_AT_RISK = 3;
+/** Files whose goal `setrep -R` changes at once. */
+const SETREP_CONCURRENCY = 16;
 
 interface CommonOptions {
   masters?: string;
   dir: string;
 }
 
-/** `dfs admin ...`: operator commands. */
-export function addAdminCommands(program: Command, output: Output, env: NodeJS.ProcessEnv): void {
+/** `dfs admin ...`: operator commands. `json` says whether --json is on (progress bars are then off). */
+export function addAdminCommands(program: Command, output: Output, env: NodeJS.ProcessEnv, json: () => boolean): void {
   const admin = program.command('admin').description('operate the cluster');
   const raft = admin.command('raft').description('the masters\' Raft group');
   const withClient = async <T>(opts: CommonOptions, fn: (client: DfsClient) => Promise<T>): Promise<T> => {
@@ -27,6 +42,7 @@ export function addAdminCommands(program: Command, output: Output, env: NodeJS.P
       .description(description)
       .option('--masters <list>', 'master addresses (default: $DFS_MASTERS, or DIR/cluster.json)')
       .option('--dir <dir>', 'local cluster directory holding cluster.json', './data');
+  addReplicaCommands(admin, output, json, command, withClient);
 
   command(raft, 'status', 'members with their ids, addresses and roles, as the leader sees them').action(async (opts: CommonOptions) => {
     await withClient(opts, async (client) => {
@@ -66,6 +82,192 @@ export function addAdminCommands(program: Command, output: Output, env: NodeJS.P
       output.result(statusJson(status), () => `leadership moved to ${status.leaderId} (${status.leaderAddress})`);
     });
   });
+}
+
+function addReplicaCommands(
+  admin: Command,
+  output: Output,
+  json: () => boolean,
+  command: (parent: Command, name: string, description: string) => Command,
+  withClient: <T>(opts: CommonOptions, fn: (client: DfsClient) => Promise<T>) => Promise<T>,
+): void {
+  command(admin, 'nodes', 'chunkservers: state, capacity, use, chunks, last heartbeat, transfers').action(async (opts: CommonOptions) => {
+    await withClient(opts, async (client) => {
+      const rows = (await client.listChunkservers()).map(nodeRow);
+      output.result(rows, () => formatNodes(rows));
+    });
+  });
+
+  command(admin, 'fsck', `chunks under PATH (default /) that are under- or over-replicated, missing, corrupt or stale; exits ${EXIT_DATA_AT_RISK} when data is at risk`)
+    .argument('[path]', 'a file or directory', '/')
+    .action(async (rawPath: string, opts: CommonOptions) => {
+      const path = normalizeUserPath(rawPath);
+      await withClient(opts, async (client) => {
+        const totals = emptyTotals();
+        const files: FsckFile__Output[] = [];
+        let cursor = '';
+        do {
+          const page = await client.fsck(path, cursor);
+          addSummary(totals, page.summary);
+          for (const f of page.files) {
+            if (json()) files.push(f);
+            else process.stdout.write(formatFsckFile(f) + '\n');
+          }
+          cursor = page.nextCursor;
+        } while (cursor !== '');
+        output.result({ path, status: fsckStatus(totals), summary: totals, files: files.map(fsckFileJson) }, () => formatFsckSummary(path, totals));
+        // Not an error (everything was printed), but scripts must see it.
+        if (dataAtRisk(totals)) process.exitCode = EXIT_DATA_AT_RISK;
+      });
+    });
+
+  command(admin, 'setrep', 'set the replication goal of a file (or with -R every file under a directory) to N replicas or "all"')
+    .argument('<goal>', `1 to ${LIMITS.replicationMax}, or all (every active chunkserver)`)
+    .argument('<path>', 'a file, or a directory with -R')
+    .option('-R, --recursive', 'every file under the directory', false)
+    .option('--wait', 'return once every chunk holds the goal, with progress', false)
+    .action(async (goal: string, rawPath: string, opts: CommonOptions & { recursive: boolean; wait: boolean }) => {
+      const replication = parseGoal(goal);
+      const path = normalizeUserPath(rawPath);
+      await withClient(opts, async (client) => {
+        const changed = await setGoal(client, path, replication, opts.recursive);
+        const summary = { path, replication, files: changed };
+        if (!opts.wait) {
+          output.result(summary, () => `replication of ${changed} file${changed === 1 ? '' : 's'} set to ${replication}`);
+          return;
+        }
+        const totals = await waitForGoal(client, path, json());
+        output.result({ ...summary, summary: totals }, () => `replication of ${changed} file${changed === 1 ? '' : 's'} set to ${replication}; ${totals.healthy}/${totals.chunks} chunks at their goal`);
+      });
+    });
+
+  command(admin, 'rebalance', 'move replicas from full to empty chunkservers until each is within the threshold of the mean use')
+    .option('--threshold <pct>', 'percentage points from the mean use every server must end within', '10')
+    .option('--max-concurrent <n>', 'moves at once', '4')
+    .option('--dry-run', 'print the plan (chunk, from, to, bytes) and move nothing', false)
+    .option('--wait', 'return once the rebalance is done, with progress', false)
+    .action(async (opts: CommonOptions & { threshold: string; maxConcurrent: string; dryRun: boolean; wait: boolean }) => {
+      const thresholdPct = Number(opts.threshold);
+      const maxConcurrent = Number(opts.maxConcurrent);
+      if (!(thresholdPct > 0 && thresholdPct < 100)) throw new DfsError('INVALID_ARGUMENT', `--threshold ${opts.threshold} must be a percentage between 0 and 100`);
+      if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) throw new DfsError('INVALID_ARGUMENT', `--max-concurrent ${opts.maxConcurrent} must be a positive integer`);
+      await withClient(opts, async (client) => {
+        const plan = await client.rebalance({ thresholdPct, maxConcurrent, dryRun: opts.dryRun });
+        if (opts.dryRun || !opts.wait) {
+          output.result(rebalancePlanJson(plan), () => (opts.dryRun ? formatPlan(plan, thresholdPct) : `rebalance started: ${formatPlan(plan, thresholdPct).split('\n')[0]}`));
+          return;
+        }
+        await waitWithProgress(async () => {
+          const s = rebalanceStatusJson(await client.rebalanceStatus());
+          return {
+            done: s.state !== 'running',
+            value: s.movesDone + s.movesFailed,
+            total: s.movesPlanned,
+            detail: `moves, ${formatBytes(s.bytesMoved)} moved, ${s.movesInFlight} in flight`,
+          };
+        }, json());
+        const status = rebalanceStatusJson(await client.rebalanceStatus());
+        output.result(status, () =>
+          `rebalance ${status.state}: ${status.movesDone} moves (${formatBytes(status.bytesMoved)}), ${status.movesFailed} failed; ` +
+          `farthest server ${status.maxDeviationPct.toFixed(1)} points from the mean use of ${status.meanUsedPct.toFixed(1)}%`,
+        );
+      });
+    });
+
+  command(admin, 'decommission', 'drain a chunkserver (copy its replicas elsewhere), then release it')
+    .argument('<node>', 'server id or address')
+    .option('--wait', 'return once it is decommissioned, with progress', false)
+    .action(async (node: string, opts: CommonOptions & { wait: boolean }) => {
+      await withClient(opts, async (client) => {
+        let row = nodeRow(await client.setNodeState(node, 'decommissioning'));
+        if (opts.wait) {
+          let total = row.drainChunksLeft;
+          await waitWithProgress(async () => {
+            row = nodeRow((await client.listChunkservers()).find((s) => s.server?.id === row.id)!);
+            total = Math.max(total, row.drainChunksLeft);
+            return { done: row.state === 'decommissioned', value: total - row.drainChunksLeft, total, detail: 'chunks copied elsewhere' };
+          }, json());
+        }
+        output.result(row, () => `${row.address || row.id}: ${row.state}${row.state === 'decommissioning' ? ` (${row.drainChunksLeft} chunks left)` : ''}`);
+      });
+    });
+
+  command(admin, 'maintenance', 'put a chunkserver in maintenance (on) or back to normal (off)')
+    .argument('<node>', 'server id or address')
+    .argument('<onoff>', 'on or off')
+    .action(async (node: string, onoff: string, opts: CommonOptions) => {
+      if (onoff !== 'on' && onoff !== 'off') throw new DfsError('INVALID_ARGUMENT', `maintenance takes on or off, not ${JSON.stringify(onoff)}`);
+      await withClient(opts, async (client) => {
+        const row = nodeRow(await client.setNodeState(node, onoff === 'on' ? 'maintenance' : 'active'));
+        output.result(row, () => `${row.address || row.id}: ${row.state}`);
+      });
+    });
+
+  command(admin, 'recommission', 'make a decommissioning or decommissioned chunkserver active again')
+    .argument('<node>', 'server id or address')
+    .action(async (node: string, opts: CommonOptions) => {
+      await withClient(opts, async (client) => {
+        const row = nodeRow(await client.setNodeState(node, 'active'));
+        output.result(row, () => `${row.address || row.id}: ${row.state}`);
+      });
+    });
+}
+
+function parseGoal(goal: string): number | 'all' {
+  if (goal === 'all') return 'all';
+  const n = Number(goal);
+  if (!Number.isInteger(n) || n < 1 || n > LIMITS.replicationMax) {
+    throw new DfsError('INVALID_ARGUMENT', `replication ${JSON.stringify(goal)} must be 1 to ${LIMITS.replicationMax}, or all`);
+  }
+  return n;
+}
+
+/** Sets the goal of the file at `path`, or of every file under the directory; returns how many. */
+async function setGoal(client: DfsClient, path: string, replication: number | 'all', recursive: boolean): Promise<number> {
+  const attr = await client.stat(path);
+  if (attr.kind === 'file') {
+    await client.setAttributes(path, { replication });
+    return 1;
+  }
+  if (attr.kind !== 'directory') throw new DfsError('INVALID_ARGUMENT', `${path} is a ${attr.kind}: replication applies to files`);
+  if (!recursive) throw new DfsError('INVALID_ARGUMENT', `${path} is a directory: use -R to change every file under it`);
+  let changed = 0;
+  const pending: Promise<void>[] = [];
+  const dirs = [path];
+  while (dirs.length > 0) {
+    const dir = dirs.pop()!;
+    for (const entry of await client.list(dir)) {
+      const child = dir === '/' ? `/${entry.name}` : `${dir}/${entry.name}`;
+      if (entry.attr.kind === 'directory') dirs.push(child);
+      if (entry.attr.kind !== 'file') continue;
+      pending.push(client.setAttributes(child, { replication }).then(() => void changed++));
+      if (pending.length >= SETREP_CONCURRENCY) await Promise.all(pending.splice(0));
+    }
+  }
+  await Promise.all(pending);
+  return changed;
+}
+
+/** Waits until no chunk under `path` is under or over its goal (a missing chunk cannot be waited for). */
+async function waitForGoal(client: DfsClient, path: string, quiet: boolean): Promise<FsckTotals> {
+  let totals = emptyTotals();
+  await waitWithProgress(async () => {
+    totals = emptyTotals();
+    let cursor = '';
+    do {
+      const page = await client.fsck(path, cursor);
+      addSummary(totals, page.summary);
+      cursor = page.nextCursor;
+    } while (cursor !== '');
+    if (dataAtRisk(totals)) throw new DfsError('UNAVAILABLE', `${totals.missing + totals.unavailable} chunks under ${path} have no usable replica: see dfs admin fsck`);
+    return {
+      done: totals.underReplicated + totals.overReplicated === 0,
+      value: totals.healthy,
+      total: totals.chunks,
+      detail: 'chunks at their goal',
+    };
+  }, quiet);
+  return totals;
 }
 
 function statusJson(s: RaftStatusResponse__Output) {

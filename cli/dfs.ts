@@ -22,7 +22,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const output = createOutput(json, process.stdout, process.stderr);
   addFileCommands(program, output, env, json);
   addClusterCommands(program, output);
-  addAdminCommands(program, output, env);
+  addAdminCommands(program, output, env, json);
   addProcessCommands(program, env);
   addMountCommands(program, output, env);
   try {

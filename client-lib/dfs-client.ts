@@ -424,6 +424,30 @@ export class DfsClient {
     return this.master.callAdmin('TransferLeadership', { id });
   }
 
+  /** One page of the health check under `path`: pass `nextCursor` back until it is empty. */
+  async fsck(path: string, cursor = '', maxItems = 0) {
+    return this.master.callAdmin('Fsck', { path, cursor, maxItems });
+  }
+
+  /** Decommission a chunkserver (by id or address), put it in or out of maintenance, or make it active again. */
+  async setNodeState(node: string, state: 'active' | 'decommissioning' | 'maintenance') {
+    const wire = { active: 'NODE_ADMIN_STATE_ACTIVE', decommissioning: 'NODE_ADMIN_STATE_DECOMMISSIONING', maintenance: 'NODE_ADMIN_STATE_MAINTENANCE' } as const;
+    return this.master.callAdmin('SetNodeState', { node, state: wire[state] });
+  }
+
+  /** Plans (and unless `dryRun`, starts) moving replicas from full to empty chunkservers. 0 picks the master's default. */
+  async rebalance(options: { thresholdPct?: number; maxConcurrent?: number; dryRun?: boolean } = {}) {
+    return this.master.callAdmin('Rebalance', {
+      thresholdPct: options.thresholdPct ?? 0,
+      maxConcurrent: options.maxConcurrent ?? 0,
+      dryRun: options.dryRun ?? false,
+    });
+  }
+
+  async rebalanceStatus() {
+    return this.master.callAdmin('RebalanceStatus', {});
+  }
+
   close(): void {
     this.master.close();
     this.io.close();

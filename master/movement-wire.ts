@@ -37,5 +37,8 @@ export function rebalancePlanToWire(leader: LeaderState, plan: RebalancePlan, st
     movesPlanned: String(plan.moves.length),
     bytesPlanned: String(plan.moves.reduce((sum, m) => sum + m.bytes, 0)),
     status,
+    meanUsedPct: plan.meanUsedPct,
+    maxDeviationPct: plan.maxDeviationPct,
+    maxDeviationAfterPct: plan.maxDeviationAfterPct,
   };
 }

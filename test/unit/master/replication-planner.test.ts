@@ -83,4 +83,44 @@ describe('replication planner', () => {
     expect(plan.excess).to.deep.equal([{ handle: 1, server: 'a' }]);
     expect(planReplication([{ ...over, leased: true }], live, new Map(), options).excess).to.have.length(0);
   });
+
+  it('trims nothing while a copy or a rebalancing move of the chunk is in flight', () => {
+    const over: ChunkReplicationState = { ...chunk(1, ['a', 'b', 'c', 'd']) };
+    expect(planReplication([{ ...over, moving: true }], live, new Map(), options).excess).to.deep.equal([]);
+    expect(planReplication([{ ...over, copyingTo: [serverId('e')] }], live, new Map(), options).excess).to.deep.equal([]);
+  });
+
+  it('copies a draining replica elsewhere (reading from it), and keeps it', () => {
+    const draining = live.find((s) => s.id === 'c')!;
+    const plan = planReplication([chunk(1, ['a', 'b'], 3, { draining: [draining] })], live.filter((s) => s.id !== 'c'), new Map(), options);
+    expect(plan.copies).to.have.length(1);
+    expect(['d', 'e']).to.include(plan.copies[0]!.target);
+    expect(plan.copies[0]!.sources).to.include('c');
+    expect(plan.excess).to.deep.equal([]);
+    // Its only copy is on a draining server: still copied, not missing.
+    const alone = planReplication([chunk(2, [], 2, { draining: [draining] })], live.filter((s) => s.id !== 'c'), new Map(), options);
+    expect(alone.missing).to.deep.equal([]);
+    expect(alone.copies.map((c) => c.sources[0])).to.deep.equal(['c', 'c']);
+  });
+
+  it('deletes released replicas once the goal is met without them, not before', () => {
+    const released = live.find((s) => s.id === 'e')!;
+    const met = planReplication([chunk(1, ['a', 'b', 'c'], 3, { released: [released] })], live, new Map(), options);
+    expect(met.excess).to.deep.equal([{ handle: 1, server: 'e' }]);
+    const short = planReplication([chunk(1, ['a', 'b'], 3, { released: [released] })], live, new Map(), options);
+    expect(short.excess).to.deep.equal([]);
+    expect(short.copies).to.have.length(1);
+  });
+
+  it('counts replicas on a server in maintenance that is down: no copy', () => {
+    const plan = planReplication([chunk(1, ['a', 'b'], 3, { down: 1 })], live, new Map(), options);
+    expect(plan.copies).to.deep.equal([]);
+    expect(plan.healthy).to.deep.equal([1]);
+  });
+
+  it('places no copy above the high-water mark', () => {
+    const nearlyFull = [server('x', 950_000_000), server('y', 100)];
+    const plan = planReplication([chunk(1, ['a'], 2)], nearlyFull, new Map(), { ...options, minFreeBytes: 1_000_000, highWaterMark: 0.9 });
+    expect(plan.copies.map((c) => c.target)).to.deep.equal(['y']);
+  });
 });

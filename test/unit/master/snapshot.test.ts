@@ -47,6 +47,10 @@ function sampleLog(): LogEntry[] {
     entries.delete(t++, r(23), { path: '/h', recursive: true }),
     entries.setAttr(t++, r(24), { inode: 9, uid: 3, mtimeNow: true, caller: { uid: 0, gid: 0, groups: [] } }),
     entries.remove(t++, r(25), { parent: 1, name: 'victim2' }),
+    entries.setNodeState(t++, undefined, { serverId: 'cs-b', state: 'NODE_ADMIN_STATE_MAINTENANCE' }),
+    entries.setNodeState(t++, undefined, { serverId: 'cs-a', state: 'NODE_ADMIN_STATE_DECOMMISSIONING' }),
+    entries.setNodeState(t++, undefined, { serverId: 'cs-c', state: 'NODE_ADMIN_STATE_DECOMMISSIONED' }),
+    entries.setNodeState(t++, undefined, { serverId: 'cs-c', state: 'NODE_ADMIN_STATE_ACTIVE' }),
   ];
 }
 
@@ -68,7 +72,7 @@ function observe(sm: MasterStateMachine): unknown {
   walk('/');
   const chunks: unknown[] = [];
   sm.forEachChunk((handle, version) => chunks.push([handle, version, sm.chunk(handle), sm.chunkGoal(handle)]));
-  return { root: sm.stat('/'), tree, chunks, counts: sm.counts(), config: sm.config() };
+  return { root: sm.stat('/'), tree, chunks, counts: sm.counts(), config: sm.config(), nodeStates: sm.nodeStatesNotActive() };
 }
 
 describe('master state machine: snapshots and determinism', () => {
@@ -104,6 +108,20 @@ describe('master state machine: snapshots and determinism', () => {
     applyAll(a, sampleLog());
     for (const entry of sampleLog()) b.apply(decodeEntry(encodeEntry(entry)));
     expect(a.snapshot().equals(b.snapshot())).to.equal(true);
+  });
+
+  it('keeps chunkservers\' admin states (active ones are forgotten), and refuses bad ones', () => {
+    const sm = new MasterStateMachine();
+    applyAll(sm, sampleLog());
+    const restored = MasterStateMachine.restore(sm.snapshot());
+    expect(restored.nodeStatesNotActive()).to.deep.equal([
+      ['cs-a', 'decommissioning'],
+      ['cs-b', 'maintenance'],
+    ]);
+    expect(restored.nodeState('cs-c')).to.equal('active');
+    expectError(restored.apply(decodeEntry(encodeEntry(entries.setNodeState(T0, undefined, { serverId: 'cs-d', state: 'NODE_ADMIN_STATE_UNSPECIFIED' })))), 'INVALID_ARGUMENT');
+    expectError(restored.apply(decodeEntry(encodeEntry(entries.setNodeState(T0, undefined, { serverId: 'no spaces', state: 'NODE_ADMIN_STATE_MAINTENANCE' })))), 'INVALID_ARGUMENT');
+    expect(restored.snapshot().equals(sm.snapshot())).to.equal(true);
   });
 
   it('holds every kind, hard links and callers\' owners, as the log made them', () => {
