@@ -154,7 +154,11 @@ export function addProcessCommands(program: Command, env: NodeJS.ProcessEnv): vo
       .option('--session-retention-ms <ms>', 'how long idle client sessions are remembered (default 3600000)')
       .option('--replication-interval-ms <ms>', 'how often re-replication runs (default 500)')
       .option('--gc-interval-ms <ms>', 'how often orphaned replicas are collected (default 5000)')
-      .option('--snapshot-every-entries <n>', 'log entries between snapshots (default 20000)'),
+      .option('--snapshot-every-entries <n>', 'log entries between snapshots (default 20000)')
+      .option('--high-water-mark <fraction>', 'no chunkserver is filled above this fraction of its capacity (default 0.9)')
+      .option('--balancer-enabled', 'rebalance in the background (default off)')
+      .option('--balancer-threshold-pct <pct>', 'the background balancer moves replicas once a server is this many points from the mean use (default 10)')
+      .option('--balancer-max-concurrent <n>', 'moves the background balancer runs at once (default 1)'),
   ).action(async (opts: FlagValues & { config?: string }) => {
     const config = loadMasterConfig(opts, env);
     const logger = createLogger('master', config.logLevel);

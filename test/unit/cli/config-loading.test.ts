@@ -111,6 +111,8 @@ describe('config loading: master, chunkserver and mount', () => {
     expect(m.defaultReplication).to.equal(2);
     expect(m.leaseDurationMs).to.equal(9000);
     expect(m.highWaterMark).to.equal(0.8);
+    expect(loadMasterConfig({ dataDir: '/d', balancerEnabled: true, balancerThresholdPct: '12.5' }, {})).to.include({ balancerEnabled: true, balancerThresholdPct: 12.5 });
+    expect(await refusal(() => loaders.master({ highWaterMark: '90%' }))).to.equal('highWaterMark must be a number, got "90%" (from flag --high-water-mark)');
     expect(await refusal(() => loaders.master({ peers: 'a=h1:7000,b' , raftId: 'a' }))).to.match(/peer "b" must be id=host:port \(peers from flag --peers\)/);
   });
 
