@@ -138,6 +138,12 @@ export class TestCluster {
     while (isAlive(pid)) await sleep(10);
   }
 
+  /** Adds chunkservers (chunkserver-N on, with empty data dirs) until there are `count`; waits until all are registered. */
+  async growChunkservers(count: number): Promise<void> {
+    this.options.chunkservers = count;
+    await this.startMissing();
+  }
+
   /** Restarts whatever is down and waits until the cluster accepts writes again. */
   async restart(): Promise<void> {
     await this.startMissing();
