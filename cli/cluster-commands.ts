@@ -44,8 +44,9 @@ export async function startCluster(options: ClusterStartOptions): Promise<Cluste
   if (!Number.isInteger(options.masters) || options.masters < 1 || options.masters % 2 === 0) {
     throw new DfsError('INVALID_ARGUMENT', 'the number of masters must be odd (1, 3, 5, ...): a Raft group needs a majority');
   }
-  if (!Number.isInteger(options.chunkservers) || options.chunkservers < 1) {
-    throw new DfsError('INVALID_ARGUMENT', `the number of chunkservers must be a whole number of at least 1, not ${options.chunkservers}`);
+  // Zero chunkservers is a metadata-only cluster: namespace work needs none.
+  if (!Number.isInteger(options.chunkservers) || options.chunkservers < 0) {
+    throw new DfsError('INVALID_ARGUMENT', `the number of chunkservers must be a whole number, not ${options.chunkservers}`);
   }
   const dir = resolve(options.dir);
   await mkdir(dir, { recursive: true });
