@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { emptyFsckCounts, type FsckCounts } from '../common/fsck-counts.js';
 import { DfsClient } from '../client-lib/index.js';
 import { DfsError } from '../common/errors.js';
 import { LIMITS } from '../common/limits.js';
@@ -6,8 +7,8 @@ import { normalizeUserPath } from '../common/path.js';
 import type { FsckFile__Output } from '../proto/generated/dfs/master/FsckFile.js';
 import type { RaftStatusResponse__Output } from '../proto/generated/dfs/master/RaftStatusResponse.js';
 import {
-  addSummary, dataAtRisk, emptyTotals, formatFsckFile, formatFsckSummary, formatNodes, formatPlan, fsckFileJson, fsckStatus,
-  nodeRow, rebalancePlanJson, rebalanceStatusJson, type FsckTotals,
+  addSummary, dataAtRisk, formatFsckFile, formatFsckSummary, formatNodes, formatPlan, fsckFileJson, fsckStatus,
+  nodeRow, rebalancePlanJson, rebalanceStatusJson,
 } from './admin-format.js';
 import { findMasters } from './cluster-address.js';
 import type { Output } from './output.js';
@@ -103,7 +104,7 @@ function addReplicaCommands(
     .action(async (rawPath: string, opts: CommonOptions) => {
       const path = normalizeUserPath(rawPath);
       await withClient(opts, async (client) => {
-        const totals = emptyTotals();
+        const totals = emptyFsckCounts();
         const files: FsckFile__Output[] = [];
         let cursor = '';
         do {
@@ -249,10 +250,10 @@ async function setGoal(client: DfsClient, path: string, replication: number | 'a
 }
 
 /** Waits until no chunk under `path` is under or over its goal (a missing chunk cannot be waited for). */
-async function waitForGoal(client: DfsClient, path: string, quiet: boolean): Promise<FsckTotals> {
-  let totals = emptyTotals();
+async function waitForGoal(client: DfsClient, path: string, quiet: boolean): Promise<FsckCounts> {
+  let totals = emptyFsckCounts();
   await waitWithProgress(async () => {
-    totals = emptyTotals();
+    totals = emptyFsckCounts();
     let cursor = '';
     do {
       const page = await client.fsck(path, cursor);

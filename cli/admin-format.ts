@@ -3,6 +3,7 @@ import type { FsckFile__Output } from '../proto/generated/dfs/master/FsckFile.js
 import type { FsckSummary__Output } from '../proto/generated/dfs/master/FsckSummary.js';
 import type { RebalanceResponse__Output } from '../proto/generated/dfs/master/RebalanceResponse.js';
 import type { RebalanceStatusResponse__Output } from '../proto/generated/dfs/master/RebalanceStatusResponse.js';
+import type { FsckCounts } from '../common/fsck-counts.js';
 import { formatBytes } from './size.js';
 
 /** What `dfs admin nodes` shows for one chunkserver, and prints with --json. */
@@ -71,35 +72,17 @@ export function formatNodes(rows: readonly NodeRow[]): string {
   return table.map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
 }
 
-/** Fsck counts summed over pages. */
-export interface FsckTotals {
-  files: number;
-  chunks: number;
-  healthy: number;
-  underReplicated: number;
-  overReplicated: number;
-  unavailable: number;
-  missing: number;
-  corruptReplicas: number;
-  staleReplicas: number;
-  bytes: number;
-}
-
-export function emptyTotals(): FsckTotals {
-  return { files: 0, chunks: 0, healthy: 0, underReplicated: 0, overReplicated: 0, unavailable: 0, missing: 0, corruptReplicas: 0, staleReplicas: 0, bytes: 0 };
-}
-
-export function addSummary(totals: FsckTotals, s: FsckSummary__Output | null): void {
+export function addSummary(totals: FsckCounts, s: FsckSummary__Output | null): void {
   if (s === null) return;
-  for (const key of Object.keys(totals) as (keyof FsckTotals)[]) totals[key] += Number(s[key]);
+  for (const key of Object.keys(totals) as (keyof FsckCounts)[]) totals[key] += Number(s[key]);
 }
 
 /** Data at risk: a chunk with nothing readable (missing, or no usable replica). */
-export function dataAtRisk(t: FsckTotals): boolean {
+export function dataAtRisk(t: FsckCounts): boolean {
   return t.missing + t.unavailable > 0;
 }
 
-export function fsckStatus(t: FsckTotals): 'healthy' | 'degraded' | 'at-risk' {
+export function fsckStatus(t: FsckCounts): 'healthy' | 'degraded' | 'at-risk' {
   if (dataAtRisk(t)) return 'at-risk';
   return t.underReplicated + t.overReplicated + t.corruptReplicas + t.staleReplicas > 0 ? 'degraded' : 'healthy';
 }
@@ -151,7 +134,7 @@ export function formatFsckFile(f: FsckFile__Output): string {
   return lines.join('\n');
 }
 
-export function formatFsckSummary(path: string, t: FsckTotals): string {
+export function formatFsckSummary(path: string, t: FsckCounts): string {
   const status = fsckStatus(t);
   return [
     `fsck ${path}: ${status === 'at-risk' ? 'DATA AT RISK' : status.toUpperCase()}`,

@@ -10,20 +10,8 @@ import type { ReplicaHealth } from '../proto/generated/dfs/master/ReplicaHealth.
 import type { LeaderState } from './leader-state.js';
 import type { MasterStateMachine } from './state-machine.js';
 import { walkNamespace } from './namespace-walk.js';
+import { emptyFsckCounts, type FsckCounts } from '../common/fsck-counts.js';
 import { chunkHealth, type ChunkHealth, type ReplicaClasses } from './replica-classes.js';
-
-export interface FsckCounts {
-  files: number;
-  chunks: number;
-  healthy: number;
-  underReplicated: number;
-  overReplicated: number;
-  unavailable: number;
-  missing: number;
-  corruptReplicas: number;
-  staleReplicas: number;
-  bytes: number;
-}
 
 const WIRE_HEALTH: Record<ChunkHealth, WireChunkHealth & string> = {
   healthy: 'CHUNK_HEALTH_HEALTHY',
@@ -45,18 +33,7 @@ export function fsckPage(state: MasterStateMachine, leader: LeaderState, root: s
   if (cursor !== '' && cursor !== root && !cursor.startsWith(root === '/' ? '/' : root + '/')) {
     throw new DfsError('INVALID_ARGUMENT', `cursor ${JSON.stringify(cursor)} is not under ${root}`);
   }
-  const counts: FsckCounts = {
-    files: 0,
-    chunks: 0,
-    healthy: 0,
-    underReplicated: 0,
-    overReplicated: 0,
-    unavailable: 0,
-    missing: 0,
-    corruptReplicas: 0,
-    staleReplicas: 0,
-    bytes: 0,
-  };
+  const counts = emptyFsckCounts();
   const files: FsckFile[] = [];
   let listed = 0;
   let examined = 0;
