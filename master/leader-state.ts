@@ -1,5 +1,4 @@
 import type { ChunkHandle, ChunkVersion, ServerId } from '../common/ids.js';
-import { LIMITS } from '../common/limits.js';
 import { ChunkLocations } from './chunk-locations.js';
 import { ChunkserverRegistry } from './chunkserver-registry.js';
 import { DecommissionTracker } from './decommission-tracker.js';
@@ -10,7 +9,7 @@ import type { MovementStatus } from './movement-status.js';
 import type { NodeAdminState } from './node-states.js';
 import type { PlacementCandidate } from './placement-policy.js';
 import { Rebalancer } from './rebalancer.js';
-import { classifyReplicas, type ReplicaClasses } from './replica-classes.js';
+import { replicaClassesOf, replicaGoal, type ReplicaClasses } from './replica-classes.js';
 import { placementCandidate } from './replica-views.js';
 import { ReplicationManager } from './replication-manager.js';
 
@@ -67,31 +66,12 @@ export class LeaderState {
 
   /** The replicas of a chunk by what they are worth (see replica-classes.ts). */
   replicaClasses(handle: ChunkHandle, confirmed: ChunkVersion): ReplicaClasses {
-    const facts = [...this.locations.holders(handle)].map(([server, version]) => ({
-      server,
-      version,
-      alive: this.registry.isAlive(server),
-      condemned: this.locations.isCondemned(server, handle),
-      adminState: this.nodeState(server),
-    }));
-    return classifyReplicas(facts, confirmed);
+    return replicaClassesOf(this, handle, confirmed);
   }
 
-  /**
-   * Replicas a chunk should have on servers that count: its count, or for
-   * `all` every live active server and every server in maintenance.
-   * Undefined for a chunk that no longer exists.
-   */
+  /** Replicas a chunk should have on servers that count (replica-classes.ts replicaGoal). */
   goalOf(handle: ChunkHandle): number | undefined {
-    const goal = this.ctx.state().chunkGoal(handle);
-    if (goal === undefined) return undefined;
-    if (!goal.all) return Math.min(goal.replication, LIMITS.replicationMax);
-    let eligible = 0;
-    for (const s of this.registry.all()) {
-      const state = this.nodeState(s.id);
-      if (state === 'maintenance' || (state === 'active' && s.alive)) eligible++;
-    }
-    return eligible;
+    return replicaGoal(this, this.ctx.state().chunkGoal(handle));
   }
 
   /** What moves replicas, in one read: for the admin RPCs, metrics and the dashboard. */

@@ -1,4 +1,7 @@
-import type { ChunkVersion, ServerId } from '../common/ids.js';
+import type { ChunkHandle, ChunkVersion, ServerId } from '../common/ids.js';
+import { LIMITS } from '../common/limits.js';
+import type { ChunkLocations } from './chunk-locations.js';
+import type { ChunkserverRegistry } from './chunkserver-registry.js';
 import type { NodeAdminState } from './node-states.js';
 
 /** What the leader knows of one reported replica. */
@@ -68,4 +71,39 @@ export function chunkHealth(classes: ReplicaClasses, goal: number): ChunkHealth 
 /** Whether losing this chunk's data is possible right now: nothing readable. */
 export function atRisk(health: ChunkHealth): boolean {
   return health === 'missing' || health === 'unavailable';
+}
+
+/** What the leader knows that replica classes and goals are derived from. */
+export interface ReplicaKnowledge {
+  readonly locations: Pick<ChunkLocations, 'holders' | 'isCondemned'>;
+  readonly registry: Pick<ChunkserverRegistry, 'all' | 'isAlive'>;
+  nodeState(server: ServerId): NodeAdminState;
+}
+
+/** The replicas of a chunk, as the leader knows them, by what they are worth. */
+export function replicaClassesOf(known: ReplicaKnowledge, handle: ChunkHandle, confirmed: ChunkVersion): ReplicaClasses {
+  const facts = [...known.locations.holders(handle)].map(([server, version]) => ({
+    server,
+    version,
+    alive: known.registry.isAlive(server),
+    condemned: known.locations.isCondemned(server, handle),
+    adminState: known.nodeState(server),
+  }));
+  return classifyReplicas(facts, confirmed);
+}
+
+/**
+ * Replicas a chunk should have on servers that count: its count, or for
+ * `all` every live active server and every server in maintenance.
+ * Undefined for a chunk that no longer exists (`goal` undefined).
+ */
+export function replicaGoal(known: ReplicaKnowledge, goal: { replication: number; all: boolean } | undefined): number | undefined {
+  if (goal === undefined) return undefined;
+  if (!goal.all) return Math.min(goal.replication, LIMITS.replicationMax);
+  let eligible = 0;
+  for (const s of known.registry.all()) {
+    const state = known.nodeState(s.id);
+    if (state === 'maintenance' || (state === 'active' && s.alive)) eligible++;
+  }
+  return eligible;
 }

@@ -10,7 +10,7 @@ import { encodeEntry, entries, type LogEntry } from '../../../master/log-entry.j
 import { LeaseTable } from '../../../master/lease-table.js';
 import type { MovementStatus } from '../../../master/movement-status.js';
 import type { NodeAdminState } from '../../../master/node-states.js';
-import { classifyReplicas, type ReplicaClasses } from '../../../master/replica-classes.js';
+import { replicaClassesOf, replicaGoal, type ReplicaClasses } from '../../../master/replica-classes.js';
 import type { MasterStateMachine } from '../../../master/state-machine.js';
 import { attrOf, CHUNK, chunkOf, Harness, ok } from './harness.js';
 
@@ -36,21 +36,11 @@ class Replicas implements ReplicaSources {
   }
 
   replicaClasses(handle: ChunkHandle, confirmed: ChunkVersion): ReplicaClasses {
-    const facts = [...this.locations.holders(handle)].map(([server, version]) => ({
-      server,
-      version,
-      alive: this.registry.isAlive(server),
-      condemned: this.locations.isCondemned(server, handle),
-      adminState: this.nodeState(server),
-    }));
-    return classifyReplicas(facts, confirmed);
+    return replicaClassesOf(this, handle, confirmed);
   }
 
   goalOf(handle: ChunkHandle): number | undefined {
-    const goal = this.sm.chunkGoal(handle);
-    if (goal === undefined) return undefined;
-    if (!goal.all) return goal.replication;
-    return this.registry.all().filter((s) => this.nodeState(s.id) === 'maintenance' || (this.nodeState(s.id) === 'active' && s.alive)).length;
+    return replicaGoal(this, this.sm.chunkGoal(handle));
   }
 
   addServer(name: string, zone = 'z1', rack = 'r1', usedBytes = 0): ServerId {
