@@ -28,7 +28,7 @@ export function serveMetrics(http: HttpServer, registry: MetricsRegistry): void 
   });
 }
 
-/** What hot paths need of a counter: one call, no label lookup. */
+/** What hot paths need of a counter: one call, its labels bound where the metric is made (prom-client still hashes them on every `inc`). */
 export interface CounterCell {
   inc(value?: number): void;
 }

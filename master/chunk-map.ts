@@ -148,7 +148,7 @@ export function buildChunkMap(
     const holders = replicas.locations.holders(chunk.handle);
     if (page.length > 0 && pageReplicas + holders.size > limits.pageReplicasMax) break;
     pageReplicas += holders.size;
-    page.push({ chunk, confirmed: (files.chunk(chunk.handle)?.confirmedVersion ?? 0) as ChunkVersion, holders });
+    page.push({ chunk, confirmed: confirmedVersionOf(files, chunk.handle), holders });
   }
   const pageSlots = page.length < fetched.length ? page[page.length - 1]!.chunk.index + 1 - firstChunk : limits.chunkRowsMax;
   const columns = pickColumns(servers, page.map((p) => p.holders), nowMs, limits.chunkColumnsMax);
@@ -257,8 +257,7 @@ function coverageOf(files: FileFacts, replicas: ReplicaSources, attr: AttrView, 
         break pages;
       }
       goal ??= replicas.goalOf(c.handle) ?? 0;
-      const confirmed = (files.chunk(c.handle)?.confirmedVersion ?? 0) as ChunkVersion;
-      const counted = replicas.replicaClasses(c.handle, confirmed).counted.length;
+      const counted = replicas.replicaClasses(c.handle, confirmedVersionOf(files, c.handle)).counted.length;
       figures.countedChunks++;
       figures.countedReplicas += Math.min(counted, goal);
       figures.wantedReplicas += goal;
@@ -266,4 +265,9 @@ function coverageOf(files: FileFacts, replicas: ReplicaSources, attr: AttrView, 
     }
   }
   return { goal: goal ?? (attr.replicateAll ? 0 : Math.min(attr.replication, LIMITS.replicationMax)), figures };
+}
+
+/** The chunk's confirmed version, 0 when the chunk table does not hold it. */
+function confirmedVersionOf(files: FileFacts, handle: ChunkHandle): ChunkVersion {
+  return (files.chunk(handle)?.confirmedVersion ?? 0) as ChunkVersion;
 }
