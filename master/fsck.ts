@@ -13,12 +13,13 @@ import { walkNamespace } from './namespace-walk.js';
 import { emptyFsckCounts, type FsckCounts } from '../common/fsck-counts.js';
 import { chunkHealth, type ChunkHealth, type ReplicaClasses } from './replica-classes.js';
 
-const WIRE_HEALTH: Record<ChunkHealth, WireChunkHealth & string> = {
-  healthy: 'CHUNK_HEALTH_HEALTHY',
-  'under-replicated': 'CHUNK_HEALTH_UNDER_REPLICATED',
-  'over-replicated': 'CHUNK_HEALTH_OVER_REPLICATED',
-  unavailable: 'CHUNK_HEALTH_UNAVAILABLE',
-  missing: 'CHUNK_HEALTH_MISSING',
+/** Each health as the wire says it, and the count it adds to. */
+const HEALTH: Record<ChunkHealth, { wire: WireChunkHealth & string; count: keyof FsckCounts }> = {
+  healthy: { wire: 'CHUNK_HEALTH_HEALTHY', count: 'healthy' },
+  'under-replicated': { wire: 'CHUNK_HEALTH_UNDER_REPLICATED', count: 'underReplicated' },
+  'over-replicated': { wire: 'CHUNK_HEALTH_OVER_REPLICATED', count: 'overReplicated' },
+  unavailable: { wire: 'CHUNK_HEALTH_UNAVAILABLE', count: 'unavailable' },
+  missing: { wire: 'CHUNK_HEALTH_MISSING', count: 'missing' },
 };
 
 /**
@@ -46,9 +47,7 @@ export function fsckPage(state: MasterStateMachine, leader: LeaderState, root: s
       counts.bytes += item.attr.size;
       const problems: FsckChunk[] = [];
       let notListed = 0;
-      let index = 0;
       state.forEachChunkSlot(item.attr.inode, (handle, slot) => {
-        index = slot;
         const chunk = checkChunk(state, leader, handle, counts);
         if (chunk === undefined) return;
         if (listed >= LIMITS.fsckChunksListedMax) {
@@ -56,7 +55,7 @@ export function fsckPage(state: MasterStateMachine, leader: LeaderState, root: s
           return;
         }
         listed++;
-        problems.push({ ...chunk, index: String(index) });
+        problems.push({ ...chunk, index: String(slot) });
       });
       if (problems.length > 0 || notListed > 0) {
         files.push({
@@ -101,28 +100,12 @@ function checkChunk(state: MasterStateMachine, leader: LeaderState, handle: Chun
   counts.chunks++;
   counts.corruptReplicas += classes.condemned.length;
   counts.staleReplicas += classes.stale.length;
-  switch (health) {
-    case 'healthy':
-      counts.healthy++;
-      break;
-    case 'under-replicated':
-      counts.underReplicated++;
-      break;
-    case 'over-replicated':
-      counts.overReplicated++;
-      break;
-    case 'unavailable':
-      counts.unavailable++;
-      break;
-    case 'missing':
-      counts.missing++;
-      break;
-  }
+  counts[HEALTH[health].count]++;
   if (health === 'healthy' && classes.condemned.length === 0 && classes.stale.length === 0) return undefined;
   return {
     handle: String(handle),
     version: String(info.confirmedVersion),
-    health: WIRE_HEALTH[health],
+    health: HEALTH[health].wire,
     goal,
     usable: classes.counted.length,
     replicas: replicaList(leader, handle, classes),

@@ -63,7 +63,8 @@ export function planRebalance(servers: readonly BalanceServer[], chunks: readonl
   const used = new Map(servers.map((s) => [s.id, s.usedBytes]));
   const mean = capacity > 0 ? servers.reduce((sum, s) => sum + s.usedBytes, 0) / capacity : 0;
   const band = options.thresholdPct / 100;
-  const fraction = (s: BalanceServer) => (s.capacityBytes > 0 ? used.get(s.id)! / s.capacityBytes : 1);
+  // A server's used fraction as the plan has it so far, with `deltaBytes` more.
+  const fraction = (s: BalanceServer, deltaBytes = 0) => (s.capacityBytes > 0 ? (used.get(s.id)! + deltaBytes) / s.capacityBytes : 1);
   const deviation = () => servers.reduce((max, s) => Math.max(max, Math.abs(fraction(s) - mean)), 0) * 100;
   const before = deviation();
 
@@ -86,7 +87,7 @@ export function planRebalance(servers: readonly BalanceServer[], chunks: readonl
     const tooEmpty = emptiest.some((s) => fraction(s) < mean - band);
     if (!tooFull && !tooEmpty) break;
     const move = findMove(fullest, emptiest, held.get(fullest.id)!, moved, {
-      fraction: (s, delta) => (s.capacityBytes > 0 ? (used.get(s.id)! + delta) / s.capacityBytes : 1),
+      fraction,
       low: mean - band,
       high: mean + band,
       highWaterMark: options.highWaterMark,
@@ -104,6 +105,11 @@ export function planRebalance(servers: readonly BalanceServer[], chunks: readonl
     moves.push({ handle: chunk.handle, from: fullest.id, to: target.id, bytes: chunk.bytes });
   }
   return { moves, meanUsedPct: mean * 100, maxDeviationPct: before, maxDeviationAfterPct: deviation() };
+}
+
+/** Bytes the moves carry. */
+export function movesBytes(moves: readonly PlannedMove[]): number {
+  return moves.reduce((sum, m) => sum + m.bytes, 0);
 }
 
 function findMove(

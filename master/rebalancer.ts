@@ -3,7 +3,7 @@ import type { LeaderState } from './leader-state.js';
 import type { MasterContext } from './master-context.js';
 import type { RebalanceProgress } from './movement-status.js';
 import { fitsBelow } from './placement-policy.js';
-import { planRebalance, type BalanceChunk, type PlannedMove, type RebalancePlan } from './rebalance-planner.js';
+import { movesBytes, planRebalance, type BalanceChunk, type PlannedMove, type RebalancePlan } from './rebalance-planner.js';
 
 /** Moves one plan holds at most: a run plans again when they are done. */
 const MOVES_PER_PLAN = 1_000;
@@ -46,10 +46,6 @@ export class Rebalancer {
     return { ...this.run, movesInFlight: this.inFlight.size };
   }
 
-  isRunning(): boolean {
-    return this.run.state === 'running';
-  }
-
   /** What a rebalance would do now, changing nothing. */
   plan(thresholdPct: number): RebalancePlan {
     const now = this.ctx.clock.nowMs();
@@ -76,7 +72,7 @@ export class Rebalancer {
 
   /** Starts a run (replacing one in progress; its moves in flight finish) and returns its first plan. */
   start(options: RebalanceRequestOptions, plan: RebalancePlan = this.plan(options.thresholdPct)): RebalancePlan {
-    const bytes = plan.moves.reduce((sum, m) => sum + m.bytes, 0);
+    const bytes = movesBytes(plan.moves);
     if (this.run.state === 'running') this.ctx.logger.info('rebalance replaced by a new one');
     this.run = {
       ...idleProgress(),
@@ -144,7 +140,7 @@ export class Rebalancer {
     this.doneThisRound = 0;
     this.queue = [...plan.moves];
     this.run.movesPlanned += plan.moves.length;
-    this.run.bytesPlanned += plan.moves.reduce((sum, m) => sum + m.bytes, 0);
+    this.run.bytesPlanned += movesBytes(plan.moves);
   }
 
   /** Used bytes as the replicas this leader knows add up (condemned ones are as good as gone). */
