@@ -95,6 +95,12 @@ export class LeaderState {
     };
   }
 
+  /** A server's replicas are lost (it died, or left maintenance while down): forget them and copy their chunks elsewhere. */
+  forgetServer(server: ServerId): void {
+    for (const handle of this.locations.dropServer(server)) this.replication.mark(handle);
+    this.pendingDeletes.delete(server);
+  }
+
   scheduleDelete(server: ServerId, handle: ChunkHandle, version: ChunkVersion): void {
     let pending = this.pendingDeletes.get(server);
     if (pending === undefined) {

@@ -194,8 +194,7 @@ export class MasterNode {
           continue;
         }
         ctx.logger.warn({ server: dead.id, address: dead.address }, 'chunkserver is dead');
-        for (const handle of leader.locations.dropServer(dead.id)) leader.replication.mark(handle);
-        leader.pendingDeletes.delete(dead.id);
+        leader.forgetServer(dead.id);
       }
       leader.replication.round();
       leader.rebalancer.tick();

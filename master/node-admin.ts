@@ -36,10 +36,7 @@ export async function setNodeState(ctx: MasterContext, leader: LeaderState, serv
   const current = ctx.leader();
   if (current !== leader) return;
   const record = leader.registry.get(server);
-  if (before === 'maintenance' && record !== undefined && !record.alive) {
-    for (const handle of leader.locations.dropServer(server)) leader.replication.mark(handle);
-    leader.pendingDeletes.delete(server);
-  }
+  if (before === 'maintenance' && record !== undefined && !record.alive) leader.forgetServer(server);
   for (const handle of leader.locations.inventory(server).keys()) leader.replication.mark(handle);
 }
 
