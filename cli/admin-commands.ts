@@ -104,18 +104,11 @@ function addReplicaCommands(
     .action(async (rawPath: string, opts: CommonOptions) => {
       const path = normalizeUserPath(rawPath);
       await withClient(opts, async (client) => {
-        const totals = emptyFsckCounts();
         const files: FsckFile__Output[] = [];
-        let cursor = '';
-        do {
-          const page = await client.fsck(path, cursor);
-          addSummary(totals, page.summary);
-          for (const f of page.files) {
-            if (json()) files.push(f);
-            else process.stdout.write(formatFsckFile(f) + '\n');
-          }
-          cursor = page.nextCursor;
-        } while (cursor !== '');
+        const totals = await fsckAll(client, path, (f) => {
+          if (json()) files.push(f);
+          else process.stdout.write(formatFsckFile(f) + '\n');
+        });
         output.result({ path, status: fsckStatus(totals), summary: totals, files: files.map(fsckFileJson) }, () => formatFsckSummary(path, totals));
         // Not an error (everything was printed), but scripts must see it.
         if (dataAtRisk(totals)) process.exitCode = EXIT_DATA_AT_RISK;
@@ -158,16 +151,17 @@ function addReplicaCommands(
           output.result(rebalancePlanJson(plan), () => (opts.dryRun ? formatPlan(plan, thresholdPct) : `rebalance started: ${formatPlan(plan, thresholdPct).split('\n')[0]}`));
           return;
         }
+        // waitWithProgress samples at least once, and the sample that says done is the final status.
+        let status!: ReturnType<typeof rebalanceStatusJson>;
         await waitWithProgress(async () => {
-          const s = rebalanceStatusJson(await client.rebalanceStatus());
+          status = rebalanceStatusJson(await client.rebalanceStatus());
           return {
-            done: s.state !== 'running',
-            value: s.movesDone + s.movesFailed,
-            total: s.movesPlanned,
-            detail: `moves, ${formatBytes(s.bytesMoved)} moved, ${s.movesInFlight} in flight`,
+            done: status.state !== 'running',
+            value: status.movesDone + status.movesFailed,
+            total: status.movesPlanned,
+            detail: `moves, ${formatBytes(status.bytesMoved)} moved, ${status.movesInFlight} in flight`,
           };
         }, json());
-        const status = rebalanceStatusJson(await client.rebalanceStatus());
         output.result(status, () =>
           `rebalance ${status.state}: ${status.movesDone} moves (${formatBytes(status.bytesMoved)}), ${status.movesFailed} failed; ` +
           `farthest server ${status.maxDeviationPct.toFixed(1)} points from the mean use of ${status.meanUsedPct.toFixed(1)}%`,
@@ -249,17 +243,24 @@ async function setGoal(client: DfsClient, path: string, replication: number | 'a
   return changed;
 }
 
+/** Reads every fsck page under `path`, handing each listed file to `onFile`; returns the counts summed over the pages. */
+async function fsckAll(client: DfsClient, path: string, onFile: (f: FsckFile__Output) => void = () => {}): Promise<FsckCounts> {
+  const totals = emptyFsckCounts();
+  let cursor = '';
+  do {
+    const page = await client.fsck(path, cursor);
+    addSummary(totals, page.summary);
+    page.files.forEach(onFile);
+    cursor = page.nextCursor;
+  } while (cursor !== '');
+  return totals;
+}
+
 /** Waits until no chunk under `path` is under or over its goal (a missing chunk cannot be waited for). */
 async function waitForGoal(client: DfsClient, path: string, quiet: boolean): Promise<FsckCounts> {
-  let totals = emptyFsckCounts();
+  let totals!: FsckCounts;
   await waitWithProgress(async () => {
-    totals = emptyFsckCounts();
-    let cursor = '';
-    do {
-      const page = await client.fsck(path, cursor);
-      addSummary(totals, page.summary);
-      cursor = page.nextCursor;
-    } while (cursor !== '');
+    totals = await fsckAll(client, path);
     if (dataAtRisk(totals)) throw new DfsError('UNAVAILABLE', `${totals.missing + totals.unavailable} chunks under ${path} have no usable replica: see dfs admin fsck`);
     return {
       done: totals.underReplicated + totals.overReplicated === 0,

@@ -25,17 +25,24 @@ function whence(settings: Settings): (fields: string[]) => string {
   return (fields) => settings.describe(fields.map((f) => SETTING_OF_FIELD[f] ?? f));
 }
 
+/** The settings every server process has (the options serverCommand declares before the role's own). */
+function serverSettings(s: Settings, d: { host: string; port: number; httpPort: number }) {
+  return {
+    host: s.string('host') ?? d.host,
+    port: s.integer('port') ?? d.port,
+    httpPort: s.integer('httpPort') ?? d.httpPort,
+    advertiseAddress: s.string('advertiseAddress'),
+    dataDir: s.string('dataDir') ?? '',
+  };
+}
+
 /** A master's config from its flags (`config`: the --config file), the environment and the defaults. */
 export function loadMasterConfig(flags: FlagValues & { config?: string }, env: NodeJS.ProcessEnv): MasterConfig {
   const s = Settings.load(MASTER_KEYS, flags, env, flags.config);
   const d = MASTER_DEFAULTS;
   return validateMasterConfig(
     {
-      host: s.string('host') ?? d.host,
-      port: s.integer('port') ?? d.port,
-      httpPort: s.integer('httpPort') ?? d.httpPort,
-      advertiseAddress: s.string('advertiseAddress'),
-      dataDir: s.string('dataDir') ?? '',
+      ...serverSettings(s, d),
       raftId: s.string('raftId'),
       peers: parsePeers(s),
       join: s.boolean('join') ?? d.join,
@@ -68,11 +75,7 @@ export function loadChunkserverConfig(flags: FlagValues & { config?: string }, e
   const d = CHUNKSERVER_DEFAULTS;
   return validateChunkserverConfig(
     {
-      host: s.string('host') ?? d.host,
-      port: s.integer('port') ?? d.port,
-      httpPort: s.integer('httpPort') ?? d.httpPort,
-      advertiseAddress: s.string('advertiseAddress'),
-      dataDir: s.string('dataDir') ?? '',
+      ...serverSettings(s, d),
       masters: s.list('masters') ?? [],
       zone: s.string('zone') ?? d.zone,
       rack: s.string('rack') ?? d.rack,
