@@ -6,7 +6,7 @@ import type { ServerRef } from '../proto/generated/dfs/ServerRef.js';
 import type { LeaderState } from './leader-state.js';
 import { serverRef } from './lease-manager.js';
 import type { RebalanceProgress } from './movement-status.js';
-import type { RebalancePlan } from './rebalance-planner.js';
+import { movesBytes, type RebalancePlan } from './rebalance-planner.js';
 
 export function rebalanceStatusToWire(p: RebalanceProgress, nowMs: number): RebalanceStatusResponse {
   return {
@@ -35,7 +35,7 @@ export function rebalancePlanToWire(leader: LeaderState, plan: RebalancePlan, st
   return {
     moves: plan.moves.slice(0, LIMITS.rebalanceMovesListedMax).map((m) => ({ handle: String(m.handle), from: ref(m.from), to: ref(m.to), bytes: String(m.bytes) })),
     movesPlanned: String(plan.moves.length),
-    bytesPlanned: String(plan.moves.reduce((sum, m) => sum + m.bytes, 0)),
+    bytesPlanned: String(movesBytes(plan.moves)),
     status,
     meanUsedPct: plan.meanUsedPct,
     maxDeviationPct: plan.maxDeviationPct,
