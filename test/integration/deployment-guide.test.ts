@@ -437,7 +437,12 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
       await caughtUp('m3');
       const beforeLeader = acked.length;
       await d.step('upgrade-leader');
-      expect((await leaderStatus()).leaderId).to.equal('m2');
+      // The master the client asks may be m1 just restarted, which learns the leader at its first heartbeat.
+      const leaderAfter = await waitFor('a leader known after the upgrade', async () => {
+        const id = (await leaderStatus()).leaderId;
+        return id !== '' ? id : undefined;
+      }, 30_000);
+      expect(leaderAfter).to.equal('m2');
       await caughtUp('m1');
       await waitFor('appends after the leader upgrade', () => (acked.length >= beforeLeader + 20 ? true : undefined), 30_000);
     } finally {
