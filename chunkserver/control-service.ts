@@ -45,6 +45,10 @@ export function controlHandlers(ctx: ChunkserverContext) {
       const copied = await ctx.chunkLocks.run(handle, () => copyChunk(ctx, handle, minVersion, sources));
       return { length: String(copied.length), version: String(copied.version) };
     }, onInternal),
+
+    Distribute: unary(async () => {
+      throw new DfsError('UNAVAILABLE', 'distribution is not served yet');
+    }, onInternal),
   };
 }
 

@@ -22,6 +22,9 @@ const MAX_CONCURRENT_MOVES = 64;
 export function adminHandlers(ctx: MasterContext): AdminHandlers {
   const onInternal = (err: unknown) => ctx.logger.error({ err }, 'internal error in an admin handler');
   return {
+    DistributionStatus: unary(async () => {
+      throw new DfsError('UNAVAILABLE', 'distribution status is not served yet');
+    }, onInternal),
     ListChunkservers: unary(async () => {
       const leader = ctx.leader();
       await ctx.log.readBarrier();
