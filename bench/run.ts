@@ -6,6 +6,7 @@ import { runMetadataBench } from './metadata.js';
 import type { Phase } from './metadata-worker.js';
 import { runRaftBench } from './raft.js';
 import { runFuseBench } from './fuse.js';
+import { runDistributionBench } from './distribution.js';
 
 const PHASES: readonly Phase[] = ['mkdir', 'create', 'stat', 'rename'];
 
@@ -123,6 +124,35 @@ program
       runs: positive(opts.runs!, 'runs'),
       vsMoosefs: opts.vs === 'moosefs',
       print,
+    });
+  });
+
+program
+  .command('distribution')
+  .description('one file from h0 to every host of a shaped network of namespaces (setrep all), then a 10% append; --vs bittorrent for the baseline')
+  .option('--hosts <n>', 'hosts, one chunkserver each (the master runs on h0)', '8')
+  .option('--rate <rate>', 'every host link, both ways, in tc syntax', '100mbit')
+  .option('--size <size>', 'bytes of the distributed file', '256MiB')
+  .option('--chunk-size <size>', 'chunk size', '64MiB')
+  .option('--runs <n>', 'runs (medians reported)', '1')
+  .option('--append-pct <pct>', 'then append this percentage of the file and measure the increment', '10')
+  .option('--poll-ms <ms>', 'how often the leader is asked where the chunks are', '200')
+  .option('--vs <peer>', 'also measure a peer in the same run: bittorrent')
+  .action(async (opts: Record<string, string | undefined>) => {
+    if (opts.vs !== undefined && opts.vs !== 'bittorrent') throw new Error(`--vs knows only bittorrent, not ${opts.vs}`);
+    const appendPct = Number(opts.appendPct);
+    if (!(appendPct > 0 && appendPct <= 100)) throw new Error(`--append-pct must be above 0 and at most 100, got ${opts.appendPct}`);
+    await runDistributionBench({
+      hosts: positive(opts.hosts!, 'hosts'),
+      rate: opts.rate!,
+      fileBytes: parseSize(opts.size!),
+      chunkSizeBytes: parseSize(opts.chunkSize!),
+      runs: positive(opts.runs!, 'runs'),
+      appendPct,
+      vsBittorrent: opts.vs === 'bittorrent',
+      pollMs: positive(opts.pollMs!, 'poll-ms'),
+      print,
+      log: (line) => process.stderr.write(`# ${line}\n`),
     });
   });
 

@@ -1,0 +1,169 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { isAlive } from '../cli/process-launcher.js';
+
+const run = promisify(execFile);
+
+/** The peers' script that builds the shaped network; the BitTorrent baseline builds its own with the same script. */
+export const NETNS_CLUSTER = fileURLToPath(new URL('../../../shared/peers/netns-cluster.sh', import.meta.url));
+
+/** Where netns-cluster.sh keeps the state of the network a prefix names (its default SWARM_STATE). */
+const stateFile = (prefix: string) => `/run/netns-cluster-${prefix}.state`;
+
+/** Our namespace prefixes: `dd<pid>` then a letter per network, so that runs in parallel and other people's networks never meet. */
+const PREFIX_PATTERN = /^netns-cluster-(dd(\d+)[a-z])\.state$/;
+
+export interface ShapedHost {
+  readonly index: number;
+  readonly namespace: string;
+  readonly address: string;
+  /** Prefix a command with this to run it on the host. */
+  readonly wrapper: string[];
+}
+
+/** Bytes through one host's link so far, as the host sees them (its eth0). */
+export interface LinkBytes {
+  tx: number;
+  rx: number;
+}
+
+/**
+ * N hosts h0..h(N-1) in network namespaces on one bridge, every link shaped
+ * with htb to the same rate both ways: ../shared/peers/netns-cluster.sh, so
+ * that the BitTorrent baseline runs on a network built the same way. The
+ * namespaces are named from this process's pid (`dd<pid><letter><i>`, the
+ * bridge in `dd<pid><letter>-sw`): nobody else's are touched, and a run
+ * killed before its cleanup is recognised by its dead pid and removed by
+ * the next one. Nothing is created in the root namespace.
+ */
+export class ShapedNetwork {
+  private destroyed = false;
+
+  private constructor(
+    readonly prefix: string,
+    readonly hosts: readonly ShapedHost[],
+  ) {}
+
+  /** The namespace prefix for network `letter` of this process (the BitTorrent baseline gets its own). */
+  static prefixFor(letter: string): string {
+    return `dd${process.pid}${letter}`;
+  }
+
+  static async up(hostCount: number, rate: string, letter = 'h'): Promise<ShapedNetwork> {
+    removeLeftovers();
+    const prefix = ShapedNetwork.prefixFor(letter);
+    const hosts: ShapedHost[] = [];
+    for (let i = 0; i < hostCount; i++) {
+      const namespace = `${prefix}${i}`;
+      hosts.push({ index: i, namespace, address: '', wrapper: ['ip', 'netns', 'exec', namespace] });
+    }
+    const made = new ShapedNetwork(prefix, hosts);
+    track(made);
+    try {
+      await cluster(prefix, 'up', String(hostCount), rate);
+      for (const h of hosts) (h as { address: string }).address = (await cluster(prefix, 'ip', String(h.index))).trim();
+    } catch (err) {
+      await made.down();
+      throw err;
+    }
+    return made;
+  }
+
+  host(i: number): ShapedHost {
+    const h = this.hosts[i];
+    if (h === undefined) throw new Error(`no host ${i}`);
+    return h;
+  }
+
+  /**
+   * Every host's link counters at once, read on the bridge side (host i's
+   * port vh<i>: what it transmits is what host i receives). Ethernet
+   * headers included, as the shaper counts them.
+   */
+  async linkBytes(): Promise<LinkBytes[]> {
+    const { stdout } = await run('ip', ['-n', `${this.prefix}-sw`, '-s', '-j', 'link', 'show'], { maxBuffer: 1 << 24 });
+    const links = JSON.parse(stdout) as { ifname: string; stats64?: { rx: { bytes: number }; tx: { bytes: number } } }[];
+    return this.hosts.map((h) => {
+      const port = links.find((l) => l.ifname === `vh${h.index}`);
+      if (port?.stats64 === undefined) throw new Error(`no counters for the bridge port of host ${h.index}`);
+      return { tx: port.stats64.rx.bytes, rx: port.stats64.tx.bytes };
+    });
+  }
+
+  /** Ends whatever still runs in the namespaces (by PID, in netns-cluster.sh) and removes them; safe to call twice. */
+  async down(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    untrack(this);
+    await cluster(this.prefix, 'down').catch((err: unknown) => console.error(`cleanup: ${String(err)}`));
+  }
+
+  downSync(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    untrack(this);
+    clusterSync(this.prefix);
+  }
+}
+
+/** Runs netns-cluster.sh for our prefix; its state file is the default one for that prefix, so `down` finds it. */
+async function cluster(prefix: string, ...args: string[]): Promise<string> {
+  try {
+    const { stdout } = await run('bash', [NETNS_CLUSTER, ...args], { env: { ...process.env, SWARM_PREFIX: prefix, SWARM_STATE: stateFile(prefix) } });
+    return stdout;
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr?.trim();
+    throw new Error(`netns-cluster.sh ${args.join(' ')} (prefix ${prefix}) failed: ${stderr || (err as Error).message}`, { cause: err });
+  }
+}
+
+function clusterSync(prefix: string): void {
+  try {
+    execFileSync('bash', [NETNS_CLUSTER, 'down'], { stdio: 'ignore', env: { ...process.env, SWARM_PREFIX: prefix, SWARM_STATE: stateFile(prefix) } });
+  } catch {
+    // Best effort while exiting: the next run removes what is left (its pid is dead by then).
+  }
+}
+
+/** Removes the network of a prefix we own (e.g. the BitTorrent baseline's, if its script was killed before its own cleanup). */
+export function removeNetwork(prefix: string): void {
+  if (existsSync(stateFile(prefix))) clusterSync(prefix);
+}
+
+/** Networks of our naming whose process is gone: a run killed before its cleanup. */
+function removeLeftovers(): void {
+  for (const name of readdirSync('/run')) {
+    const m = PREFIX_PATTERN.exec(name);
+    if (m !== null && !isAlive(Number(m[2]))) clusterSync(m[1]!);
+  }
+}
+
+const live = new Set<ShapedNetwork>();
+// A crashed or interrupted run must not leave namespaces, and the servers in them, behind.
+process.on('exit', () => {
+  for (const network of [...live]) network.downSync();
+});
+
+/** Ctrl-C or SIGTERM would end the process without 'exit': while a network is up, leave through it, so the line above runs. */
+function onSignal(signal: NodeJS.Signals): void {
+  process.exitCode = signal === 'SIGINT' ? 130 : 143;
+  process.exit();
+}
+
+function track(network: ShapedNetwork): void {
+  live.add(network);
+  if (live.size === 1) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+}
+
+function untrack(network: ShapedNetwork): void {
+  live.delete(network);
+  if (live.size === 0) {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
