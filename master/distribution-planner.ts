@@ -1,0 +1,456 @@
+import { assert } from '../common/assert.js';
+import type { ChunkHandle, ChunkVersion, ServerId } from '../common/ids.js';
+import { layoutTree } from './distribution-layout.js';
+import { DistributionRoster, type DistributionMember } from './distribution-roster.js';
+import { ChunkTree, HELD, NO_SLOT, WANTING } from './distribution-tree.js';
+
+export type { DistributionMember } from './distribution-roster.js';
+
+export interface PlannedTask {
+  node: ServerId;
+  handle: ChunkHandle;
+  version: ChunkVersion;
+  /**
+   * Parent first (a holder, or a member receiving it: cut-through); then its
+   * own parent when the parent is still receiving (cut-through too: where the
+   * planner would move the node if the parent died, so a failover does not
+   * fall on the origin); then up to `fallbacks` whole holders.
+   */
+  sources: ServerId[];
+  order: number;
+}
+
+export interface DistributionPlannerOptions {
+  /** Children per interior node per chunk, and the number of stripes. */
+  fanout: number;
+  /** Whole holders listed after the parent (and grandparent) in each task. */
+  fallbacks: number;
+  random: () => number;
+}
+
+/** Candidates drawn at random when a node needs one parent outside a plan: O(1) per pick. */
+const PICK_SAMPLES = 4;
+const EMPTY: ReadonlySet<ServerId> = new Set();
+
+/**
+ * Decides, for every chunk of a file with replication `all` at its current
+ * version, which member fetches it from which source (DESIGN.md §6). Pure and
+ * synchronous: the distribution manager feeds it what heartbeats and the
+ * chunk table say and sends `takeChanges()` to the nodes, whose agents fetch
+ * by themselves (cut-through: a parent streams to its children as it
+ * receives).
+ *
+ * When a chunk version appears, every member lacking it gets its place in one
+ * low-depth tree at once (`distribution-layout.ts`): interior nodes from the
+ * chunk's stripe, so each member's uplink carries about one file in total;
+ * one root, hung off the least loaded origin, so the origin sends each chunk
+ * about once. After that, work is proportional to what changed: a completion
+ * detaches one node (O(1)); a death hands its children to its parent, or to
+ * a holder (O(chunks + children)); a join attaches the newcomer in each chunk
+ * to a sampled holder or receiver with room, nearest first (O(chunks)); a
+ * new version re-plans that chunk (O(members)). Nothing scans members x
+ * chunks.
+ */
+export class DistributionPlanner {
+  private readonly fanout: number;
+  private readonly fallbacks: number;
+  private readonly random: () => number;
+  private readonly roster: DistributionRoster;
+  private readonly chunks = new Map<ChunkHandle, ChunkTree>();
+  private readonly dirtyChunks = new Set<ChunkTree>();
+  private readonly cancels = new Map<ServerId, Set<ChunkHandle>>();
+  /** Per slot: chunks held and wanted (members only), children over all chunks. */
+  private readonly heldCount: number[] = [];
+  private readonly wantedCount: number[] = [];
+  private readonly load: number[] = [];
+  private outstanding = 0;
+  private work = 0;
+
+  constructor(options: DistributionPlannerOptions) {
+    assert(Number.isInteger(options.fanout) && options.fanout >= 1, `fanout must be a positive integer, got ${options.fanout}`);
+    assert(Number.isInteger(options.fallbacks) && options.fallbacks >= 0, `fallbacks must be a non-negative integer, got ${options.fallbacks}`);
+    this.fanout = options.fanout;
+    this.fallbacks = options.fallbacks;
+    this.random = options.random;
+    this.roster = new DistributionRoster(options.fanout);
+  }
+
+  /** A member that joined or came back: it needs every chunk it does not hold. Idempotent. */
+  addMember(member: DistributionMember): void {
+    const known = this.roster.slotOf(member.id);
+    if (known !== undefined && this.roster.member[known]) return;
+    const slot = this.slot(member.id);
+    this.roster.join(slot, member);
+    for (const tree of this.chunks.values()) {
+      this.work++;
+      tree.reserve(this.roster.capacity);
+      if (tree.state[slot] === HELD) {
+        this.heldCount[slot]!++;
+        tree.memberHolders.add(member.id);
+      } else {
+        this.want(tree, slot);
+        this.attachAnywhere(tree, slot);
+      }
+    }
+  }
+
+  /** Dead, or no longer active: forget it; its children get new parents (tasks re-issued). */
+  removeMember(id: ServerId): void {
+    const slot = this.roster.slotOf(id);
+    if (slot === undefined) return;
+    for (const tree of this.chunks.values()) {
+      this.work++;
+      tree.reserve(this.roster.capacity);
+      const state = tree.state[slot];
+      if (state === WANTING || state === HELD) this.rehome(tree, slot);
+      if (state === WANTING) this.outstanding--;
+      tree.setAbsent(slot, id);
+    }
+    this.cancels.delete(id);
+    this.heldCount[slot] = 0;
+    this.wantedCount[slot] = 0;
+    assert(this.load[slot] === 0, `a removed slot still has ${this.load[slot]} children`);
+    this.roster.release(slot);
+  }
+
+  /**
+   * `handle` at `version` must reach every member; `holders` have it whole at that version now; `order` is its
+   * position in the file. A newer version replaces the older plan: every member not holding it needs it again.
+   * Same version again: only adds holders. An older version is ignored.
+   */
+  setChunk(handle: ChunkHandle, version: ChunkVersion, order: number, holders: Iterable<ServerId>): void {
+    let tree = this.chunks.get(handle);
+    if (tree !== undefined && version < tree.version) return;
+    if (tree !== undefined && version === tree.version) {
+      for (const id of holders) this.markHeld(tree, this.slot(id), true);
+      this.feedSourceless(tree);
+      return;
+    }
+    if (tree === undefined) {
+      tree = new ChunkTree(handle, version, order, this.roster.capacity, this.load);
+      this.chunks.set(handle, tree);
+    } else {
+      this.forgetCounts(tree);
+      this.work += tree.state.length;
+      tree.clear(version, order);
+    }
+    for (const id of holders) this.markHeld(tree, this.slot(id), true);
+    this.plan(tree);
+  }
+
+  /** The chunk left the distribution tier (file deleted, replication lowered): forget it; members need nothing more of it (the manager sends cancels). */
+  removeChunk(handle: ChunkHandle): void {
+    const tree = this.chunks.get(handle);
+    if (tree === undefined) return;
+    for (const slot of tree.wantingSlots) {
+      const id = this.roster.ids[slot]!;
+      if (!this.roster.member[slot]) continue;
+      let set = this.cancels.get(id);
+      if (set === undefined) {
+        set = new Set();
+        this.cancels.set(id, set);
+      }
+      set.add(handle);
+    }
+    this.forgetCounts(tree);
+    tree.clear(tree.version, tree.order);
+    this.chunks.delete(handle);
+    this.dirtyChunks.delete(tree);
+  }
+
+  /** `node` holds `handle` whole at `version` or newer. */
+  held(node: ServerId, handle: ChunkHandle, version: ChunkVersion): void {
+    const tree = this.chunks.get(handle);
+    if (tree === undefined || version < tree.version) return;
+    this.markHeld(tree, this.slot(node), false);
+    this.feedSourceless(tree);
+  }
+
+  /** `node` lost its replica (deleted, corrupt): it needs it again. */
+  lost(node: ServerId, handle: ChunkHandle): void {
+    const tree = this.chunks.get(handle);
+    const slot = this.roster.slotOf(node);
+    if (tree === undefined || slot === undefined) return;
+    tree.reserve(this.roster.capacity);
+    if (tree.state[slot] !== HELD) return;
+    if (!this.roster.member[slot]) {
+      this.rehome(tree, slot);
+      tree.setAbsent(slot);
+      return;
+    }
+    this.heldCount[slot]!--;
+    this.want(tree, slot);
+    this.attachAnywhere(tree, slot);
+  }
+
+  /** `node` reported that no source could provide `handle` at `version`: give it new sources (a whole holder as parent). */
+  failed(node: ServerId, handle: ChunkHandle, version: ChunkVersion): void {
+    const tree = this.chunks.get(handle);
+    const slot = this.roster.slotOf(node);
+    if (tree === undefined || slot === undefined || version !== tree.version) return;
+    tree.reserve(this.roster.capacity);
+    if (tree.state[slot] !== WANTING || !this.roster.member[slot]) return;
+    const parent = this.pick(tree, slot, true, tree.parent[slot]!);
+    if (parent !== NO_SLOT) tree.attach(slot, parent);
+    // Re-issued even with the same sources: the node waits for a task before trying again.
+    if (tree.parent[slot] !== NO_SLOT) this.markDirty(tree, slot);
+  }
+
+  /** Tasks created or changed since the last call, by node (what to send now). Cancels are the handles a member had a task for and must drop. */
+  takeChanges(): { tasks: Map<ServerId, PlannedTask[]>; cancels: Map<ServerId, ChunkHandle[]> } {
+    const tasks = new Map<ServerId, PlannedTask[]>();
+    for (const tree of this.dirtyChunks) {
+      for (const slot of tree.takeDirty()) {
+        this.work++;
+        const parent = tree.parent[slot]!;
+        if (tree.state[slot] !== WANTING || !this.roster.member[slot] || parent === NO_SLOT) continue;
+        const node = this.roster.ids[slot]!;
+        let list = tasks.get(node);
+        if (list === undefined) {
+          list = [];
+          tasks.set(node, list);
+        }
+        list.push({ node, handle: tree.handle, version: tree.version, sources: this.sourcesOf(tree, slot, parent), order: tree.order });
+      }
+    }
+    this.dirtyChunks.clear();
+    const cancels = new Map<ServerId, ChunkHandle[]>();
+    for (const [node, handles] of this.cancels) {
+      const replaced = new Set((tasks.get(node) ?? []).map((t) => t.handle));
+      const dropped = [...handles].filter((h) => !replaced.has(h));
+      if (dropped.length > 0) cancels.set(node, dropped);
+    }
+    this.cancels.clear();
+    return { tasks, cancels };
+  }
+
+  /** For status: members holding the chunk whole at its current version. */
+  holders(handle: ChunkHandle): ReadonlySet<ServerId> {
+    return this.chunks.get(handle)?.memberHolders ?? EMPTY;
+  }
+
+  /** For status: chunks `node` holds whole at their current version, and chunks it is still to get. */
+  progressOf(node: ServerId): { held: number; wanted: number } | undefined {
+    const slot = this.roster.slotOf(node);
+    if (slot === undefined || !this.roster.member[slot]) return undefined;
+    return { held: this.heldCount[slot]!, wanted: this.wantedCount[slot]! };
+  }
+
+  members(): Iterable<DistributionMember> {
+    return this.roster.memberList();
+  }
+
+  stats(): { members: number; chunks: number; tasksOutstanding: number } {
+    return { members: this.roster.members, chunks: this.chunks.size, tasksOutstanding: this.outstanding };
+  }
+
+  /**
+   * Elementary steps done so far (a member visited, a child moved, a
+   * candidate weighed, a task built): a clock-free measure of each call's
+   * cost, for tests and the simulation.
+   */
+  workDone(): number {
+    return this.work;
+  }
+
+  /** The slot of a server, made (as a non-member) if new, with its per-slot counters. */
+  private slot(id: ServerId): number {
+    const before = this.roster.capacity;
+    const slot = this.roster.ensure(id);
+    if (slot >= before || this.load[slot] === undefined) {
+      this.heldCount[slot] = 0;
+      this.wantedCount[slot] = 0;
+      this.load[slot] = 0;
+    }
+    return slot;
+  }
+
+  /** Lays out the tree of a chunk version over every member that lacks it. O(members). */
+  private plan(tree: ChunkTree): void {
+    tree.reserve(this.roster.capacity);
+    const slots: number[] = [];
+    this.roster.forEachInLocalityOrder(this.random, (slot) => {
+      this.work++;
+      if (tree.state[slot] !== HELD) slots.push(slot);
+    });
+    for (const slot of slots) if (tree.state[slot] !== WANTING) this.want(tree, slot);
+    if (tree.holderSlots.length === 0) {
+      // Nothing to hang the tree on: every member waits, and the first holder to appear gets the plan.
+      for (const slot of slots) tree.sourceless.add(slot);
+      return;
+    }
+    const stripe = tree.order % this.fanout;
+    const parentOf = layoutTree({
+      slots,
+      inStripe: (slot) => this.roster.stripeOf[slot] === stripe,
+      fanout: this.fanout,
+      random: this.random,
+      rackOf: this.roster.rackOf,
+      zoneOf: this.roster.zoneOf,
+    });
+    this.work += slots.length;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
+      const parent = parentOf[i]!;
+      if (parent >= 0) {
+        tree.attach(slot, slots[parent]!);
+        this.markDirty(tree, slot);
+      } else {
+        this.attachRoot(tree, slot);
+      }
+    }
+  }
+
+  /** A tree's root hangs off the origin (a holder the chunk was set with) that carries the fewest children. */
+  private attachRoot(tree: ChunkTree, slot: number): void {
+    let best = NO_SLOT;
+    for (const origin of tree.origins) {
+      this.work++;
+      if (best === NO_SLOT || this.load[origin]! < this.load[best]! || (this.load[origin] === this.load[best] && this.roster.nearness(slot, origin) < this.roster.nearness(slot, best))) best = origin;
+    }
+    if (best === NO_SLOT) best = this.pick(tree, slot, true, NO_SLOT);
+    this.attachOrWait(tree, slot, best);
+  }
+
+  /** A node that needs the chunk outside a plan (join, loss): a sampled holder or receiver with room, nearest first. */
+  private attachAnywhere(tree: ChunkTree, slot: number): void {
+    this.attachOrWait(tree, slot, this.pick(tree, slot, false, NO_SLOT));
+  }
+
+  private attachOrWait(tree: ChunkTree, slot: number, parent: number): void {
+    if (parent === NO_SLOT) {
+      tree.detach(slot);
+      tree.sourceless.add(slot);
+      return;
+    }
+    tree.attach(slot, parent);
+    this.markDirty(tree, slot);
+  }
+
+  /**
+   * `slot` leaves the chunk's tree (dead, or a holder that lost it): its
+   * children go to its own parent when it has one (a live node ahead of
+   * them), else to a holder; with no holder at all they wait, sourceless.
+   */
+  private rehome(tree: ChunkTree, slot: number): void {
+    const grandparent = tree.state[slot] === WANTING ? tree.parent[slot]! : NO_SLOT;
+    for (const child of tree.children(slot)) {
+      this.work++;
+      tree.detach(child);
+      const parent = grandparent !== NO_SLOT ? grandparent : this.pick(tree, child, true, slot);
+      this.attachOrWait(tree, child, parent);
+    }
+  }
+
+  /** When a holder appears, receivers that had no source get one; a chunk that had none at all gets its plan. */
+  private feedSourceless(tree: ChunkTree): void {
+    if (tree.sourceless.size === 0 || tree.holderSlots.length === 0) return;
+    if (tree.sourceless.size === tree.wantingSlots.length && tree.sourceless.size > this.fanout) {
+      tree.sourceless.clear();
+      this.plan(tree);
+      return;
+    }
+    for (const slot of [...tree.sourceless]) {
+      this.work++;
+      const parent = this.pick(tree, slot, true, NO_SLOT);
+      if (parent !== NO_SLOT) this.attachOrWait(tree, slot, parent);
+    }
+  }
+
+  /**
+   * A parent for `slot` from a few random holders (and receivers, unless
+   * `holdersOnly`), never `slot`, `excluded` or a receiver below `slot`.
+   * Preference: one with room (fewer than fanout children of this chunk)
+   * and not an origin, then nearest, then a holder over a receiver, then the
+   * least loaded overall.
+   */
+  private pick(tree: ChunkTree, slot: number, holdersOnly: boolean, excluded: number): number {
+    let best = NO_SLOT;
+    let bestScore = Infinity;
+    const consider = (candidate: number) => {
+      this.work++;
+      if (candidate === slot || candidate === excluded) return;
+      const receiving = tree.state[candidate] === WANTING;
+      if (receiving && tree.childCount[slot]! > 0 && tree.isBelow(candidate, slot)) return;
+      const crowded = tree.childCount[candidate]! >= this.fanout || tree.origins.has(candidate) ? 1 : 0;
+      const score = ((crowded * 3 + this.roster.nearness(slot, candidate)) * 2 + (receiving ? 1 : 0)) * 1e9 + this.load[candidate]!;
+      if (score < bestScore) {
+        bestScore = score;
+        best = candidate;
+      }
+    };
+    this.sample(tree.holderSlots, consider);
+    if (!holdersOnly) this.sample(tree.wantingSlots, consider);
+    return best;
+  }
+
+  /** Visits every entry of a short list, or PICK_SAMPLES random ones of a long one. */
+  private sample(list: readonly number[], visit: (slot: number) => void): void {
+    if (list.length <= PICK_SAMPLES) {
+      for (const slot of list) visit(slot);
+      return;
+    }
+    for (let i = 0; i < PICK_SAMPLES; i++) visit(list[Math.floor(this.random() * list.length)]!);
+  }
+
+  /** Parent, grandparent while the parent is receiving, then whole holders: nearest, origins last. */
+  private sourcesOf(tree: ChunkTree, slot: number, parent: number): ServerId[] {
+    const chosen = [parent];
+    const grandparent = tree.state[parent] === WANTING ? tree.parent[parent]! : NO_SLOT;
+    if (grandparent !== NO_SLOT) chosen.push(grandparent);
+    if (this.fallbacks > 0) {
+      const candidates = new Map<number, number>();
+      const consider = (holder: number) => {
+        this.work++;
+        if (holder === slot || chosen.includes(holder)) return;
+        candidates.set(holder, this.roster.nearness(slot, holder) + (tree.origins.has(holder) ? 3 : 0));
+      };
+      const list = tree.holderSlots;
+      if (list.length <= PICK_SAMPLES * this.fallbacks) for (const holder of list) consider(holder);
+      else for (let i = 0; i < PICK_SAMPLES * this.fallbacks; i++) consider(list[Math.floor(this.random() * list.length)]!);
+      const ranked = [...candidates].sort((a, b) => a[1] - b[1] || a[0] - b[0]);
+      for (const [holder] of ranked.slice(0, this.fallbacks)) chosen.push(holder);
+    }
+    return chosen.map((s) => this.roster.ids[s]!);
+  }
+
+  private want(tree: ChunkTree, slot: number): void {
+    tree.setWanting(slot, this.roster.ids[slot]);
+    this.wantedCount[slot]!++;
+    this.outstanding++;
+  }
+
+  /** `slot` holds the chunk whole: off its parent, children kept (they now stream from a whole copy). */
+  private markHeld(tree: ChunkTree, slot: number, origin: boolean): void {
+    tree.reserve(this.roster.capacity);
+    const state = tree.state[slot];
+    const member = this.roster.member[slot]!;
+    if (state !== HELD) {
+      if (state === WANTING) {
+        this.wantedCount[slot]!--;
+        this.outstanding--;
+      }
+      tree.setHeld(slot, member ? this.roster.ids[slot] : undefined);
+      if (member) this.heldCount[slot]!++;
+    }
+    if (origin) tree.origins.add(slot);
+  }
+
+  /** Takes a chunk's held and wanted counts off its members' totals (before it is cleared or dropped). */
+  private forgetCounts(tree: ChunkTree): void {
+    for (const slot of tree.holderSlots) {
+      this.work++;
+      if (this.roster.member[slot]) this.heldCount[slot]!--;
+    }
+    for (const slot of tree.wantingSlots) {
+      this.work++;
+      this.wantedCount[slot]!--;
+      this.outstanding--;
+    }
+  }
+
+  private markDirty(tree: ChunkTree, slot: number): void {
+    tree.markDirty(slot);
+    this.dirtyChunks.add(tree);
+  }
+}

@@ -1,0 +1,176 @@
+import { assert } from '../common/assert.js';
+import type { ServerId } from '../common/ids.js';
+
+export interface DistributionMember {
+  id: ServerId;
+  zone: string;
+  rack: string;
+}
+
+/** How near two servers are: same rack, same zone, or neither. Lower is nearer. */
+export type Nearness = 0 | 1 | 2;
+
+/**
+ * The servers the distribution planner knows, each under a small integer
+ * slot so that per-chunk state can live in typed arrays: members (they
+ * receive every chunk) and holders that are not members (durable replicas on
+ * servers outside the tier). Members are also indexed by zone and rack, so a
+ * plan can walk them in locality order without sorting, and each member has
+ * a stripe: the chunks whose order is congruent to it (mod fanout) are the
+ * ones whose trees it is interior in. Stripes are dealt per rack, so that
+ * every rack has interior nodes of every stripe and leaves find parents at
+ * home.
+ */
+export class DistributionRoster {
+  private readonly slots = new Map<ServerId, number>();
+  private readonly free: number[] = [];
+  readonly ids: (ServerId | undefined)[] = [];
+  readonly rackOf: number[] = [];
+  readonly zoneOf: number[] = [];
+  readonly stripeOf: number[] = [];
+  readonly member: boolean[] = [];
+  /** Position in its rack's list, for O(1) removal. */
+  private readonly rackPos: number[] = [];
+  private readonly memberInfo: (DistributionMember | undefined)[] = [];
+  private readonly rackIds = new Map<string, number>();
+  private readonly zoneIds = new Map<string, number>();
+  /** Per rack: member slots; its zone; members per stripe. */
+  private readonly rackMembers: number[][] = [];
+  private readonly rackZone: number[] = [];
+  private readonly rackStripes: number[][] = [];
+  /** Per zone: its racks. */
+  private readonly zoneRacks: number[][] = [];
+  private readonly stripeTotals: number[];
+  private memberCount = 0;
+
+  constructor(readonly stripes: number) {
+    assert(Number.isInteger(stripes) && stripes >= 1, `stripes must be a positive integer, got ${stripes}`);
+    this.stripeTotals = new Array<number>(stripes).fill(0);
+  }
+
+  /** Slots ever handed out (live or free): the size per-slot arrays need. */
+  get capacity(): number {
+    return this.ids.length;
+  }
+
+  get members(): number {
+    return this.memberCount;
+  }
+
+  slotOf(id: ServerId): number | undefined {
+    return this.slots.get(id);
+  }
+
+  /** The slot of a server, made (as a non-member) if new. */
+  ensure(id: ServerId): number {
+    const known = this.slots.get(id);
+    if (known !== undefined) return known;
+    const slot = this.free.pop() ?? this.ids.length;
+    this.slots.set(id, slot);
+    this.ids[slot] = id;
+    this.member[slot] = false;
+    this.rackOf[slot] = -1;
+    this.zoneOf[slot] = -1;
+    this.stripeOf[slot] = -1;
+    this.rackPos[slot] = -1;
+    this.memberInfo[slot] = undefined;
+    return slot;
+  }
+
+  /** Makes `slot` a member in its zone and rack, dealing it the stripe its rack has least of. */
+  join(slot: number, info: DistributionMember): void {
+    assert(!this.member[slot], `slot ${slot} is already a member`);
+    const zone = this.intern(this.zoneIds, info.zone, () => this.zoneRacks.push([]));
+    const rackKey = `${info.zone}\u0000${info.rack}`;
+    const rack = this.intern(this.rackIds, rackKey, () => {
+      this.rackMembers.push([]);
+      this.rackZone.push(zone);
+      this.rackStripes.push(new Array<number>(this.stripes).fill(0));
+      this.zoneRacks[zone]!.push(this.rackMembers.length - 1);
+    });
+    const counts = this.rackStripes[rack]!;
+    let stripe = 0;
+    for (let s = 1; s < this.stripes; s++) {
+      if (counts[s]! < counts[stripe]! || (counts[s] === counts[stripe] && this.stripeTotals[s]! < this.stripeTotals[stripe]!)) stripe = s;
+    }
+    counts[stripe]!++;
+    this.stripeTotals[stripe]!++;
+    this.member[slot] = true;
+    this.memberInfo[slot] = { id: info.id, zone: info.zone, rack: info.rack };
+    this.rackOf[slot] = rack;
+    this.zoneOf[slot] = zone;
+    this.stripeOf[slot] = stripe;
+    const list = this.rackMembers[rack]!;
+    this.rackPos[slot] = list.length;
+    list.push(slot);
+    this.memberCount++;
+  }
+
+  /** Forgets the server entirely; its slot may be reused. */
+  release(slot: number): void {
+    const id = this.ids[slot];
+    assert(id !== undefined, `slot ${slot} is not in use`);
+    if (this.member[slot]) {
+      const rack = this.rackOf[slot]!;
+      const list = this.rackMembers[rack]!;
+      const at = this.rackPos[slot]!;
+      const last = list.pop()!;
+      if (last !== slot) {
+        list[at] = last;
+        this.rackPos[last] = at;
+      }
+      this.rackStripes[rack]![this.stripeOf[slot]!]!--;
+      this.stripeTotals[this.stripeOf[slot]!]!--;
+      this.memberCount--;
+    }
+    this.slots.delete(id);
+    this.ids[slot] = undefined;
+    this.member[slot] = false;
+    this.memberInfo[slot] = undefined;
+    this.free.push(slot);
+  }
+
+  info(slot: number): DistributionMember | undefined {
+    return this.memberInfo[slot];
+  }
+
+  nearness(a: number, b: number): Nearness {
+    const rack = this.rackOf[a]!;
+    if (rack >= 0 && rack === this.rackOf[b]) return 0;
+    const zone = this.zoneOf[a]!;
+    return zone >= 0 && zone === this.zoneOf[b] ? 1 : 2;
+  }
+
+  /**
+   * Every member once, racks contiguous and zones contiguous, starting at a
+   * rotation drawn from `random` at each level so that successive plans do not
+   * all start (and root) at the same place.
+   */
+  forEachInLocalityOrder(random: () => number, visit: (slot: number) => void): void {
+    const zones = this.zoneRacks.length;
+    const z0 = Math.floor(random() * zones);
+    for (let zi = 0; zi < zones; zi++) {
+      const racks = this.zoneRacks[(z0 + zi) % zones]!;
+      const r0 = Math.floor(random() * racks.length);
+      for (let ri = 0; ri < racks.length; ri++) {
+        const list = this.rackMembers[racks[(r0 + ri) % racks.length]!]!;
+        const m0 = Math.floor(random() * list.length);
+        for (let mi = 0; mi < list.length; mi++) visit(list[(m0 + mi) % list.length]!);
+      }
+    }
+  }
+
+  *memberList(): Iterable<DistributionMember> {
+    for (const list of this.rackMembers) for (const slot of list) yield this.memberInfo[slot]!;
+  }
+
+  private intern(table: Map<string, number>, key: string, onNew: () => void): number {
+    let id = table.get(key);
+    if (id === undefined) {
+      id = table.size;
+      table.set(key, id);
+      onNew();
+    }
+    return id;
+  }
+}
