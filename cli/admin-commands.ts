@@ -14,6 +14,7 @@ import { findMasters } from './cluster-address.js';
 import type { Output } from './output.js';
 import { formatBytes } from './size.js';
 import { waitWithProgress } from './wait-progress.js';
+import { distributionJson, formatDistribution, isComplete } from './distribute-format.js';
 
 /** `dfs admin fsck` exits with this when some chunk has nothing readable (missing, or no usable replica). */
 export const EXIT_DATA_AT_RISK = 3;
@@ -131,7 +132,33 @@ function addReplicaCommands(
           return;
         }
         const totals = await waitForGoal(client, path, json());
-        output.result({ ...summary, summary: totals }, () => `replication of ${changed} file${changed === 1 ? '' : 's'} set to ${replication}; ${totals.healthy}/${totals.chunks} chunks at their goal`);
+        const everywhere = replication === 'all' && (await client.stat(path)).kind === 'file' ? await waitForDistribution(client, path, json()) : undefined;
+        output.result(
+          { ...summary, summary: totals, ...(everywhere ? { distribution: distributionJson(everywhere) } : {}) },
+          () =>
+            `replication of ${changed} file${changed === 1 ? '' : 's'} set to ${replication}; ${totals.healthy}/${totals.chunks} chunks at their goal` +
+            (everywhere ? `; on ${everywhere.nodesComplete}/${everywhere.nodes} nodes` : ''),
+        );
+      });
+    });
+
+  const distribute = admin.command('distribute').description('files with replication "all": how far they have got to every node');
+  command(distribute, 'status', 'nodes complete, per-node progress (least complete first), bytes sent by the origin, rate and ETA')
+    .argument('<path>', 'a file')
+    .option('--watch', 'redraw a progress bar until every node holds the file', false)
+    .option('--nodes <n>', 'per-node rows shown, least complete first', '20')
+    .action(async (rawPath: string, opts: CommonOptions & { watch: boolean; nodes: string }) => {
+      const path = normalizeUserPath(rawPath);
+      const rows = Number(opts.nodes);
+      if (!Number.isInteger(rows) || rows < 0 || rows > LIMITS.distributionStatusRowsMax) {
+        throw new DfsError('INVALID_ARGUMENT', `--nodes ${JSON.stringify(opts.nodes)} must be 0 to ${LIMITS.distributionStatusRowsMax}`);
+      }
+      await withClient(opts, async (client) => {
+        if (opts.watch) await waitForDistribution(client, path, json());
+        // 0 rows would ask for the master's default: ask for one and drop it.
+        const status = await client.distributionStatus(path, Math.max(rows, 1));
+        const shown = { ...status, nodeStatus: status.nodeStatus.slice(0, rows) };
+        output.result(distributionJson(shown), () => formatDistribution(shown));
       });
     });
 
@@ -270,6 +297,22 @@ async function waitForGoal(client: DfsClient, path: string, quiet: boolean): Pro
     };
   }, quiet);
   return totals;
+}
+
+/** Waits until every node that should hold the file at `path` holds all of it, with a bar of bytes done. */
+async function waitForDistribution(client: DfsClient, path: string, quiet: boolean) {
+  let last = await client.distributionStatus(path, 1);
+  if (!last.replicateAll) throw new DfsError('INVALID_ARGUMENT', `${path} does not have replication all: see dfs admin setrep all`);
+  await waitWithProgress(async () => {
+    last = await client.distributionStatus(path, 1);
+    return {
+      done: isComplete(last),
+      value: Number(last.bytesDone),
+      total: Number(last.bytesWanted),
+      detail: `bytes on ${last.nodesComplete}/${last.nodes} nodes complete`,
+    };
+  }, quiet);
+  return last;
 }
 
 function statusJson(s: RaftStatusResponse__Output) {

@@ -11,7 +11,7 @@ import { DfsError } from '../common/errors.js';
 const MASTER_KEYS = [
   'host', 'port', 'httpPort', 'advertiseAddress', 'dataDir', 'raftId', 'peers', 'join', 'raftTickMs', 'raftElectionTicks', 'chunkSize', 'replication', 'leaseDurationMs', 'heartbeatIntervalMs',
   'chunkserverTimeoutMs', 'trashRetentionMs', 'sessionRetentionMs', 'replicationIntervalMs', 'gcIntervalMs',
-  'snapshotEveryEntries', 'highWaterMark', 'balancerEnabled', 'balancerThresholdPct', 'balancerMaxConcurrent', 'logLevel', 'readyFile',
+  'snapshotEveryEntries', 'highWaterMark', 'balancerEnabled', 'balancerThresholdPct', 'balancerMaxConcurrent', 'distributionFanout', 'hotChunkReadsPerS', 'hotChunkReplicasMax', 'logLevel', 'readyFile',
 ] as const;
 
 const CHUNKSERVER_KEYS = [
@@ -62,6 +62,9 @@ export function loadMasterConfig(flags: FlagValues & { config?: string }, env: N
       balancerEnabled: s.boolean('balancerEnabled') ?? d.balancerEnabled,
       balancerThresholdPct: s.number('balancerThresholdPct') ?? d.balancerThresholdPct,
       balancerMaxConcurrent: s.integer('balancerMaxConcurrent') ?? d.balancerMaxConcurrent,
+      distributionFanout: s.integer('distributionFanout') ?? d.distributionFanout,
+      hotChunkReadsPerS: s.number('hotChunkReadsPerS') ?? d.hotChunkReadsPerS,
+      hotChunkReplicasMax: s.integer('hotChunkReplicasMax') ?? d.hotChunkReplicasMax,
       logLevel: s.logLevel() ?? d.logLevel,
       readyFile: s.string('readyFile'),
     },
@@ -161,7 +164,10 @@ export function addProcessCommands(program: Command, env: NodeJS.ProcessEnv): vo
       .option('--high-water-mark <fraction>', 'no chunkserver is filled above this fraction of its capacity (default 0.9)')
       .option('--balancer-enabled', 'rebalance in the background (default off)')
       .option('--balancer-threshold-pct <pct>', 'the background balancer moves replicas once a server is this many points from the mean use (default 10)')
-      .option('--balancer-max-concurrent <n>', 'moves the background balancer runs at once (default 1)'),
+      .option('--balancer-max-concurrent <n>', 'moves the background balancer runs at once (default 1)')
+      .option('--hot-chunk-reads-per-s <n>', 'read calls per second on a chunk that earn it one more replica; 0 turns hot-chunk replication off (default 200)')
+      .option('--hot-chunk-replicas-max <n>', 'most replicas read heat alone may give a chunk (default 10)')
+      .option('--distribution-fanout <n>', 'children per node in the trees that spread files with replication "all" (default 2)'),
   ).action(async (opts: FlagValues & { config?: string }) => {
     const config = loadMasterConfig(opts, env);
     const logger = createLogger('master', config.logLevel);

@@ -429,6 +429,11 @@ export class DfsClient {
     return this.master.callAdmin('Fsck', { path, cursor, maxItems });
   }
 
+  /** How far the file at `path` has got to every node (replication `all`); `maxNodes` per-node rows, least complete first. */
+  async distributionStatus(path: string, maxNodes = 0) {
+    return this.master.callAdmin('DistributionStatus', { path, maxNodes });
+  }
+
   /** Decommission a chunkserver (by id or address), put it in or out of maintenance, or make it active again. */
   async setNodeState(node: string, state: 'active' | 'decommissioning' | 'maintenance') {
     const wire = { active: 'NODE_ADMIN_STATE_ACTIVE', decommissioning: 'NODE_ADMIN_STATE_DECOMMISSIONING', maintenance: 'NODE_ADMIN_STATE_MAINTENANCE' } as const;

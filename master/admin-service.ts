@@ -8,6 +8,7 @@ import type { AdminHandlers } from '../proto/generated/dfs/master/Admin.js';
 import { leaderClusterView } from './cluster-view-source.js';
 import type { MasterContext } from './master-context.js';
 import { fsckPage } from './fsck.js';
+import { DISTRIBUTION_ROWS_DEFAULT, distributionStatus } from './distribution-status.js';
 import { rebalancePlanToWire, rebalanceStatusToWire } from './movement-wire.js';
 import { allNodes, nodeStatus, resolveNode, setNodeState } from './node-admin.js';
 import { nodeStateFromWire } from './node-states.js';
@@ -22,8 +23,12 @@ const MAX_CONCURRENT_MOVES = 64;
 export function adminHandlers(ctx: MasterContext): AdminHandlers {
   const onInternal = (err: unknown) => ctx.logger.error({ err }, 'internal error in an admin handler');
   return {
-    DistributionStatus: unary(async () => {
-      throw new DfsError('UNAVAILABLE', 'distribution status is not served yet');
+    DistributionStatus: unary(async (req) => {
+      const leader = ctx.leader();
+      requirePath(req.path);
+      const rows = req.maxNodes === 0 ? DISTRIBUTION_ROWS_DEFAULT : Math.min(req.maxNodes, LIMITS.distributionStatusRowsMax);
+      await ctx.log.readBarrier();
+      return distributionStatus(ctx.state(), leader, req.path, rows, Math.floor(ctx.clock.wallUs() / 1000));
     }, onInternal),
     ListChunkservers: unary(async () => {
       const leader = ctx.leader();

@@ -96,12 +96,15 @@ function checkChunk(state: MasterStateMachine, leader: LeaderState, handle: Chun
   if (info === undefined || info.confirmedVersion === 0) return undefined;
   const goal = leader.goalOf(handle) ?? 0;
   const classes = leader.replicaClasses(handle, info.confirmedVersion);
-  const health = chunkHealth(classes, goal);
+  // A file on every node: replicas past the durable goal are its distribution tier, and older ones the bases its next version is fetched against.
+  const everywhere = state.chunkGoal(handle)?.all === true;
+  const health = chunkHealth(classes, everywhere ? Math.max(goal, classes.counted.length) : goal);
+  const stale = everywhere ? 0 : classes.stale.length;
   counts.chunks++;
   counts.corruptReplicas += classes.condemned.length;
-  counts.staleReplicas += classes.stale.length;
+  counts.staleReplicas += stale;
   counts[HEALTH[health].count]++;
-  if (health === 'healthy' && classes.condemned.length === 0 && classes.stale.length === 0) return undefined;
+  if (health === 'healthy' && classes.condemned.length === 0 && stale === 0) return undefined;
   return {
     handle: String(handle),
     version: String(info.confirmedVersion),

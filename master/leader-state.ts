@@ -2,6 +2,8 @@ import type { ChunkHandle, ChunkVersion, ServerId } from '../common/ids.js';
 import { ChunkLocations } from './chunk-locations.js';
 import { ChunkserverRegistry } from './chunkserver-registry.js';
 import { DecommissionTracker } from './decommission-tracker.js';
+import { DistributionManager } from './distribution-manager.js';
+import { HeatTracker } from './heat-tracker.js';
 import { LeaseManager } from './lease-manager.js';
 import { LeaseTable } from './lease-table.js';
 import type { MasterContext } from './master-context.js';
@@ -31,6 +33,9 @@ export class LeaderState {
   readonly grants: LeaseManager;
   readonly rebalancer: Rebalancer;
   readonly decommissions: DecommissionTracker;
+  readonly distribution: DistributionManager;
+  /** Read heat per chunk, from heartbeats: hot chunks get more replicas for a while. */
+  readonly heat: HeatTracker;
   /**
    * Copies wait until chunkservers have had time to report to this leader:
    * before that, a replica not yet reported would look lost.
@@ -49,6 +54,8 @@ export class LeaderState {
     this.grants = new LeaseManager(ctx, this);
     this.rebalancer = new Rebalancer(ctx, this);
     this.decommissions = new DecommissionTracker(ctx, this);
+    this.distribution = new DistributionManager(ctx, this);
+    this.heat = new HeatTracker({ hotReadsPerS: ctx.config.hotChunkReadsPerS, hotReplicasMax: ctx.config.hotChunkReplicasMax });
   }
 
   /** A server's admin state: replicated, so it outlives this leadership. */
@@ -74,6 +81,14 @@ export class LeaderState {
     return replicaGoal(this, this.ctx.state().chunkGoal(handle));
   }
 
+  /** What re-replication aims for: the goal, raised for a while for a chunk that is read hot (a file on every node is hot enough already). */
+  replicationGoalOf(handle: ChunkHandle): number | undefined {
+    const goal = this.ctx.state().chunkGoal(handle);
+    const base = replicaGoal(this, goal);
+    if (base === undefined || goal?.all === true) return base;
+    return this.heat.goal(handle, this.ctx.clock.nowMs(), base);
+  }
+
   /** What moves replicas, in one read: for the admin RPCs, metrics and the dashboard. */
   movementStatus(): MovementStatus {
     const stats = this.replication.stats();
@@ -97,6 +112,7 @@ export class LeaderState {
 
   /** A server's replicas are lost (it died, or left maintenance while down): forget them and copy their chunks elsewhere. */
   forgetServer(server: ServerId): void {
+    this.distribution.memberDown(server);
     for (const handle of this.locations.dropServer(server)) this.replication.mark(handle);
     this.pendingDeletes.delete(server);
   }

@@ -127,7 +127,8 @@ export class LeaseManager {
       // Never written: place it afresh (replicas that failed attempts created are empty and get collected).
       const goal = ctx.state().chunkGoal(handle);
       const live = leader.placementTargets(ctx.clock.nowMs());
-      const count = goal === undefined ? 1 : goal.all ? live.length : goal.replication;
+      // A file on every node is written by its durable tier only; the distribution tier follows.
+      const count = goal === undefined ? 1 : goal.replication;
       const chosen = choosePlacement(live, count, {
         existing: [],
         exclude: excluded,
@@ -146,6 +147,9 @@ export class LeaseManager {
     if (usable.length === 0) throw new DfsError('UNAVAILABLE', `no live replica of chunk ${handle}`);
     // The least busy primary carries the pipeline's heaviest end.
     usable.sort((a, b) => activity(a) - activity(b));
+    const goal = ctx.state().chunkGoal(handle);
+    // A file on every node: only its durable tier takes part in writes; the others get the new version by distribution.
+    if (goal?.all === true) return usable.slice(0, Math.max(1, goal.replication));
     return usable;
   }
 }

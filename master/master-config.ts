@@ -49,6 +49,12 @@ export interface MasterConfig {
   balancerThresholdPct: number;
   /** Moves the background balancer runs at once. */
   balancerMaxConcurrent: number;
+  /** Children per node in the trees that spread a file with replication `all` to every node. */
+  distributionFanout: number;
+  /** Read calls per second on a chunk (over all its replicas) that earn it one more replica; 0: no hot-chunk replication. */
+  hotChunkReadsPerS: number;
+  /** Most replicas read heat alone may give a chunk. */
+  hotChunkReplicasMax: number;
   logLevel: LogLevel;
   /** Where to write {"port":N,"address":"..."} once serving (for launchers and tests). */
   readyFile: string | undefined;
@@ -78,6 +84,9 @@ export const MASTER_DEFAULTS: Omit<MasterConfig, 'dataDir'> = {
   balancerEnabled: false,
   balancerThresholdPct: 10,
   balancerMaxConcurrent: 1,
+  distributionFanout: 2,
+  hotChunkReadsPerS: 200,
+  hotChunkReplicasMax: 10,
   logLevel: 'info',
   readyFile: undefined,
 };
@@ -116,6 +125,13 @@ export function validateMasterConfig(config: MasterConfig, whence: (fields: (key
     fail('balancerThresholdPct', `balancerThresholdPct ${config.balancerThresholdPct} must be between 0 and 100`);
   }
   if (!Number.isInteger(config.balancerMaxConcurrent) || config.balancerMaxConcurrent < 1) fail('balancerMaxConcurrent', 'balancerMaxConcurrent must be a positive integer');
+  if (!Number.isInteger(config.distributionFanout) || config.distributionFanout < 1 || config.distributionFanout > 16) {
+    fail('distributionFanout', 'distributionFanout must be an integer from 1 to 16');
+  }
+  if (!(config.hotChunkReadsPerS >= 0)) fail('hotChunkReadsPerS', 'hotChunkReadsPerS must be 0 (off) or positive');
+  if (!Number.isInteger(config.hotChunkReplicasMax) || config.hotChunkReplicasMax < 1 || config.hotChunkReplicasMax > LIMITS.replicationMax) {
+    fail('hotChunkReplicasMax', `hotChunkReplicasMax must be an integer from 1 to ${LIMITS.replicationMax}`);
+  }
   if (!(config.raftTickMs >= 1) || !(config.raftElectionTicks >= 3)) fail(['raftTickMs', 'raftElectionTicks'], 'raftTickMs must be at least 1 and raftElectionTicks at least 3');
   if (config.raftId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(config.raftId)) {
     fail('raftId', `raftId ${JSON.stringify(config.raftId)} must be 1 to 64 letters, digits, '.', '_' or '-'`);

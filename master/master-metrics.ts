@@ -39,6 +39,12 @@ export function registerMasterMetrics(registry: MetricsRegistry, from: MasterMet
   gaugeReading(registry, 'dfs_master_chunks_missing', 'Chunks with no usable replica', () => replication()?.missing ?? 0);
   gaugeReading(registry, 'dfs_master_replication_queue_chunks', 'Chunks waiting for the next re-replication round to look at them', () => replication()?.queued ?? 0);
   gaugeReading(registry, 'dfs_master_replication_copies_in_flight', 'Chunk copies ordered and not yet finished', () => replication()?.copiesInFlight ?? 0);
+  const distribution = () => leader()?.distribution.stats();
+  gaugeReading(registry, 'dfs_distribution_files', 'Files with replication all being kept on every node', () => distribution()?.files ?? 0);
+  gaugeReading(registry, 'dfs_distribution_members', 'Chunkservers the distribution tier spreads files to (live and active)', () => distribution()?.members ?? 0);
+  gaugeReading(registry, 'dfs_distribution_tasks_outstanding', 'Chunks some member still has to fetch (one per member and chunk)', () => distribution()?.tasksOutstanding ?? 0);
+  counterReading(registry, 'dfs_distribution_tasks_sent_total', 'Distribution tasks sent to chunkservers by this leader', () => distribution()?.tasksSent ?? 0);
+  counterReading(registry, 'dfs_distribution_send_failures_total', 'Distribute calls to chunkservers that failed (their tasks are sent again)', () => distribution()?.sendFailures ?? 0);
   gaugeReading(registry, 'dfs_master_leases', 'Chunk leases held (granted and not expired)', () => leader()?.leases.heldCount(from.clock.nowMs()) ?? 0);
 
   // One read of the movement status serves every gauge of a scrape: it walks the chunks of draining servers.

@@ -191,12 +191,14 @@ export class MasterNode {
         if (leader.nodeState(dead.id) === 'maintenance') {
           // Its replicas are away for a while, not lost: remembered, not re-replicated.
           ctx.logger.warn({ server: dead.id, address: dead.address }, 'chunkserver in maintenance is down');
+          leader.distribution.memberDown(dead.id);
           continue;
         }
         ctx.logger.warn({ server: dead.id, address: dead.address }, 'chunkserver is dead');
         leader.forgetServer(dead.id);
       }
       leader.replication.round();
+      leader.distribution.round();
       leader.rebalancer.tick();
     });
     this.everyWhileLeading(ctx.config.gcIntervalMs, (leader) => {
@@ -204,6 +206,7 @@ export class MasterNode {
         for (const [handle, version] of leader.locations.inventory(server.id)) judge(ctx, leader, server.id, handle, version);
       }
       if (++this.gcRounds % FULL_SCAN_EVERY_GC_ROUNDS === 1) leader.replication.markAll();
+      for (const handle of leader.heat.cool(ctx.clock.nowMs())) leader.replication.mark(handle);
       leader.decommissions.round();
       if (ctx.config.balancerEnabled) {
         leader.rebalancer.startIfUnbalanced({

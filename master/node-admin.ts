@@ -37,6 +37,8 @@ export async function setNodeState(ctx: MasterContext, leader: LeaderState, serv
   if (current !== leader) return;
   const record = leader.registry.get(server);
   if (before === 'maintenance' && record !== undefined && !record.alive) leader.forgetServer(server);
+  if (state === 'active') leader.distribution.memberUp(server);
+  else leader.distribution.memberDown(server);
   for (const handle of leader.locations.inventory(server).keys()) leader.replication.mark(handle);
 }
 

@@ -7,6 +7,7 @@ import type { LeaseExtension__Output } from '../proto/generated/dfs/master/Lease
 import type { LeaderState } from './leader-state.js';
 import type { MasterContext } from './master-context.js';
 import { usableReplicas } from './replica-views.js';
+import { LIMITS } from '../common/limits.js';
 import { requireAddress, requireId, requireInteger, requireLabel } from '../common/wire-validation.js';
 
 /**
@@ -33,6 +34,8 @@ export function registryHandlers(ctx: MasterContext): RegistryHandlers {
       leader.registry.register(id, labels, requireInteger(req.capacityBytes, 'capacity_bytes'), requireInteger(req.usedBytes, 'used_bytes'), ctx.clock.nowMs());
       leader.locations.replaceInventory(id, reports);
       for (const r of reports) judge(ctx, leader, id, r.handle, r.version);
+      leader.distribution.memberUp(id);
+      for (const r of reports) leader.distribution.reported(id, r.handle, r.version);
       for (const handle of previous) leader.replication.mark(handle);
       for (const r of reports) leader.replication.mark(r.handle);
       ctx.logger.info({ server: id, address: labels.address, chunks: reports.length }, 'chunkserver registered');
@@ -71,12 +74,20 @@ export function registryHandlers(ctx: MasterContext): RegistryHandlers {
         leader.locations.set(id, report.handle, report.version);
         judge(ctx, leader, id, report.handle, report.version);
         leader.replication.mark(report.handle);
+        leader.distribution.reported(id, report.handle, report.version);
       }
       for (const raw of req.removed) {
         const handle = chunkHandle(requireInteger(raw, 'removed'));
         leader.locations.remove(id, handle);
         leader.pendingDeletes.get(id)?.delete(handle);
         leader.replication.mark(handle);
+        leader.distribution.removed(id, handle);
+      }
+      leader.distribution.heartbeat(id, req.distribution, requireInteger(req.copyOutBytes, 'copy_out_bytes'));
+      for (const h of req.heat.slice(0, LIMITS.heatReportsPerHeartbeatMax)) {
+        const handle = chunkHandle(requireInteger(h.handle, 'heat.handle'));
+        const base = leader.goalOf(handle);
+        if (base !== undefined && leader.heat.record(handle, requireInteger(h.reads, 'heat.reads'), now, base)) leader.replication.mark(handle);
       }
       return {
         delete: pendingFor(leader, id),
@@ -162,9 +173,10 @@ export function judge(ctx: MasterContext, leader: LeaderState, server: ServerId,
     leader.scheduleDelete(server, handle, version);
     return;
   }
-  if (version < chunk.confirmedVersion && usableReplicas(leader, handle, chunk.confirmedVersion).length > 0) {
-    leader.scheduleDelete(server, handle, version);
-  }
+  if (version >= chunk.confirmedVersion) return;
+  // A member's older replica of a distributed chunk is the base its next version is fetched against: only what changed moves.
+  if (ctx.state().chunkGoal(handle)?.all === true && leader.distribution.isMember(server)) return;
+  if (usableReplicas(leader, handle, chunk.confirmedVersion).length > 0) leader.scheduleDelete(server, handle, version);
 }
 
 function extendLeases(ctx: MasterContext, leader: LeaderState, server: ServerId, asked: LeaseExtension__Output[]): string[] {
@@ -200,9 +212,12 @@ function extendOrAdopt(
   if (chunk === undefined || chunk.version !== version || chunk.confirmedVersion !== version) return false;
   // A copy running now was allowed because no lease was held: adopting one would let writes miss it.
   if (leader.leases.isGranting(handle) || leader.replication.isCopying(handle)) return false;
+  // The primary knows its pipeline; the record only needs some secondaries for clients, and for a file on every node the durable tier's size.
+  const goal = ctx.state().chunkGoal(handle);
   const secondaries = usableReplicas(leader, handle, version)
     .map((s) => s.id)
-    .filter((id) => id !== server);
+    .filter((id) => id !== server)
+    .slice(0, goal?.all === true ? Math.max(0, goal.replication - 1) : undefined);
   leader.leases.record({ handle, version, primary: server, secondaries, expiresAtMs: nowMs + duration });
   ctx.logger.info({ handle, version, primary: server }, 'adopted a lease granted by an earlier leader');
   return true;

@@ -93,17 +93,13 @@ export function replicaClassesOf(known: ReplicaKnowledge, handle: ChunkHandle, c
 }
 
 /**
- * Replicas a chunk should have on servers that count: its count, or for
- * `all` every live active server and every server in maintenance.
- * Undefined for a chunk that no longer exists (`goal` undefined).
+ * Replicas a chunk should have on servers that count: its count. For a file
+ * with replication `all` that count is its durable tier; every other active
+ * server gets a distribution replica (distribution-manager.ts), never
+ * trimmed as surplus. Undefined for a chunk that no longer exists.
  */
-export function replicaGoal(known: ReplicaKnowledge, goal: { replication: number; all: boolean } | undefined): number | undefined {
+export function replicaGoal(_known: ReplicaKnowledge, goal: { replication: number; all: boolean } | undefined): number | undefined {
   if (goal === undefined) return undefined;
-  if (!goal.all) return Math.min(goal.replication, LIMITS.replicationMax);
-  let eligible = 0;
-  for (const s of known.registry.all()) {
-    const state = known.nodeState(s.id);
-    if (state === 'maintenance' || (state === 'active' && s.alive)) eligible++;
-  }
-  return eligible;
+  // For `all` this is the durable tier (the lease's participants); the distribution tier spreads it further as soft state.
+  return Math.min(goal.replication, LIMITS.replicationMax);
 }

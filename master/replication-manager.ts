@@ -40,12 +40,14 @@ export class ReplicationManager {
     private readonly leader: LeaderState,
   ) {}
 
+  /** Also tells the distribution tier: whatever changes a chunk's replicas or goal may change its distribution. */
   mark(handle: ChunkHandle): void {
     this.marked.add(handle);
+    this.leader.distribution.mark(handle);
   }
 
   markAll(): void {
-    this.ctx.state().forEachChunk((handle) => this.marked.add(handle));
+    this.ctx.state().forEachChunk((handle) => this.mark(handle));
   }
 
   isCopying(handle: ChunkHandle): boolean {
@@ -77,7 +79,7 @@ export class ReplicationManager {
       if (states.length >= CHUNKS_PER_ROUND) break;
       this.marked.delete(handle);
       const chunk = ctx.state().chunk(handle);
-      const goal = leader.goalOf(handle);
+      const goal = leader.replicationGoalOf(handle);
       if (chunk === undefined || goal === undefined || chunk.confirmedVersion === 0) {
         this.underReplicated.delete(handle);
         this.missing.delete(handle);
@@ -95,6 +97,7 @@ export class ReplicationManager {
         copyingTo: [...(this.copying.get(handle) ?? [])],
         leased: leader.leases.isLeased(handle, now),
         moving: leader.rebalancer.isMoving(handle),
+        keepSurplus: ctx.state().chunkGoal(handle)?.all === true,
       });
     }
     if (states.length === 0) return;

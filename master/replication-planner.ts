@@ -20,6 +20,8 @@ export interface ChunkReplicationState {
   leased: boolean;
   /** A rebalancing move is replacing one of its replicas: trim nothing until it is done. */
   moving: boolean;
+  /** Replicas above the goal are kept: the chunk's file is on every node (replication `all`). */
+  keepSurplus: boolean;
 }
 
 export interface CopyPlan {
@@ -96,7 +98,8 @@ export function planReplication(
     // Deletions wait for copies and moves in flight and for leases: each may still need every replica.
     const settled = chunk.copyingTo.length === 0 && !chunk.leased && !chunk.moving;
     if (settled && chunk.valid.length >= chunk.goal) {
-      for (const victim of [...chunk.released, ...chooseSurplus(chunk.valid, chunk.goal)]) plan.excess.push({ handle: chunk.handle, server: victim.id });
+      const surplus = chunk.keepSurplus ? [] : chooseSurplus(chunk.valid, chunk.goal);
+      for (const victim of [...chunk.released, ...surplus]) plan.excess.push({ handle: chunk.handle, server: victim.id });
     }
     plan.healthy.push(chunk.handle);
   }

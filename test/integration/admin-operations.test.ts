@@ -1,15 +1,14 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { DfsClient } from '../../client-lib/index.js';
 import { chunkPath } from '../../chunkserver/chunk-files.js';
-import { DFS_ENTRY } from '../../cli/process-launcher.js';
 import { sleep } from '../../common/backoff.js';
 import { callUnary } from '../../common/grpc-client-pool.js';
 import { chunkHandle } from '../../common/ids.js';
+import { dfs } from '../harness/dfs-cli.js';
 import { rawClients } from '../harness/raw-clients.js';
 import { TestCluster, waitFor } from '../harness/test-cluster.js';
 
@@ -34,24 +33,6 @@ const MASTER_ARGS = [
   '--gc-interval-ms', '500',
   '--log-level', 'info',
 ];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** The real `dfs` binary against this cluster. */
-function dfs(cluster: TestCluster, args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [DFS_ENTRY, ...args, '--masters', cluster.masters.join(',')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
-  });
-}
 
 /** Block i of the big file: a fixed random MiB with i stamped at its start, so any block can be checked alone. */
 const PATTERN = randomBytes(MiB);

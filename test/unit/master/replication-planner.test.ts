@@ -26,6 +26,7 @@ function chunk(handle: number, valid: string[], goal = 3, extra: Partial<ChunkRe
     copyingTo: [],
     leased: false,
     moving: false,
+    keepSurplus: false,
     ...extra,
   };
 }
@@ -88,6 +89,13 @@ describe('replication planner', () => {
     const over: ChunkReplicationState = { ...chunk(1, ['a', 'b', 'c', 'd']) };
     expect(planReplication([{ ...over, moving: true }], live, new Map(), options).excess).to.deep.equal([]);
     expect(planReplication([{ ...over, copyingTo: [serverId('e')] }], live, new Map(), options).excess).to.deep.equal([]);
+  });
+
+  it('keeps the replicas of a file on every node (replication all) above its durable goal', () => {
+    const over: ChunkReplicationState = { ...chunk(1, ['a', 'b', 'c', 'd']), keepSurplus: true };
+    const plan = planReplication([over], live, new Map(), options);
+    expect(plan.excess).to.deep.equal([]);
+    expect(plan.healthy).to.deep.equal([1]);
   });
 
   it('copies a draining replica elsewhere (reading from it), and keeps it', () => {
