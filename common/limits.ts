@@ -72,6 +72,33 @@ export const LIMITS = {
   copiesPerServerMax: 2,
   /** Largest replication goal that is a count (above: use `all`). */
   replicationMax: 32,
+  /** Distribution tasks a heartbeat may report in flight or failed; more are ignored. */
+  distributionProgressPerHeartbeatMax: 2_048,
+  /** Distribute calls the leader has in flight at once (one per node). */
+  distributeCallsInFlightMax: 64,
+  /** Tasks in one Distribute call; the rest follow in the next. */
+  distributionTasksPerCallMax: 1024,
+  /** Chunk heat entries a heartbeat may carry; more are ignored. */
+  heatReportsPerHeartbeatMax: 64,
+  /** Per-node rows in one DistributionStatus answer. */
+  distributionStatusRowsMax: 10_000,
   /** HTTP/2 flow-control window on data connections, both sides. */
   dataWindowBytes: 16 * 1024 * 1024,
+  /**
+   * Versions of its history each replica keeps (lineage: for each version,
+   * how long a prefix it shares with the one before), so that a peer holding
+   * an older version fetches only what changed. A base older than this many
+   * versions is copied whole.
+   */
+  lineageEntriesMax: 16,
+  /** Distribution tasks one chunkserver holds (queued, running and failed); a Distribute call that would exceed it is refused with OVERLOADED. */
+  distributionTasksMax: 65_536,
+  /** Sources named by one distribution task. */
+  distributionSourcesMax: 16,
+  /** Failed distribution tasks listed in one heartbeat (running ones are at most the download slots). */
+  distributionFailuresReportedMax: 1_024,
+  /** Chunks whose client reads a chunkserver counts between two heartbeats (reads of others go uncounted until the next interval). */
+  heatTrackedChunksMax: 100_000,
+  /** Hottest chunks one heartbeat reports. */
+  heatReportedChunksMax: 32,
 } as const;
