@@ -1,6 +1,7 @@
 import { Level } from 'level';
 import type { ChunkHandle, ChunkVersion, ClientId } from '../common/ids.js';
 import { handleHex } from './chunk-files.js';
+import type { Lineage, VersionPrefix } from './lineage.js';
 
 /**
  * The chunk metadata in LevelDB: key schema, value encodings, loading.
@@ -10,6 +11,7 @@ import { handleHex } from './chunk-files.js';
  *   <h16>/k/<group 4 hex>   CRC32C of GROUP_BLOCKS blocks, uint32 LE each
  *   <h16>/d/<client>/<seq 16 hex>  record-append dedup entry: offset, length
  *   <h16>/x                 corruption mark: the reason, UTF-8
+ *   <h16>/l                 lineage (lineage.ts): overwrittenFrom, then (version, prefix) pairs
  * The record is the root: keys of a handle without one are garbage left by an
  * interrupted delete, and `load` reports them for removal. Numbers are stored
  * as float64 LE, exact for every safe integer.
@@ -35,6 +37,8 @@ export interface StoredReplica {
   /** Per client, entries in ascending sequence order. */
   readonly dedup: Map<ClientId, Map<number, DedupEntry>>;
   corruptReason: string | undefined;
+  /** Undefined when the replica was stored before lineages were kept (or the value is unreadable). */
+  lineage: Lineage | undefined;
   /** Keys that could not be parsed: deleted by the caller. */
   readonly badKeys: string[];
 }
@@ -49,7 +53,31 @@ export const metaKeys = {
   dedup: (handle: ChunkHandle, client: ClientId, seq: number): string =>
     `${handleHex(handle)}/d/${client}/${seq.toString(16).padStart(16, '0')}`,
   corruptMark: (handle: ChunkHandle): string => `${handleHex(handle)}/x`,
+  lineage: (handle: ChunkHandle): string => `${handleHex(handle)}/l`,
 };
+
+export function encodeLineage(lineage: Lineage): Buffer {
+  const value = Buffer.allocUnsafe(8 + 16 * lineage.entries.length);
+  value.writeDoubleLE(lineage.overwrittenFrom, 0);
+  lineage.entries.forEach((e, i) => {
+    value.writeDoubleLE(e.version, 8 + 16 * i);
+    value.writeDoubleLE(e.prefix, 16 + 16 * i);
+  });
+  return value;
+}
+
+function decodeLineage(value: Buffer): Lineage | undefined {
+  if (value.length < 8 || (value.length - 8) % 16 !== 0) return undefined;
+  const overwrittenFrom = value.readDoubleLE(0);
+  const entries: VersionPrefix[] = [];
+  for (let at = 8; at < value.length; at += 16) {
+    const version = value.readDoubleLE(at);
+    const prefix = value.readDoubleLE(at + 8);
+    if (!isCount(version) || !isCount(prefix)) return undefined;
+    entries.push({ version: version as ChunkVersion, prefix });
+  }
+  return isCount(overwrittenFrom) ? { entries, overwrittenFrom } : undefined;
+}
 
 export function encodeRecord(record: ReplicaRecord): Buffer {
   const value = Buffer.allocUnsafe(RECORD_BYTES);
@@ -118,6 +146,7 @@ export class ChunkMetaDb {
           crcGroups: new Map(),
           dedup: new Map(),
           corruptReason: undefined,
+          lineage: undefined,
           badKeys: [],
         };
         replicas.set(handle as ChunkHandle, stored);
@@ -157,6 +186,10 @@ function parseInto(stored: StoredReplica, rest: string, value: Buffer): boolean 
   if (rest === 'x') {
     stored.corruptReason = value.toString('utf8');
     return true;
+  }
+  if (rest === 'l') {
+    stored.lineage = decodeLineage(value);
+    return stored.lineage !== undefined;
   }
   if (rest.startsWith('k/')) {
     const group = rest.length === 6 ? parseHex(rest.slice(2)) : undefined;

@@ -23,7 +23,8 @@ import {
   type Segment,
 } from './block-checksums.js';
 import { ChunkFiles, errnoCode, handleHex, readFull, writeFull } from './chunk-files.js';
-import { ChunkMetaDb, encodeDedup, encodeRecord, metaKeys, type DedupEntry, type MetaOp } from './chunk-meta-db.js';
+import { ChunkMetaDb, encodeDedup, encodeLineage, encodeRecord, metaKeys, type DedupEntry, type MetaOp } from './chunk-meta-db.js';
+import { committed, EMPTY_LINEAGE, overwritten, UNKNOWN_LINEAGE, type Lineage } from './lineage.js';
 
 /**
  * The chunk store: one file per replica under <dir>/chunks, metadata
@@ -72,6 +73,17 @@ import { ChunkMetaDb, encodeDedup, encodeRecord, metaKeys, type DedupEntry, type
  * Bytes past the end of the file read as zeros: padding and growing
  * truncates cost no I/O, and `open` trims every file to its durable length
  * so that the region past the length is zero.
+ *
+ * Imports (copies in progress) are invisible to `read`. `reimport` turns a
+ * replica into one that keeps a prefix of its bytes (a delta's base), and
+ * `readImport` lets a peer follow an import as it is written (cut-through).
+ * Each create and reimport gives the replica a new epoch, so that a reader
+ * that started on the old bytes fails instead of mixing them with new ones.
+ *
+ * Lineage (lineage.ts) is kept per replica, changed under the same locks as
+ * the bytes (at apply time, so it follows the order the bytes change in),
+ * and persisted with the batch of the next sync or commit; an importing
+ * replica's lineage is the one its source sent, set when it finishes.
  */
 
 export interface ReplicaInfo {
@@ -88,6 +100,8 @@ export interface ReplicaState {
   durableLength: number;
   corrupt: boolean;
   importing: boolean;
+  /** Changes when the replica's bytes are replaced (create, reimport). */
+  epoch: number;
 }
 
 export interface ChunkStoreOptions {
@@ -136,6 +150,10 @@ class Replica {
   finishing: Promise<void> | undefined;
   /** The corruption mark being written; a delete waits for it so that it cannot land after the delete's clear. */
   markWrite: Promise<void> | undefined;
+  lineage: Lineage = EMPTY_LINEAGE;
+  /** Changed since it was last written to LevelDB. */
+  lineageDirty = false;
+  epoch = 0;
 
   constructor(
     readonly handle: ChunkHandle,
@@ -162,6 +180,7 @@ export class ChunkStore {
   private state: 'open' | 'closing' | 'closed' = 'open';
   private closing: Promise<void> | undefined;
   private used = 0;
+  private lastEpoch = 0;
   /** Since the store opened, for metrics (read at scrape time). */
   readonly counters = { fsyncs: 0, checksumMismatches: 0 };
 
@@ -222,7 +241,13 @@ export class ChunkStore {
       durableLength: r.durableLength,
       corrupt: r.corruptReason !== undefined,
       importing: r.importing,
+      epoch: r.epoch,
     };
+  }
+
+  /** The replica's history (for an importing replica, not yet the one it will have). */
+  lineage(handle: ChunkHandle): Lineage | undefined {
+    return this.replicas.get(handle)?.lineage;
   }
 
   /** Sum of the replicas' lengths, counting mutations as soon as they are called. */
@@ -240,6 +265,7 @@ export class ChunkStore {
       handleHex(handle);
       if (this.replicas.has(handle)) throw errors.exists(`chunk ${handle}`);
       const r = new Replica(handle, version, options.importing ?? false, 0);
+      r.epoch = ++this.lastEpoch;
       this.replicas.set(handle, r);
       const stamp = ++r.issueSeq;
       const release = await r.lock.acquire(0, Infinity, 'exclusive');
@@ -259,14 +285,18 @@ export class ChunkStore {
     });
   }
 
-  /** Makes an importing replica (a copy in progress) durable and visible. */
-  finishImport(handle: ChunkHandle): Promise<void> {
+  /** Makes an importing replica (a copy in progress) durable and visible, with the lineage its source sent. */
+  finishImport(handle: ChunkHandle, lineage: Lineage): Promise<void> {
     return this.tracked(async () => {
       const r = this.mutable(handle);
       if (r.finishing !== undefined) return r.finishing;
       if (!r.importing) return;
       const stamp = ++r.issueSeq;
-      const finishing = this.commit(r, { stamp, prevLength: r.issuedLength, length: r.issuedLength, importing: false }, r.lock.acquire(0, Infinity, 'exclusive'));
+      const finishing = this.commit(
+        r,
+        { stamp, prevLength: r.issuedLength, length: r.issuedLength, importing: false, lineage: () => lineage },
+        r.lock.acquire(0, Infinity, 'exclusive'),
+      );
       r.finishing = finishing;
       try {
         await finishing;
@@ -318,7 +348,31 @@ export class ChunkStore {
       }
       const stamp = this.issueLength(r, length);
       this.issueShrink(r, length, stamp);
-      await this.commit(r, { stamp, prevLength, length }, r.lock.acquire(0, Infinity, 'exclusive'));
+      const lineage = (l: Lineage): Lineage => (r.importing ? l : overwritten(l, length));
+      await this.commit(r, { stamp, prevLength, length, lineage }, r.lock.acquire(0, Infinity, 'exclusive'));
+    });
+  }
+
+  /**
+   * Turns the replica into an import at `version` that keeps its first
+   * `keep` bytes (a delta's base, or what an interrupted import got): durable,
+   * not readable by `read`, with a new epoch, when this resolves. A crash
+   * leaves an importing replica, which `open` deletes.
+   */
+  reimport(handle: ChunkHandle, version: ChunkVersion, keep: number): Promise<void> {
+    return this.tracked(async () => {
+      this.checkExtent(keep, 0, 'reimport');
+      const r = this.mutable(handle);
+      const prevLength = r.issuedLength;
+      if (keep > prevLength) throw errors.invalid(`chunk ${handle} is ${prevLength} bytes, cannot keep ${keep}`);
+      r.issuedVersion = version;
+      const stamp = this.issueLength(r, keep);
+      if (keep < prevLength) this.issueShrink(r, keep, stamp);
+      await this.commit(
+        r,
+        { stamp, prevLength, length: keep, version, importing: true, newEpoch: true, lineage: () => UNKNOWN_LINEAGE },
+        r.lock.acquire(0, Infinity, 'exclusive'),
+      );
     });
   }
 
@@ -359,25 +413,51 @@ export class ChunkStore {
     return this.tracked(async () => this.syncReplica(this.mutable(handle)));
   }
 
-  /** Up to `length` bytes at `offset`, clipped to the durable length, every block verified. */
-  read(handle: ChunkHandle, offset: number, length: number): Promise<Buffer> {
+  /**
+   * Up to `length` bytes at `offset`, clipped to the durable length, every
+   * block verified. With `epoch`, fails with UNAVAILABLE once the replica's
+   * bytes have been replaced since the caller saw that epoch.
+   */
+  read(handle: ChunkHandle, offset: number, length: number, epoch?: number): Promise<Buffer> {
     return this.tracked(async () => {
-      if (!isCount(offset) || !isCount(length)) throw errors.invalid(`read [${offset}, +${length}) is not a range of non-negative integers`);
       const r = this.visible(handle);
-      const end = Math.min(offset + length, r.visibleLength);
-      if (end <= offset) return Buffer.alloc(0);
-      const first = Math.floor(offset / BLOCK_BYTES);
-      const last = blockCount(end);
-      const lengthAtCall = r.issuedLength;
-      const release = await r.lock.acquire(first, last, 'shared');
-      try {
-        this.checkUsable(r);
-        const bytes = await this.readBlocks(r, first, last, lengthAtCall);
-        return bytes.subarray(offset - first * BLOCK_BYTES, end - first * BLOCK_BYTES);
-      } finally {
-        release();
-      }
+      return this.readRange(r, offset, length, r.visibleLength, epoch);
     });
+  }
+
+  /**
+   * Like `read`, on a replica that may still be importing: up to `limit`,
+   * which the importer says is written (and checksummed, not necessarily
+   * synced). UNAVAILABLE once the replica's epoch is no longer `epoch`.
+   */
+  readImport(handle: ChunkHandle, epoch: number, offset: number, length: number, limit: number): Promise<Buffer> {
+    return this.tracked(async () => {
+      const r = this.replicas.get(handle);
+      if (r === undefined || r.epoch !== epoch) throw errors.unavailable(`chunk ${handle} is no longer the import being read`);
+      this.checkUsable(r);
+      return this.readRange(r, offset, length, Math.min(limit, r.importing ? r.issuedLength : r.visibleLength), epoch);
+    });
+  }
+
+  private async readRange(r: Replica, offset: number, length: number, limit: number, epoch: number | undefined): Promise<Buffer> {
+    if (!isCount(offset) || !isCount(length)) throw errors.invalid(`read [${offset}, +${length}) is not a range of non-negative integers`);
+    const replaced = (): boolean => epoch !== undefined && r.epoch !== epoch;
+    if (replaced()) throw errors.unavailable(`chunk ${r.handle} was replaced during the read`);
+    const end = Math.min(offset + length, limit);
+    if (end <= offset) return Buffer.alloc(0);
+    const first = Math.floor(offset / BLOCK_BYTES);
+    const last = blockCount(end);
+    const lengthAtCall = r.issuedLength;
+    const release = await r.lock.acquire(first, last, 'shared');
+    try {
+      this.checkUsable(r);
+      // Checked again under the lock: a reimport may have been granted it first.
+      if (replaced()) throw errors.unavailable(`chunk ${r.handle} was replaced during the read`);
+      const bytes = await this.readBlocks(r, first, last, lengthAtCall);
+      return bytes.subarray(offset - first * BLOCK_BYTES, end - first * BLOCK_BYTES);
+    } finally {
+      release();
+    }
   }
 
   /**
@@ -398,7 +478,9 @@ export class ChunkStore {
       r.issuedVersion = newVersion;
       const stamp = this.issueLength(r, truncateTo);
       if (truncateTo < prevLength) this.issueShrink(r, truncateTo, stamp);
-      await this.commit(r, { stamp, prevLength, length: truncateTo, version: newVersion }, r.lock.acquire(0, Infinity, 'exclusive'));
+      const lineage = (l: Lineage): Lineage =>
+        newVersion === expectedVersion ? (truncateTo < prevLength ? overwritten(l, truncateTo) : l) : committed(l, newVersion, truncateTo);
+      await this.commit(r, { stamp, prevLength, length: truncateTo, version: newVersion, lineage }, r.lock.acquire(0, Infinity, 'exclusive'));
     });
   }
 
@@ -483,6 +565,10 @@ export class ChunkStore {
     const release = await r.lock.acquire(span.first, span.end, 'exclusive');
     try {
       this.checkUsable(r);
+      // Writing over bytes a copy may already hold; appends (at or past the length) change none.
+      if (!r.importing && change.dataLength > 0 && change.dataOffset < change.prevLength) {
+        this.setLineage(r, overwritten(r.lineage, change.dataOffset));
+      }
       await this.applyChange(r, change, span, data);
     } finally {
       release();
@@ -528,13 +614,25 @@ export class ChunkStore {
    */
   private async commit(
     r: Replica,
-    c: { stamp: number; prevLength: number; length: number; version?: ChunkVersion; importing?: boolean },
+    c: {
+      stamp: number;
+      prevLength: number;
+      length: number;
+      version?: ChunkVersion;
+      importing?: boolean;
+      /** The replica's bytes are replaced: readers of the old ones must fail. */
+      newEpoch?: boolean;
+      /** The lineage after this change, from the one before (applied under the lock). */
+      lineage?: (current: Lineage) => Lineage;
+    },
     granted: Promise<Release>,
   ): Promise<void> {
     const release = await granted;
     try {
       await this.durableIoSettled(r);
       this.checkUsable(r);
+      if (c.newEpoch) r.epoch = ++this.lastEpoch;
+      if (c.lineage !== undefined) this.setLineage(r, c.lineage(r.lineage));
       const version = c.version ?? r.version;
       const importing = c.importing ?? r.importing;
       const cut = c.length < c.prevLength;
@@ -589,7 +687,13 @@ export class ChunkStore {
       throw ioError(r.handle, 'creating', err);
     }
     try {
-      await this.meta.write([{ type: 'put', key: metaKeys.record(r.handle), value: encodeRecord({ version: r.version, length: 0, importing: r.importing }) }], true);
+      await this.meta.write(
+        [
+          { type: 'put', key: metaKeys.record(r.handle), value: encodeRecord({ version: r.version, length: 0, importing: r.importing }) },
+          { type: 'put', key: metaKeys.lineage(r.handle), value: encodeLineage(r.lineage) },
+        ],
+        true,
+      );
     } catch (err) {
       try {
         await this.files.remove(r.handle);
@@ -675,10 +779,20 @@ export class ChunkStore {
       ops.push({ type: 'del', key: metaKeys.crcGroup(r.handle, group) });
     }
     r.persistedLength = length;
+    if (r.lineageDirty) {
+      ops.push({ type: 'put', key: metaKeys.lineage(r.handle), value: encodeLineage(r.lineage) });
+      r.lineageDirty = false;
+    }
     let taken = 0;
     while (taken < r.dedupPending.length && r.dedupPending[taken]!.stamp <= stamp) ops.push(r.dedupPending[taken++]!.op);
     r.dedupPending.splice(0, taken);
     return ops;
+  }
+
+  private setLineage(r: Replica, lineage: Lineage): void {
+    if (lineage === r.lineage) return;
+    r.lineage = lineage;
+    r.lineageDirty = true;
   }
 
   private completeDurable(r: Replica, stamp: number, length: number): void {
@@ -834,6 +948,8 @@ export class ChunkStore {
       const { length } = s.record;
       const r = new Replica(s.handle, s.record.version, false, length);
       r.phase = 'live';
+      r.epoch = ++this.lastEpoch;
+      r.lineage = s.lineage ?? UNKNOWN_LINEAGE;
       for (const key of s.badKeys) cleanup.push({ type: 'del', key });
       const blocks = blockCount(length);
       for (const group of s.crcGroups.keys()) {

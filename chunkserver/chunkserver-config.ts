@@ -1,4 +1,5 @@
 import { DfsError } from '../common/errors.js';
+import { LIMITS } from '../common/limits.js';
 import type { LogLevel } from '../common/logger.js';
 
 /** Everything a chunkserver process is configured with. Validated once at start-up. */
@@ -19,6 +20,8 @@ export interface ChunkserverConfig {
   capacityBytes: number | undefined;
   /** How often idle replicas are re-verified in the background; 0 turns the scrubber off. */
   scrubIntervalMs: number;
+  /** Distribution tasks fetched at once (each a chunk from one source at a time). */
+  distributionDownloads: number;
   logLevel: LogLevel;
   readyFile: string | undefined;
 }
@@ -32,6 +35,7 @@ export const CHUNKSERVER_DEFAULTS: Omit<ChunkserverConfig, 'dataDir' | 'masters'
   rack: 'default',
   capacityBytes: undefined,
   scrubIntervalMs: 60_000,
+  distributionDownloads: 2,
   logLevel: 'info',
   readyFile: undefined,
 };
@@ -55,6 +59,10 @@ export function validateChunkserverConfig(
   if (!Number.isInteger(config.httpPort) || config.httpPort < -1 || config.httpPort > 65535) fail('httpPort', `httpPort ${config.httpPort} is not a port (or -1 for none)`);
   if (config.capacityBytes !== undefined && !(config.capacityBytes > 0)) fail('capacityBytes', 'capacityBytes must be positive');
   if (!(config.scrubIntervalMs >= 0)) fail('scrubIntervalMs', 'scrubIntervalMs must not be negative');
+  const downloadsMax = LIMITS.distributionDownloadsMax;
+  if (!Number.isInteger(config.distributionDownloads) || config.distributionDownloads < 1 || config.distributionDownloads > downloadsMax) {
+    fail('distributionDownloads', `distributionDownloads must be 1 to ${downloadsMax}`);
+  }
   for (const [key, value] of [['zone', config.zone], ['rack', config.rack]] as const) {
     if (!value || value.length > 64) fail(key, `${key} must be 1 to 64 characters`);
   }

@@ -8,6 +8,8 @@ import type { Logger } from '../common/logger.js';
 import type { ChunkStore } from './chunk-store.js';
 import type { ChunkserverMetrics } from './chunkserver-metrics.js';
 import type { ChunkserverConfig } from './chunkserver-config.js';
+import type { ImportRegistry } from './import-registry.js';
+import type { ReadHeat } from './read-heat.js';
 import type { RawPipelineClient } from '../proto/pipeline-frames.js';
 import type { MasterLink } from './master-link.js';
 import type { PipelineRegistry } from './pipeline-registry.js';
@@ -18,6 +20,12 @@ export interface ServerLoadCounters {
   activeReads: number;
   activeWrites: number;
   activeCopies: number;
+}
+
+/** Totals the heartbeat reports as they are (cumulative since the process started). */
+export interface TransferTotals {
+  /** Chunk bytes sent to peers copying chunks from here. */
+  copyOutBytes: number;
 }
 
 /** What a chunkserver's modules share. One per process, passed explicitly. */
@@ -34,7 +42,12 @@ export interface ChunkserverContext {
   readonly chunkLocks: KeyedMutex<ChunkHandle>;
   readonly master: MasterLink;
   readonly load: ServerLoadCounters;
+  readonly transfers: TransferTotals;
   readonly metrics: ChunkserverMetrics;
+  /** Chunks being received: one fetch per chunk, and the imports peers may follow. */
+  readonly imports: ImportRegistry;
+  /** Client reads per chunk since the last heartbeat. */
+  readonly heat: ReadHeat;
   /** The cluster's chunk size, learned from the master at registration. */
   chunkSizeBytes(): number;
   peerPipeline(address: string): RawPipelineClient;

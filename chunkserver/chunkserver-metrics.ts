@@ -2,6 +2,7 @@ import { Counter } from 'prom-client';
 import { counterReading, gaugeReading, labelledGaugeReading, type CounterCell, type MetricsRegistry } from '../common/metrics.js';
 import type { ChunkStore } from './chunk-store.js';
 import type { ServerLoadCounters } from './chunkserver-context.js';
+import type { TaskState } from './distribution-queue.js';
 import type { ReplicaInventory } from './replica-inventory.js';
 
 /**
@@ -18,11 +19,18 @@ export class ChunkserverMetrics {
   readonly pipelineWrittenBytes: CounterCell;
   /** Bytes of chunks copied in from a peer (re-replication in). */
   readonly copyInBytes: CounterCell;
+  /** Bytes received for distribution tasks (also counted in copyInBytes). */
+  readonly distributionFetchedBytes: CounterCell;
+  /** Bytes a fetch kept from the older replica here instead of receiving them (deltas). */
+  readonly deltaReusedBytes: CounterCell;
   readonly corruptReplicas: CounterCell;
   readonly scrubbedReplicas: CounterCell;
   readonly scrubPasses: CounterCell;
 
-  constructor(registry: MetricsRegistry, from: { store: ChunkStore; inventory: ReplicaInventory; load: ServerLoadCounters }) {
+  constructor(
+    registry: MetricsRegistry,
+    from: { store: ChunkStore; inventory: ReplicaInventory; load: ServerLoadCounters; distributionTasks: () => Record<TaskState, number> },
+  ) {
     const read = new Counter({
       name: 'dfs_chunkserver_read_bytes_total',
       help: 'Chunk bytes sent by Read, by purpose (client: a client read; copy: a peer re-replicating the chunk)',
@@ -41,6 +49,16 @@ export class ChunkserverMetrics {
     this.copyInBytes = written.labels('copy');
     // Every purpose from the start, at 0: a series that appears late breaks rate() over its first interval.
     for (const cell of [this.clientReadBytes, this.copyOutBytes, this.pipelineWrittenBytes, this.copyInBytes]) cell.inc(0);
+    this.distributionFetchedBytes = new Counter({
+      name: 'dfs_chunkserver_distribution_fetched_bytes_total',
+      help: 'Chunk bytes received from peers for distribution tasks',
+      registers: [registry],
+    });
+    this.deltaReusedBytes = new Counter({
+      name: 'dfs_chunkserver_delta_reused_bytes_total',
+      help: 'Chunk bytes a copy kept from the older replica held here instead of receiving them (deltas)',
+      registers: [registry],
+    });
     this.corruptReplicas = new Counter({
       name: 'dfs_chunkserver_corrupt_replicas_total',
       help: 'Replicas found corrupt (by a read or the scrubber), reported to the master and deleted',
@@ -56,7 +74,7 @@ export class ChunkserverMetrics {
       help: 'Times the scrubber went round every replica',
       registers: [registry],
     });
-    const { store, inventory, load } = from;
+    const { store, inventory, load, distributionTasks } = from;
     counterReading(registry, 'dfs_chunkserver_fsyncs_total', 'fdatasync calls on chunk files', () => store.counters.fsyncs);
     counterReading(registry, 'dfs_chunkserver_checksum_failures_total', 'Blocks read from disk that failed their CRC32C', () => store.counters.checksumMismatches);
     gaugeReading(registry, 'dfs_chunkserver_replicas', 'Replicas offered to the master', () => inventory.count());
@@ -67,5 +85,8 @@ export class ChunkserverMetrics {
       ['write', load.activeWrites],
       ['copy', load.activeCopies],
     ]);
+    labelledGaugeReading(registry, 'dfs_chunkserver_distribution_tasks', 'Distribution tasks held, by state (queued, running, failed)', 'state', () =>
+      Object.entries(distributionTasks()),
+    );
   }
 }

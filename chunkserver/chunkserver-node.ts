@@ -23,6 +23,9 @@ import type { ChunkserverContext } from './chunkserver-context.js';
 import { ChunkserverMetrics } from './chunkserver-metrics.js';
 import { controlHandlers } from './control-service.js';
 import { dataHandlers } from './data-service.js';
+import { DistributionAgent } from './distribution-agent.js';
+import { ImportRegistry } from './import-registry.js';
+import { ReadHeat } from './read-heat.js';
 import { rawFrameClientConstructor, rawFrameServerDefinition, type RawPipelineClient } from '../proto/pipeline-frames.js';
 import { HeartbeatLoop } from './heartbeat-loop.js';
 import { MasterLink } from './master-link.js';
@@ -44,6 +47,7 @@ export class ChunkserverNode {
     private readonly server: StartedServer,
     private readonly heartbeats: HeartbeatLoop,
     private readonly scrubber: Scrubber,
+    private readonly distribution: DistributionAgent,
     private readonly pools: { close(): void }[],
     /** Metrics and health; undefined when httpPort is -1. */
     readonly http: HttpServer | undefined,
@@ -85,6 +89,9 @@ export class ChunkserverNode {
     let chunkSizeBytes = 0;
     const inventory = new ReplicaInventory(store);
     const load = { activeReads: 0, activeWrites: 0, activeCopies: 0 };
+    // The agent needs the context; the metrics, made with it, read the agent's table at scrape time.
+    let distribution: DistributionAgent | undefined;
+    const distributionTasks = () => distribution?.counts() ?? { queued: 0, running: 0, failed: 0 };
     const ctx: ChunkserverContext = {
       config,
       self: () => self,
@@ -96,7 +103,10 @@ export class ChunkserverNode {
       chunkLocks: new KeyedMutex<ChunkHandle>(),
       master,
       load,
-      metrics: new ChunkserverMetrics(metrics, { store, inventory, load }),
+      transfers: { copyOutBytes: 0 },
+      metrics: new ChunkserverMetrics(metrics, { store, inventory, load, distributionTasks }),
+      imports: new ImportRegistry(),
+      heat: new ReadHeat(),
       chunkSizeBytes: () => {
         if (chunkSizeBytes === 0) throw new DfsError('UNAVAILABLE', 'not registered with a master yet');
         return chunkSizeBytes;
@@ -105,21 +115,23 @@ export class ChunkserverNode {
       peerData: (address: string) => dataPool.get(address),
       peerReplication: (address: string) => replicationPool.get(address),
     };
+    const agent = new DistributionAgent(ctx, config.distributionDownloads);
+    distribution = agent;
     const server = await startGrpcServer(
       (s) => {
         s.addService(rawFrameServerDefinition(services.ChunkData.service), dataHandlers(ctx));
         s.addService(rawFrameServerDefinition(services.ChunkReplication.service), replicationHandlers(ctx));
-        s.addService(services.ChunkControl.service, controlHandlers(ctx));
+        s.addService(services.ChunkControl.service, controlHandlers(ctx, agent));
       },
       { host: config.host, port: config.port, maxMessageBytes: LIMITS.dataMessageMaxBytes, largeWindow: true, metrics: new GrpcServerMetrics(metrics) },
     );
     self = { ...self, address: config.advertiseAddress ?? `${config.host}:${server.port}` };
-    const heartbeats = new HeartbeatLoop(ctx, (bytes) => (chunkSizeBytes = bytes));
+    const heartbeats = new HeartbeatLoop(ctx, agent, (bytes) => (chunkSizeBytes = bytes));
     const scrubber = new Scrubber(ctx);
     const http = config.httpPort < 0 ? undefined : await HttpServer.start(config.host, config.httpPort, logger.child({ component: 'http' }));
     if (http) serveMetrics(http, metrics);
     http?.get('/healthz', (_req, res) => sendJson(res, 200, { id, address: self.address, registered: chunkSizeBytes !== 0 }));
-    const node = new ChunkserverNode(ctx, server, heartbeats, scrubber, [pipelinePool, dataPool, replicationPool, master], http);
+    const node = new ChunkserverNode(ctx, server, heartbeats, scrubber, agent, [pipelinePool, dataPool, replicationPool, master], http);
     await heartbeats.start();
     scrubber.start(config.scrubIntervalMs);
     if (config.readyFile) await writeReadyFile(config.readyFile, { pid: process.pid, port: server.port, address: self.address, ...(http ? { httpPort: http.port } : {}) });
@@ -134,6 +146,7 @@ export class ChunkserverNode {
     await this.scrubber.stop();
     await this.http?.stop();
     await stopGrpcServer(this.server.server);
+    await this.distribution.stop();
     await this.ctx.pipelines.closeAll(new DfsError('UNAVAILABLE', 'chunkserver stopping'));
     for (const pool of this.pools) pool.close();
     await this.ctx.store.close();

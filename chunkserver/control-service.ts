@@ -1,29 +1,29 @@
-import * as grpc from '@grpc/grpc-js';
-import { DfsError, isDfsError } from '../common/errors.js';
+import { DfsError } from '../common/errors.js';
 import { callUnary } from '../common/grpc-client-pool.js';
 import { fromGrpcError } from '../common/grpc-errors.js';
 import { unary } from '../common/grpc-server.js';
-import { crc32c } from '../common/crc32c.js';
 import { chunkHandle, chunkVersion, serverId, type ChunkHandle, type ChunkVersion } from '../common/ids.js';
+import { LIMITS } from '../common/limits.js';
 import { requireAddress, requireId, requireInteger } from '../common/wire-validation.js';
 import type { ServerRef__Output } from '../proto/generated/dfs/ServerRef.js';
 import type { GrantLeaseRequest__Output } from '../proto/generated/dfs/chunk/GrantLeaseRequest.js';
 import type { GrantLeaseResponse } from '../proto/generated/dfs/chunk/GrantLeaseResponse.js';
 import type { CopyChunkRequest__Output } from '../proto/generated/dfs/chunk/CopyChunkRequest.js';
 import type { CopyChunkResponse } from '../proto/generated/dfs/chunk/CopyChunkResponse.js';
-import type { ReadResponse__Output } from '../proto/generated/dfs/chunk/ReadResponse.js';
+import type { DistributeRequest__Output } from '../proto/generated/dfs/chunk/DistributeRequest.js';
+import type { DistributeResponse } from '../proto/generated/dfs/chunk/DistributeResponse.js';
+import type { DistributionTask__Output } from '../proto/generated/dfs/chunk/DistributionTask.js';
+import { fetchChunk } from './chunk-fetch.js';
 import type { ChunkserverContext } from './chunkserver-context.js';
+import type { DistributionAgent, DistributionTaskSpec } from './distribution-agent.js';
 import { PrimaryChunk } from './primary-chunk.js';
 import { ReplicaPipeline } from './replica-pipeline.js';
 import { commitLocal, ctxPipelineDeps, prepareLocal } from './replication-service.js';
-import { READ_PURPOSE_KEY } from './data-service.js';
 
 const PEER_TIMEOUT_MS = 5_000;
-const COPY_STALL_MS = 30_000;
-const COPY_WRITES_IN_FLIGHT = 8;
 
-/** RPCs from the master: make this server a chunk's primary, or copy a chunk here. */
-export function controlHandlers(ctx: ChunkserverContext) {
+/** RPCs from the master: make this server a chunk's primary, copy a chunk here, or fetch chunks of the distribution tier. */
+export function controlHandlers(ctx: ChunkserverContext, distribution: DistributionAgent) {
   const onInternal = (err: unknown) => ctx.logger.error({ err }, 'internal error in a control handler');
   return {
     GrantLease: unary<GrantLeaseRequest__Output, GrantLeaseResponse>(async (req) => {
@@ -38,16 +38,23 @@ export function controlHandlers(ctx: ChunkserverContext) {
       return { length: String(length) };
     }, onInternal),
 
+    // Re-replication: a whole, durable replica, resuming on the next source (or a delta over an older one here).
     CopyChunk: unary<CopyChunkRequest__Output, CopyChunkResponse>(async (req) => {
       const handle = chunkHandle(requireInteger(req.handle, 'handle'));
       const minVersion = chunkVersion(requireInteger(req.minVersion, 'min_version'));
       const sources = req.sources.map(checkRef);
-      const copied = await ctx.chunkLocks.run(handle, () => copyChunk(ctx, handle, minVersion, sources));
+      const copied = await fetchChunk(ctx, { handle, version: minVersion, sources, follow: false, keepPartial: false });
       return { length: String(copied.length), version: String(copied.version) };
     }, onInternal),
 
-    Distribute: unary(async () => {
-      throw new DfsError('UNAVAILABLE', 'distribution is not served yet');
+    Distribute: unary<DistributeRequest__Output, DistributeResponse>(async (req) => {
+      if (req.tasks.length + req.cancel.length > LIMITS.distributionTasksMax) {
+        throw new DfsError('TOO_LARGE', `a Distribute call may name at most ${LIMITS.distributionTasksMax} chunks`);
+      }
+      const tasks = req.tasks.map(checkTask);
+      const cancel = req.cancel.map((h) => chunkHandle(requireInteger(h, 'cancel')));
+      distribution.distribute(tasks, cancel);
+      return {};
     }, onInternal),
   };
 }
@@ -147,89 +154,18 @@ async function releaseBrokenLease(ctx: ChunkserverContext, primary: PrimaryChunk
   }
 }
 
-/**
- * Pulls a chunk from the first source that can serve it, verifying every
- * frame, and offers it only once complete and durable. A replica already
- * here at an acceptable version is kept as it is.
- */
-async function copyChunk(
-  ctx: ChunkserverContext,
-  handle: ChunkHandle,
-  minVersion: ChunkVersion,
-  sources: ServerRef__Output[],
-): Promise<{ length: number; version: ChunkVersion }> {
-  const existing = ctx.store.info(handle);
-  if (existing !== undefined && !existing.corrupt && existing.version >= minVersion && ctx.inventory.version(handle) !== undefined) {
-    return { length: existing.durableLength, version: existing.version };
+function checkTask(task: DistributionTask__Output): DistributionTaskSpec {
+  const version = chunkVersion(requireInteger(task.version, 'task.version'));
+  if (version === 0) throw new DfsError('INVALID_ARGUMENT', 'a distribution task needs a version');
+  if (task.sources.length === 0 || task.sources.length > LIMITS.distributionSourcesMax) {
+    throw new DfsError('INVALID_ARGUMENT', `a distribution task names 1 to ${LIMITS.distributionSourcesMax} sources`);
   }
-  if (existing !== undefined) await ctx.inventory.remove(handle);
-  ctx.load.activeCopies++;
-  try {
-    let lastError: unknown;
-    for (const source of sources) {
-      try {
-        return await copyFrom(ctx, handle, minVersion, source);
-      } catch (err) {
-        lastError = err;
-        ctx.logger.warn({ handle, source: source.address, err: (err as Error).message }, 'copy from source failed');
-        if (ctx.store.info(handle) !== undefined) await ctx.store.delete(handle);
-      }
-    }
-    throw new DfsError('UNAVAILABLE', `no source could provide chunk ${handle}`, { cause: lastError });
-  } finally {
-    ctx.load.activeCopies--;
-  }
-}
-
-async function copyFrom(
-  ctx: ChunkserverContext,
-  handle: ChunkHandle,
-  minVersion: ChunkVersion,
-  source: ServerRef__Output,
-): Promise<{ length: number; version: ChunkVersion }> {
-  const purpose = new grpc.Metadata();
-  purpose.set(READ_PURPOSE_KEY, 'copy');
-  const stream = ctx.peerData(source.address).Read(
-    { handle: String(handle), version: String(minVersion), offset: '0', length: String(ctx.chunkSizeBytes()) },
-    purpose,
-    { deadline: Date.now() + COPY_STALL_MS * 4 },
-  );
-  let version: ChunkVersion | undefined;
-  let expectedLength = 0;
-  let position = 0;
-  // A window of writes in flight: the disk keeps pace without the copy buffering the chunk.
-  const writes: Promise<void>[] = [];
-  try {
-    for await (const frame of stream as AsyncIterable<ReadResponse__Output>) {
-      if (version === undefined) {
-        version = chunkVersion(requireInteger(frame.version, 'version'));
-        if (version < minVersion) throw new DfsError('STALE_VERSION', `source is at version ${version}, below ${minVersion}`);
-        expectedLength = requireInteger(frame.chunkLength, 'chunk_length');
-        await ctx.store.create(handle, version, { importing: true });
-      }
-      if (requireInteger(frame.offset, 'offset') !== position && frame.data.length > 0) {
-        throw new DfsError('INVALID_ARGUMENT', `source sent offset ${frame.offset}, expected ${position}`);
-      }
-      if (crc32c(frame.data) !== frame.dataCrc32c >>> 0) throw new DfsError('CHECKSUM_MISMATCH', 'copied frame failed its checksum');
-      if (frame.data.length > 0) {
-        const written = ctx.store.write(handle, position, frame.data);
-        written.catch(() => undefined);
-        writes.push(written);
-        ctx.metrics.copyInBytes.inc(frame.data.length);
-        if (writes.length >= COPY_WRITES_IN_FLIGHT) await writes.shift();
-      }
-      position += frame.data.length;
-    }
-  } catch (err) {
-    throw isDfsError(err) ? err : fromGrpcError(err);
-  }
-  await Promise.all(writes);
-  if (version === undefined) throw new DfsError('UNAVAILABLE', 'source sent nothing');
-  if (position !== expectedLength) throw new DfsError('UNAVAILABLE', `copied ${position} of ${expectedLength} bytes`);
-  await ctx.store.sync(handle);
-  await ctx.inventory.finishImport(handle, version);
-  ctx.logger.info({ handle, version, length: position, source: source.address }, 'chunk copied');
-  return { length: position, version };
+  return {
+    handle: chunkHandle(requireInteger(task.handle, 'task.handle')),
+    version,
+    sources: task.sources.map(checkRef),
+    order: requireInteger(task.order, 'task.order'),
+  };
 }
 
 function checkRef(ref: ServerRef__Output): ServerRef__Output {

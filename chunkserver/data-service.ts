@@ -15,11 +15,11 @@ import type { ChunkserverContext } from './chunkserver-context.js';
 import type { RawFrame } from '../proto/pipeline-frames.js';
 import { validatePacket } from './packet-validation.js';
 import type { PrimaryChunk } from './primary-chunk.js';
+import type { Import } from './import-registry.js';
+import { reusableLength, type Lineage } from './lineage.js';
+import { lineageToWire, READ_PURPOSE_KEY } from './read-wire.js';
 import { handleCorruption } from './replica-problems.js';
 import { StreamAcks } from './stream-acks.js';
-
-/** Call metadata by which a Read says what it is for ("copy"; anything else is a client read). */
-export const READ_PURPOSE_KEY = 'dfs-read-purpose';
 
 /**
  * The client-facing data RPCs: verified reads, the primary's end of the
@@ -58,50 +58,175 @@ function primaryFor(ctx: ChunkserverContext, handle: ChunkHandle, version: Chunk
   return primary;
 }
 
+/** How long a follower waits for an expected import (a distribution task here) to begin before giving up on this source. */
+const FOLLOW_START_WAIT_MS = 10_000;
+
+interface ReadAsk {
+  handle: ChunkHandle;
+  version: ChunkVersion;
+  offset: number;
+  length: number;
+  follow: boolean;
+  /** Undefined: no base. */
+  base: { version: ChunkVersion; length: number } | undefined;
+  copy: boolean;
+}
+
+/**
+ * Read: a client's (verified, clipped to the durable length) or a peer's
+ * copy, which may carry a base (the source then sends from the first byte
+ * the base does not share, with its lineage) and may follow an import still
+ * arriving here (cut-through).
+ */
 async function serveRead(
   ctx: ChunkserverContext,
   call: grpc.ServerWritableStream<ReadRequest__Output, ReadResponse>,
 ): Promise<void> {
   let handle: ChunkHandle | undefined;
   ctx.load.activeReads++;
+  const gone = new AbortController();
+  call.on('cancelled', () => gone.abort());
   try {
-    const req = call.request;
-    handle = chunkHandle(requireInteger(req.handle, 'handle'));
-    const wanted = chunkVersion(requireInteger(req.version, 'version'));
-    const offset = requireInteger(req.offset, 'offset');
-    const length = requireInteger(req.length, 'length');
-    const info = ctx.store.info(handle);
-    if (info === undefined || ctx.inventory.version(handle) === undefined) {
-      throw new DfsError('NOT_FOUND', `no replica of chunk ${handle} here`);
-    }
-    if (info.corrupt) throw new DfsError('CHECKSUM_MISMATCH', `replica of chunk ${handle} is corrupt`);
-    if (info.version < wanted) {
-      throw new DfsError('STALE_VERSION', `replica of chunk ${handle} is at version ${info.version}, below ${wanted}`);
-    }
-    const meta = { version: String(info.version), chunkLength: String(info.durableLength) };
-    const end = Math.min(offset + length, info.durableLength);
-    if (offset >= end) {
-      call.write({ offset: String(offset), data: Buffer.alloc(0), dataCrc32c: 0, ...meta });
-      call.end();
+    const ask = parseRead(call);
+    handle = ask.handle;
+    if (await serveIfHeld(ctx, call, ask)) return;
+    // Not here whole at the version: a peer may follow it as it arrives (an older replica here is about to become its base).
+    const imp = ask.follow ? await ctx.imports.follow(handle, ask.version, FOLLOW_START_WAIT_MS, gone.signal) : undefined;
+    if (imp !== undefined) {
+      await serveImport(ctx, call, ask, imp, gone.signal);
       return;
     }
-    // A peer copying the chunk says so (control-service.ts), so that copies and client reads are counted apart.
-    const counter = call.metadata.get(READ_PURPOSE_KEY)[0] === 'copy' ? ctx.metrics.copyOutBytes : ctx.metrics.clientReadBytes;
-    let position = offset;
-    while (position < end && !call.cancelled) {
-      const data = await ctx.store.read(handle, position, Math.min(LIMITS.dataPacketMaxBytes, end - position));
-      if (data.length === 0) break;
-      const room = call.write({ offset: String(position), data, dataCrc32c: crc32c(data), ...meta });
-      position += data.length;
-      counter.inc(data.length);
-      if (!room && position < end) await once(call, 'drain');
-    }
-    call.end();
+    // The import may have completed meanwhile.
+    if (ask.follow && (await serveIfHeld(ctx, call, ask))) return;
+    const older = ctx.inventory.version(handle);
+    if (older !== undefined) throw new DfsError('STALE_VERSION', `replica of chunk ${handle} is at version ${older}, below ${ask.version}`);
+    throw new DfsError('NOT_FOUND', `no replica of chunk ${handle} here`);
   } catch (err) {
     if (handle !== undefined && isDfsError(err, 'CHECKSUM_MISMATCH')) void handleCorruption(ctx, handle);
     failStream(call, err);
   } finally {
     ctx.load.activeReads--;
+  }
+}
+
+/** Serves the read from a replica offered here at the version or newer; false if there is none. */
+async function serveIfHeld(ctx: ChunkserverContext, call: grpc.ServerWritableStream<ReadRequest__Output, ReadResponse>, ask: ReadAsk): Promise<boolean> {
+  const info = ctx.store.info(ask.handle);
+  if (info === undefined || ctx.inventory.version(ask.handle) === undefined) return false;
+  if (info.corrupt) throw new DfsError('CHECKSUM_MISMATCH', `replica of chunk ${ask.handle} is corrupt`);
+  if (info.version < ask.version) return false;
+  if (!ask.copy) ctx.heat.record(ask.handle);
+  await serveHeld(ctx, call, ask, info.version, info.durableLength, info.epoch);
+  return true;
+}
+
+function parseRead(call: grpc.ServerWritableStream<ReadRequest__Output, ReadResponse>): ReadAsk {
+  const req = call.request;
+  // A peer copying the chunk says so (chunk-fetch.ts), so that copies and client reads are counted apart.
+  const copy = call.metadata.get(READ_PURPOSE_KEY)[0] === 'copy';
+  const baseVersion = chunkVersion(requireInteger(req.baseVersion, 'base_version'));
+  const baseLength = requireInteger(req.baseLength, 'base_length');
+  if (!copy && (req.follow || baseVersion > 0)) throw new DfsError('INVALID_ARGUMENT', 'follow and base are for peers copying a chunk');
+  return {
+    handle: chunkHandle(requireInteger(req.handle, 'handle')),
+    version: chunkVersion(requireInteger(req.version, 'version')),
+    offset: requireInteger(req.offset, 'offset'),
+    length: requireInteger(req.length, 'length'),
+    follow: req.follow,
+    base: baseVersion > 0 ? { version: baseVersion, length: baseLength } : undefined,
+    copy,
+  };
+}
+
+/** The range a read covers: with a base, from the first byte the base does not share to the end. */
+function readRange(ask: ReadAsk, lineage: Lineage, chunkLength: number): { start: number; end: number; reuse: number } {
+  if (ask.base === undefined) return { start: ask.offset, end: Math.min(ask.offset + ask.length, chunkLength), reuse: 0 };
+  const reuse = reusableLength(lineage, chunkLength, ask.base.version, ask.base.length);
+  return { start: reuse, end: chunkLength, reuse };
+}
+
+/** A replica held whole: one snapshot of its length; a copy fails if its history changes meanwhile (the copy's lineage would not describe its bytes). */
+async function serveHeld(
+  ctx: ChunkserverContext,
+  call: grpc.ServerWritableStream<ReadRequest__Output, ReadResponse>,
+  ask: ReadAsk,
+  version: ChunkVersion,
+  chunkLength: number,
+  epoch: number,
+): Promise<void> {
+  const lineage = ctx.store.lineage(ask.handle)!;
+  const { start, end, reuse } = readRange(ask, lineage, chunkLength);
+  const meta = { version: String(version), chunkLength: String(chunkLength) };
+  const firstMeta = ask.copy ? { ...meta, ...lineageToWire(lineage), reuseLength: String(reuse) } : meta;
+  const sender = new FrameSender(ctx, call, ask.copy);
+  if (start >= end) {
+    await sender.send(start, Buffer.alloc(0), firstMeta);
+  } else {
+    for (let position = start; position < end && !call.cancelled; ) {
+      const data = await ctx.store.read(ask.handle, position, Math.min(LIMITS.dataPacketMaxBytes, end - position), epoch);
+      if (data.length === 0) break;
+      await sender.send(position, data, position === start ? firstMeta : meta);
+      position += data.length;
+    }
+  }
+  if (ask.copy && ctx.store.lineage(ask.handle) !== lineage) {
+    throw new DfsError('UNAVAILABLE', `chunk ${ask.handle} changed version or was written over during the copy`);
+  }
+  call.end();
+}
+
+/** An import still arriving: bytes as they are written, waiting (on events) when caught up, to the announced end. */
+async function serveImport(
+  ctx: ChunkserverContext,
+  call: grpc.ServerWritableStream<ReadRequest__Output, ReadResponse>,
+  ask: ReadAsk,
+  imp: Import,
+  gone: AbortSignal,
+): Promise<void> {
+  const { start, end, reuse } = readRange(ask, imp.lineage, imp.expectedLength);
+  const meta = { version: String(imp.version), chunkLength: String(imp.expectedLength) };
+  const sender = new FrameSender(ctx, call, true);
+  // The first frame at once, data or not: the follower learns the length and lineage and starts its own import.
+  await sender.send(start, Buffer.alloc(0), { ...meta, ...lineageToWire(imp.lineage), reuseLength: String(reuse) });
+  const cancelled = new Promise<void>((resolve) => gone.addEventListener('abort', () => resolve(), { once: true }));
+  const checkAlive = (): void => {
+    if (imp.state === 'failed') throw new DfsError('UNAVAILABLE', `the import of chunk ${ask.handle} being followed failed`);
+  };
+  let position = start;
+  while (position < end && !gone.aborted) {
+    checkAlive();
+    const available = Math.min(imp.frontier, end);
+    if (position >= available) {
+      await Promise.race([imp.changed(), cancelled]);
+      continue;
+    }
+    const data = await ctx.store.readImport(ask.handle, imp.epoch, position, Math.min(LIMITS.dataPacketMaxBytes, available - position), available);
+    // Read before a newer attempt replaced these bytes, or after: either way not for this follower.
+    checkAlive();
+    if (data.length === 0) throw new DfsError('UNAVAILABLE', `chunk ${ask.handle} shrank during the import`);
+    await sender.send(position, data, meta);
+    position += data.length;
+  }
+  call.end();
+}
+
+/** Writes frames with their checksum, counts them by purpose, and waits for the stream to drain (backpressure). */
+class FrameSender {
+  constructor(
+    private readonly ctx: ChunkserverContext,
+    private readonly call: grpc.ServerWritableStream<ReadRequest__Output, ReadResponse>,
+    private readonly copy: boolean,
+  ) {}
+
+  async send(offset: number, data: Buffer, meta: Omit<ReadResponse, 'offset' | 'data' | 'dataCrc32c'>): Promise<void> {
+    const room = this.call.write({ offset: String(offset), data, dataCrc32c: crc32c(data), ...meta });
+    if (this.copy) {
+      this.ctx.metrics.copyOutBytes.inc(data.length);
+      this.ctx.transfers.copyOutBytes += data.length;
+    } else {
+      this.ctx.metrics.clientReadBytes.inc(data.length);
+    }
+    if (!room && !this.call.cancelled) await once(this.call, 'drain');
   }
 }
 

@@ -4,6 +4,7 @@ import { chunkHandle, chunkVersion, type ChunkHandle } from '../common/ids.js';
 import { requireInteger } from '../common/wire-validation.js';
 import type { ChunkReplicaInfo__Output } from '../proto/generated/dfs/master/ChunkReplicaInfo.js';
 import type { ChunkserverContext } from './chunkserver-context.js';
+import type { DistributionAgent } from './distribution-agent.js';
 import type { PrimaryChunk } from './primary-chunk.js';
 
 const RETRY_AFTER_FAILURE_MS = 200;
@@ -11,8 +12,10 @@ const RETRY_AFTER_FAILURE_MS = 200;
 /**
  * Registration and heartbeats: capacity, load, lease extensions and the
  * inventory changes since the master last acknowledged them, with a digest
- * of the whole inventory so a divergence costs one full report. Replies
- * carry deletions (garbage and stale replicas) and extended leases.
+ * of the whole inventory so a divergence costs one full report; distribution
+ * tasks running or failed, bytes sent to copying peers, and the chunks
+ * clients read most. Replies carry deletions (garbage and stale replicas)
+ * and extended leases.
  */
 export class HeartbeatLoop {
   private intervalMs = 2_000;
@@ -25,6 +28,7 @@ export class HeartbeatLoop {
 
   constructor(
     private readonly ctx: ChunkserverContext,
+    private readonly distribution: DistributionAgent,
     private readonly onChunkSize: (bytes: number) => void,
   ) {}
 
@@ -100,6 +104,15 @@ export class HeartbeatLoop {
       removed: report.removed.map(String),
       inventoryDigest: ctx.inventory.digestString(),
       chunkCount: String(ctx.inventory.count()),
+      distribution: this.distribution.progress().map((p) => ({
+        handle: String(p.handle),
+        version: String(p.version),
+        receivedBytes: String(p.receivedBytes),
+        failed: p.failed,
+        error: p.error,
+      })),
+      copyOutBytes: String(ctx.transfers.copyOutBytes),
+      heat: ctx.heat.take().map((h) => ({ handle: String(h.handle), reads: String(h.reads) })),
     });
     ctx.inventory.acknowledge(report);
     this.applyExtensions(primaries, response.extendedLeases, sentAtMs);
@@ -128,6 +141,9 @@ export class HeartbeatLoop {
     for (const d of deletions) {
       const handle = chunkHandle(requireInteger(d.handle, 'delete.handle'));
       const judged = chunkVersion(requireInteger(d.version, 'delete.version'));
+      // A fetch of a version the master judged garbage too ends first (outside the lock, which it takes to finish).
+      const fetching = ctx.imports.fetchingVersion(handle);
+      if (fetching !== undefined && fetching <= judged) await ctx.imports.abort(handle, new DfsError('NOT_FOUND', `chunk ${handle} deleted`));
       await ctx.chunkLocks.run(handle, async () => {
         const info = ctx.store.info(handle);
         if (info === undefined) return;

@@ -1,6 +1,7 @@
 import type { ChunkHandle, ChunkVersion } from '../common/ids.js';
 import { InventoryDigest } from '../common/inventory-digest.js';
 import type { ChunkStore } from './chunk-store.js';
+import type { Lineage } from './lineage.js';
 
 export interface InventoryReport {
   changed: { handle: ChunkHandle; version: ChunkVersion; length: number }[];
@@ -32,9 +33,16 @@ export class ReplicaInventory {
     this.offer(handle, version);
   }
 
-  async finishImport(handle: ChunkHandle, version: ChunkVersion): Promise<void> {
-    await this.store.finishImport(handle);
+  async finishImport(handle: ChunkHandle, version: ChunkVersion, lineage: Lineage): Promise<void> {
+    await this.store.finishImport(handle, lineage);
     this.offer(handle, version);
+  }
+
+  /** Offers again a whole replica that was withdrawn to become the base of a fetch that did not happen. */
+  reoffer(handle: ChunkHandle): void {
+    const info = this.store.info(handle);
+    if (info === undefined || info.importing || info.corrupt) return;
+    this.offer(handle, info.version);
   }
 
   async remove(handle: ChunkHandle): Promise<void> {

@@ -15,7 +15,7 @@ const MASTER_KEYS = [
 ] as const;
 
 const CHUNKSERVER_KEYS = [
-  'host', 'port', 'httpPort', 'advertiseAddress', 'dataDir', 'masters', 'zone', 'rack', 'capacity', 'scrubIntervalMs', 'logLevel', 'readyFile',
+  'host', 'port', 'httpPort', 'advertiseAddress', 'dataDir', 'masters', 'zone', 'rack', 'capacity', 'scrubIntervalMs', 'distributionDownloads', 'logLevel', 'readyFile',
 ] as const;
 
 /** Config fields whose setting has another name (the unit is implied on the command line). */
@@ -84,6 +84,7 @@ export function loadChunkserverConfig(flags: FlagValues & { config?: string }, e
       rack: s.string('rack') ?? d.rack,
       capacityBytes: s.size('capacity'),
       scrubIntervalMs: s.integer('scrubIntervalMs') ?? d.scrubIntervalMs,
+      distributionDownloads: s.integer('distributionDownloads') ?? d.distributionDownloads,
       logLevel: s.logLevel() ?? d.logLevel,
       readyFile: s.string('readyFile'),
     },
@@ -180,7 +181,8 @@ export function addProcessCommands(program: Command, env: NodeJS.ProcessEnv): vo
       .option('--zone <zone>', 'zone label for placement (default "default")')
       .option('--rack <rack>', 'rack label for placement (default "default")')
       .option('--capacity <size>', 'bytes offered for chunks (default: the file system size)')
-      .option('--scrub-interval-ms <ms>', 'verify one idle replica this often, 0 for never (default 60000)'),
+      .option('--scrub-interval-ms <ms>', 'verify one idle replica this often, 0 for never (default 60000)')
+      .option('--distribution-downloads <n>', 'distribution tasks fetched at once (default 2)'),
   ).action(async (opts: FlagValues & { config?: string }) => {
     const config = loadChunkserverConfig(opts, env);
     const logger = createLogger('chunkserver', config.logLevel);

@@ -93,6 +93,8 @@ export const LIMITS = {
   lineageEntriesMax: 16,
   /** Distribution tasks one chunkserver holds (queued, running and failed); a Distribute call that would exceed it is refused with OVERLOADED. */
   distributionTasksMax: 65_536,
+  /** Largest distributionDownloads setting: more at once only splits the same downlink finer. */
+  distributionDownloadsMax: 64,
   /** Sources named by one distribution task. */
   distributionSourcesMax: 16,
   /** Failed distribution tasks listed in one heartbeat (running ones are at most the download slots). */

@@ -1,0 +1,212 @@
+import { assert } from '../common/assert.js';
+import { DfsError } from '../common/errors.js';
+import type { ChunkHandle, ChunkVersion } from '../common/ids.js';
+import type { Lineage } from './lineage.js';
+
+export type ImportState = 'receiving' | 'complete' | 'failed';
+
+/**
+ * One chunk being received here at one version, as peers following it
+ * (cut-through) see it: bytes [0, frontier) of that version are written and
+ * checksummed in the store under `epoch`, the rest will follow up to
+ * `expectedLength`. A fetch that has to start over (another version, or a
+ * source that cannot vouch for what is here) begins a new Import and the old
+ * one fails, so a follower never mixes bytes of two attempts.
+ */
+export class Import {
+  private stateNow: ImportState = 'receiving';
+  private frontierNow: number;
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    readonly handle: ChunkHandle,
+    readonly version: ChunkVersion,
+    readonly epoch: number,
+    readonly expectedLength: number,
+    /** The lineage the replica will have: its source's. */
+    readonly lineage: Lineage,
+    /** Bytes already in place when it began (a delta's reused prefix). */
+    readonly reused: number,
+  ) {
+    assert(reused <= expectedLength, `import of chunk ${handle} reuses ${reused} of ${expectedLength} bytes`);
+    this.frontierNow = reused;
+  }
+
+  get state(): ImportState {
+    return this.stateNow;
+  }
+
+  get frontier(): number {
+    return this.frontierNow;
+  }
+
+  advance(to: number): void {
+    assert(this.stateNow === 'receiving' && to >= this.frontierNow && to <= this.expectedLength, `import frontier ${this.frontierNow} -> ${to}`);
+    if (to === this.frontierNow) return;
+    this.frontierNow = to;
+    this.wake();
+  }
+
+  complete(): void {
+    assert(this.stateNow === 'receiving' && this.frontierNow === this.expectedLength, 'an import completes only with every byte');
+    this.stateNow = 'complete';
+    this.wake();
+  }
+
+  fail(): void {
+    if (this.stateNow !== 'receiving') return;
+    this.stateNow = 'failed';
+    this.wake();
+  }
+
+  /** Resolves at the next change of frontier or state (event-driven: followers never poll). */
+  changed(): Promise<void> {
+    if (this.stateNow !== 'receiving') return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+interface Fetching {
+  readonly version: ChunkVersion;
+  readonly controller: AbortController;
+  /** The fetch this one waits for before it starts (itself waiting, maybe, for another). */
+  readonly prior: Fetching | undefined;
+  /** Settles when this fetch and every one before it have. */
+  readonly done: Promise<void>;
+  settled: boolean;
+}
+
+/**
+ * What is being received on this server: at most one fetch per chunk (a
+ * newer one aborts the older and waits for it to clean up), the import
+ * peers may follow, and the (handle, version) pairs the distribution agent
+ * has been asked for, so that a follower that arrives before the import
+ * starts waits for it instead of failing.
+ */
+export class ImportRegistry {
+  private readonly imports = new Map<ChunkHandle, Import>();
+  private readonly fetching = new Map<ChunkHandle, Fetching>();
+  private readonly expected = new Map<ChunkHandle, ChunkVersion>();
+  private readonly startWaiters = new Map<ChunkHandle, Set<() => void>>();
+
+  /**
+   * Runs `fetch` (of `handle` at `version` or newer) as the only fetch of
+   * the chunk. One already running for an older version is aborted (with
+   * UNAVAILABLE); one for this version or newer is waited for, after which
+   * `fetch` usually finds the chunk here. `controller` aborts this one.
+   */
+  async exclusive<T>(handle: ChunkHandle, version: ChunkVersion, controller: AbortController, fetch: () => Promise<T>): Promise<T> {
+    const prior = this.fetching.get(handle);
+    let finished!: () => void;
+    const own = new Promise<void>((resolve) => (finished = resolve));
+    const entry: Fetching = { version, controller, prior, done: prior === undefined ? own : Promise.all([own, prior.done]).then(() => undefined), settled: false };
+    this.fetching.set(handle, entry);
+    try {
+      for (let p = prior; p !== undefined; p = p.prior) {
+        if (!p.settled && p.version < version) p.controller.abort(new DfsError('UNAVAILABLE', `a fetch of chunk ${handle} at a newer version replaced this one`));
+      }
+      if (prior !== undefined) await Promise.race([prior.done, aborted(controller.signal)]);
+      controller.signal.throwIfAborted();
+      return await fetch();
+    } finally {
+      entry.settled = true;
+      finished();
+      const forget = (): void => {
+        if (this.fetching.get(handle) === entry) this.fetching.delete(handle);
+      };
+      // Aborted while waiting, the ones before may still run: they stay abortable through this entry until they end.
+      if (prior === undefined) forget();
+      else void entry.done.then(forget);
+    }
+  }
+
+  /** Aborts every fetch of `handle` and waits until they have cleaned up. */
+  async abort(handle: ChunkHandle, reason: DfsError): Promise<void> {
+    const latest = this.fetching.get(handle);
+    for (let p = latest; p !== undefined; p = p.prior) if (!p.settled) p.controller.abort(reason);
+    await latest?.done;
+  }
+
+  isFetching(handle: ChunkHandle): boolean {
+    return this.fetching.has(handle);
+  }
+
+  /** The version being fetched, if a fetch of `handle` runs. */
+  fetchingVersion(handle: ChunkHandle): ChunkVersion | undefined {
+    return this.fetching.get(handle)?.version;
+  }
+
+  /** Makes `imp` the one followers see; the one before it fails. */
+  begin(imp: Import): void {
+    this.imports.get(imp.handle)?.fail();
+    this.imports.set(imp.handle, imp);
+    const waiters = this.startWaiters.get(imp.handle);
+    this.startWaiters.delete(imp.handle);
+    for (const wake of waiters ?? []) wake();
+  }
+
+  /** Forgets `imp` (complete or failed); followers holding it read on. */
+  end(imp: Import): void {
+    if (this.imports.get(imp.handle) === imp) this.imports.delete(imp.handle);
+  }
+
+  /** A fetch of (handle, version) is coming (a distribution task): followers may wait for it. */
+  expect(handle: ChunkHandle, version: ChunkVersion): void {
+    this.expected.set(handle, version);
+  }
+
+  unexpect(handle: ChunkHandle): void {
+    this.expected.delete(handle);
+  }
+
+  /**
+   * The import of `handle` at exactly `version` that a follower may read:
+   * the one receiving now, or, if one is expected, the one that begins
+   * within `waitMs`. Undefined if there is none.
+   */
+  async follow(handle: ChunkHandle, version: ChunkVersion, waitMs: number, signal: AbortSignal): Promise<Import | undefined> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const imp = this.imports.get(handle);
+      if (imp !== undefined && imp.version === version && imp.state !== 'failed') return imp;
+      if (this.expected.get(handle) !== version || signal.aborted) return undefined;
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      await this.nextStart(handle, left, signal);
+    }
+  }
+
+  private nextStart(handle: ChunkHandle, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      let waiters = this.startWaiters.get(handle);
+      if (waiters === undefined) {
+        waiters = new Set();
+        this.startWaiters.set(handle, waiters);
+      }
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        const set = this.startWaiters.get(handle);
+        set?.delete(done);
+        if (set?.size === 0) this.startWaiters.delete(handle);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal.addEventListener('abort', done, { once: true });
+      waiters.add(done);
+    });
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+}
