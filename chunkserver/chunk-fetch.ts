@@ -135,7 +135,9 @@ class ChunkFetch {
       await ctx.pipelines.replace(handle, undefined, new DfsError('STALE_VERSION', `chunk ${handle} is being replaced by version ${options.version}`));
       ctx.inventory.withdraw(handle);
     }
-    if (info.version > 0 && info.durableLength > 0) this.base = { version: info.version, length: info.durableLength };
+    // An import left by an earlier fetch holds every byte it wrote (they all completed, or it was deleted as corrupt).
+    const length = info.importing ? info.length : info.durableLength;
+    if (info.version > 0 && length > 0) this.base = { version: info.version, length };
     return undefined;
   }
 
@@ -212,6 +214,7 @@ class ChunkFetch {
     this.position = reuse;
     this.reused = reuse;
     ctx.metrics.deltaReusedBytes.inc(reuse);
+    ctx.logger.debug({ handle: options.handle, version, expected, reuse, source: source.address }, 'import began');
     options.onProgress?.(reuse);
   }
 
