@@ -147,6 +147,7 @@ export class ChunkserverNode {
     await this.http?.stop();
     await stopGrpcServer(this.server.server);
     await this.distribution.stop();
+    await this.ctx.imports.abortAll(new DfsError('UNAVAILABLE', 'chunkserver stopping'));
     await this.ctx.pipelines.closeAll(new DfsError('UNAVAILABLE', 'chunkserver stopping'));
     for (const pool of this.pools) pool.close();
     await this.ctx.store.close();

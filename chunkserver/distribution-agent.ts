@@ -178,6 +178,8 @@ export class DistributionAgent {
         if (this.tasks.get(task.handle) !== task) return;
         task.state = 'failed';
         task.error = isDfsError(err) ? `${err.code}: ${err.message}` : String(err);
+        // Peers told to follow this server for the chunk fail over at once rather than wait for a fetch that is not coming.
+        ctx.imports.unexpect(task.handle);
         ctx.logger.warn({ handle: task.handle, version: task.version, err: task.error }, 'distribution task failed');
       },
     );

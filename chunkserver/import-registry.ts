@@ -133,6 +133,11 @@ export class ImportRegistry {
     await latest?.done;
   }
 
+  /** Aborts every fetch (the server is stopping) and waits for them to clean up. */
+  async abortAll(reason: DfsError): Promise<void> {
+    await Promise.all([...this.fetching.keys()].map((handle) => this.abort(handle, reason)));
+  }
+
   isFetching(handle: ChunkHandle): boolean {
     return this.fetching.has(handle);
   }
