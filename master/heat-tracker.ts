@@ -1,7 +1,5 @@
 import type { ChunkHandle } from '../common/ids.js';
 
-/** Heat halves in this long without reads: a chunk cools within a minute or two of its readers leaving. */
-const HALF_LIFE_MS = 20_000;
 /** Below this rate a chunk is forgotten. */
 const FORGET_BELOW_READS_PER_S = 0.5;
 
@@ -10,6 +8,8 @@ export interface HeatOptions {
   hotReadsPerS: number;
   /** Most replicas heat alone may ask for. */
   hotReplicasMax: number;
+  /** Heat halves in this long without reads. */
+  halfLifeMs: number;
 }
 
 interface Heat {
@@ -35,14 +35,14 @@ export class HeatTracker {
     if (this.options.hotReadsPerS <= 0 || reads <= 0) return false;
     const before = this.goal(handle, nowMs, baseGoal);
     const h = this.heat.get(handle);
-    this.heat.set(handle, { reads: (h === undefined ? 0 : decayed(h, nowMs)) + reads, atMs: nowMs });
+    this.heat.set(handle, { reads: (h === undefined ? 0 : decayed(h, nowMs, this.options.halfLifeMs)) + reads, atMs: nowMs });
     return this.goal(handle, nowMs, baseGoal) !== before;
   }
 
   /** Reads per second of the chunk now. */
   rate(handle: ChunkHandle, nowMs: number): number {
     const h = this.heat.get(handle);
-    return h === undefined ? 0 : (decayed(h, nowMs) * Math.LN2 * 1000) / HALF_LIFE_MS;
+    return h === undefined ? 0 : (decayed(h, nowMs, this.options.halfLifeMs) * Math.LN2 * 1000) / this.options.halfLifeMs;
   }
 
   /** The goal with heat: at least `baseGoal`. */
@@ -61,7 +61,7 @@ export class HeatTracker {
   cool(nowMs: number): ChunkHandle[] {
     const cooled: ChunkHandle[] = [];
     for (const [handle, h] of this.heat) {
-      const rate = (decayed(h, nowMs) * Math.LN2 * 1000) / HALF_LIFE_MS;
+      const rate = (decayed(h, nowMs, this.options.halfLifeMs) * Math.LN2 * 1000) / this.options.halfLifeMs;
       if (rate < FORGET_BELOW_READS_PER_S) {
         this.heat.delete(handle);
         cooled.push(handle);
@@ -82,6 +82,6 @@ export class HeatTracker {
   }
 }
 
-function decayed(h: Heat, nowMs: number): number {
-  return h.reads * Math.pow(2, -(Math.max(0, nowMs - h.atMs)) / HALF_LIFE_MS);
+function decayed(h: Heat, nowMs: number, halfLifeMs: number): number {
+  return h.reads * Math.pow(2, -Math.max(0, nowMs - h.atMs) / halfLifeMs);
 }

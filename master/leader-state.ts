@@ -55,7 +55,7 @@ export class LeaderState {
     this.rebalancer = new Rebalancer(ctx, this);
     this.decommissions = new DecommissionTracker(ctx, this);
     this.distribution = new DistributionManager(ctx, this);
-    this.heat = new HeatTracker({ hotReadsPerS: ctx.config.hotChunkReadsPerS, hotReplicasMax: ctx.config.hotChunkReplicasMax });
+    this.heat = new HeatTracker({ hotReadsPerS: ctx.config.hotChunkReadsPerS, hotReplicasMax: ctx.config.hotChunkReplicasMax, halfLifeMs: ctx.config.hotChunkHalfLifeMs });
   }
 
   /** A server's admin state: replicated, so it outlives this leadership. */

@@ -55,6 +55,8 @@ export interface MasterConfig {
   hotChunkReadsPerS: number;
   /** Most replicas read heat alone may give a chunk. */
   hotChunkReplicasMax: number;
+  /** Read heat halves in this long without reads: how fast a hot chunk's extra replicas go. */
+  hotChunkHalfLifeMs: number;
   logLevel: LogLevel;
   /** Where to write {"port":N,"address":"..."} once serving (for launchers and tests). */
   readyFile: string | undefined;
@@ -87,6 +89,7 @@ export const MASTER_DEFAULTS: Omit<MasterConfig, 'dataDir'> = {
   distributionFanout: 2,
   hotChunkReadsPerS: 200,
   hotChunkReplicasMax: 10,
+  hotChunkHalfLifeMs: 20_000,
   logLevel: 'info',
   readyFile: undefined,
 };
@@ -128,6 +131,7 @@ export function validateMasterConfig(config: MasterConfig, whence: (fields: (key
   if (!Number.isInteger(config.distributionFanout) || config.distributionFanout < 1 || config.distributionFanout > 16) {
     fail('distributionFanout', 'distributionFanout must be an integer from 1 to 16');
   }
+  if (!(config.hotChunkHalfLifeMs >= 100)) fail('hotChunkHalfLifeMs', 'hotChunkHalfLifeMs must be at least 100');
   if (!(config.hotChunkReadsPerS >= 0)) fail('hotChunkReadsPerS', 'hotChunkReadsPerS must be 0 (off) or positive');
   if (!Number.isInteger(config.hotChunkReplicasMax) || config.hotChunkReplicasMax < 1 || config.hotChunkReplicasMax > LIMITS.replicationMax) {
     fail('hotChunkReplicasMax', `hotChunkReplicasMax must be an integer from 1 to ${LIMITS.replicationMax}`);

@@ -6,7 +6,7 @@ const h = chunkHandle(7);
 
 describe('heat tracker', () => {
   it('adds one replica per threshold of read rate, up to the cap', () => {
-    const heat = new HeatTracker({ hotReadsPerS: 100, hotReplicasMax: 6 });
+    const heat = new HeatTracker({ hotReadsPerS: 100, hotReplicasMax: 6, halfLifeMs: 20_000 });
     expect(heat.goal(h, 0, 3)).to.equal(3);
     // 20 s (one half-life) at 250 reads/s: the decayed rate is half way to 250.
     for (let t = 1000; t <= 20_000; t += 1000) heat.record(h, 250, t, 3);
@@ -18,7 +18,7 @@ describe('heat tracker', () => {
   });
 
   it('says when the goal changes, and lets a chunk cool back to its goal', () => {
-    const heat = new HeatTracker({ hotReadsPerS: 100, hotReplicasMax: 10 });
+    const heat = new HeatTracker({ hotReadsPerS: 100, hotReplicasMax: 10, halfLifeMs: 20_000 });
     let changed = false;
     for (let t = 1000; t <= 30_000; t += 1000) changed = heat.record(h, 400, t, 3) || changed;
     expect(changed).to.equal(true);
@@ -31,7 +31,7 @@ describe('heat tracker', () => {
   });
 
   it('is off at a threshold of 0', () => {
-    const heat = new HeatTracker({ hotReadsPerS: 0, hotReplicasMax: 10 });
+    const heat = new HeatTracker({ hotReadsPerS: 0, hotReplicasMax: 10, halfLifeMs: 20_000 });
     expect(heat.record(h, 1e6, 1000, 3)).to.equal(false);
     expect(heat.goal(h, 1000, 3)).to.equal(3);
   });
