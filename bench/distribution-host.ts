@@ -42,6 +42,8 @@ export interface WatchResult {
   distributionStatusMs: Record<string, number>;
   /** ms until the action itself returned (setattr, or the append acknowledged). */
   actionMs: number;
+  /** The wall clock when the clock started, so that the bench can place its own samples on this timeline. */
+  startedAtWallMs: number;
   /** The leader's own count of bytes the origin sent, when DistributionStatus serves. */
   originSentBytes: number | undefined;
 }
@@ -122,6 +124,7 @@ async function watch(client: DfsClient, task: Extract<HostTask, { task: 'watch' 
   try {
     const { inode } = await client.stat(task.path);
     const chunkSizeBytes = client.cluster.chunkSizeBytes;
+    const startedAtWallMs = Date.now();
     const started = performance.now();
     const since = () => performance.now() - started;
     let actionMs: number | undefined;
@@ -177,6 +180,7 @@ async function watch(client: DfsClient, task: Extract<HostTask, { task: 'watch' 
       getChunksMs,
       distributionStatusMs,
       actionMs: actionMs!,
+      startedAtWallMs,
       originSentBytes,
     };
   } finally {

@@ -9,6 +9,7 @@ import { parseRate, phaseFigures } from './distribution-figures.js';
 import { ShapedNetwork, type LinkBytes, type ShapedHost } from './distribution-network.js';
 import { runOnHost } from './distribution-tasks.js';
 import { machineBusySeconds, median } from './process-cpu.js';
+import { sleep } from '../common/backoff.js';
 
 const MASTER_PORT = 7000;
 const CHUNKSERVER_PORT = 7100;
@@ -17,6 +18,7 @@ const FILE = '/hot.bin';
 const START_CONCURRENCY = 4;
 /** Whole-file reads at once for the hash check: remote ones are network-bound, local ones CPU-bound. */
 const READ_CONCURRENCY = 4;
+const MIB = 1024 * 1024;
 
 export interface DistributionBenchOptions {
   hosts: number;
@@ -28,6 +30,10 @@ export interface DistributionBenchOptions {
   appendPct: number;
   vsBittorrent: boolean;
   pollMs: number;
+  /** The servers' log level (their logs are in the work directory). */
+  serverLogLevel: string;
+  /** Keep the work directory (data and server logs) instead of removing it; its path goes to the log. */
+  keepDir: boolean;
   print: (name: string, value: number, unit: string) => void;
   /** Progress and per-host detail (stderr): stdout carries only the figures. */
   log: (line: string) => void;
@@ -106,8 +112,8 @@ async function distributeOnce(options: DistributionBenchOptions, bitsPerSecond: 
     const add = (name: string, value: number, unit: string) => figures.push({ name, value, unit });
     const origin = network.host(0);
     const master = `${origin.address}:${MASTER_PORT}`;
-    pids.push(await startMaster(origin, master, dir, options.chunkSizeBytes));
-    pids.push(await startChunkserver(origin, master, dir));
+    pids.push(await startMaster(origin, master, dir, options));
+    pids.push(await startChunkserver(origin, master, dir, options));
     const lowerBoundS = (options.fileBytes * 8) / bitsPerSecond;
     const deadlineMs = Math.round(30 * lowerBoundS * 1000 + 120_000);
 
@@ -117,7 +123,7 @@ async function distributeOnce(options: DistributionBenchOptions, bitsPerSecond: 
     if (written.sha256 !== sha256) throw new Error(`the origin wrote ${written.sha256}, the stream hashes to ${sha256}`);
     options.log(`origin: ${options.fileBytes} bytes written on ${origin.namespace} in ${(written.ms / 1000).toFixed(1)} s (replication 1), sha256 ${sha256}`);
 
-    await forEachLimited(network.hosts.slice(1), START_CONCURRENCY, async (h) => void pids.push(await startChunkserver(h, master, dir)));
+    await forEachLimited(network.hosts.slice(1), START_CONCURRENCY, async (h) => void pids.push(await startChunkserver(h, master, dir, options)));
     const cluster: Cluster = { network, master, serverIds: await serverIdsByHost(network, master) };
     options.log(`${options.hosts} chunkservers registered; setrep all ${FILE}`);
 
@@ -129,6 +135,7 @@ async function distributeOnce(options: DistributionBenchOptions, bitsPerSecond: 
     add('ratio_last', fullFigures.ratioLast, 'x');
     add('ratio_median', fullFigures.ratioMedian, 'x');
     add('origin_upload_ratio', full.linkDelta[0]!.tx / options.fileBytes, 'x');
+    add('first_mib_s', full.firstMibS, 's');
     add('cpu_busy_pct', full.cpuBusyPct, '%');
     const check = await verifyEveryHost(options, cluster, sha256, options.fileBytes, deadlineMs);
     add('hosts_verified', check.matched, 'hosts');
@@ -158,16 +165,17 @@ async function distributeOnce(options: DistributionBenchOptions, bitsPerSecond: 
   } finally {
     for (const pid of pids.reverse()) await terminate(pid, 5_000);
     await network.down();
-    await rm(dir, { recursive: true, force: true });
+    if (options.keepDir) options.log(`kept ${dir} (server logs: *.log)`);
+    else await rm(dir, { recursive: true, force: true });
   }
 }
 
-async function startMaster(host: ShapedHost, address: string, dir: string, chunkSizeBytes: number): Promise<number> {
+async function startMaster(host: ShapedHost, address: string, dir: string, options: DistributionBenchOptions): Promise<number> {
   const data = join(dir, `${host.namespace}-master`);
   await mkdir(data, { recursive: true });
   const launched = await launch({
     role: 'master',
-    args: ['--host', '0.0.0.0', '--port', String(MASTER_PORT), '--http-port', '-1', '--advertise-address', address, '--data-dir', data, '--chunk-size', String(chunkSizeBytes), '--replication', '1', '--log-level', 'warn'],
+    args: ['--host', '0.0.0.0', '--port', String(MASTER_PORT), '--http-port', '-1', '--advertise-address', address, '--data-dir', data, '--chunk-size', String(options.chunkSizeBytes), '--replication', '1', '--log-level', options.serverLogLevel],
     readyFile: join(dir, `${host.namespace}-master.ready`),
     logFile: join(dir, `${host.namespace}-master.log`),
     detached: false,
@@ -176,12 +184,12 @@ async function startMaster(host: ShapedHost, address: string, dir: string, chunk
   return launched.pid;
 }
 
-async function startChunkserver(host: ShapedHost, master: string, dir: string): Promise<number> {
+async function startChunkserver(host: ShapedHost, master: string, dir: string, options: DistributionBenchOptions): Promise<number> {
   const data = join(dir, `${host.namespace}-chunkserver`);
   await mkdir(data, { recursive: true });
   const launched = await launch({
     role: 'chunkserver',
-    args: ['--host', '0.0.0.0', '--port', String(CHUNKSERVER_PORT), '--http-port', '-1', '--advertise-address', `${host.address}:${CHUNKSERVER_PORT}`, '--data-dir', data, '--masters', master, '--rack', `rack-${host.index}`, '--scrub-interval-ms', '0', '--log-level', 'warn'],
+    args: ['--host', '0.0.0.0', '--port', String(CHUNKSERVER_PORT), '--http-port', '-1', '--advertise-address', `${host.address}:${CHUNKSERVER_PORT}`, '--data-dir', data, '--masters', master, '--rack', `rack-${host.index}`, '--scrub-interval-ms', '0', '--log-level', options.serverLogLevel],
     readyFile: join(dir, `${host.namespace}-chunkserver.ready`),
     logFile: join(dir, `${host.namespace}-chunkserver.log`),
     detached: false,
@@ -211,17 +219,30 @@ async function measurePhase(
   action: { kind: 'setrep' } | { kind: 'append'; seed: string; bytes: number },
   expectedSize: number,
   deadlineMs: number,
-): Promise<{ hostSeconds: number[]; linkDelta: LinkBytes[]; cpuBusyPct: number }> {
+): Promise<{ hostSeconds: number[]; linkDelta: LinkBytes[]; cpuBusyPct: number; firstMibS: number }> {
   const receivers = cluster.serverIds.slice(1);
   const before = await cluster.network.linkBytes();
+  const received = (links: LinkBytes[]) => links.slice(1).reduce((sum, l) => sum + l.rx, 0);
+  // The receivers' links sampled as the phase runs: when did data start to flow?
+  const samples: { atWallMs: number; receivedBytes: number }[] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      samples.push({ atWallMs: Date.now(), receivedBytes: received(await cluster.network.linkBytes()) - received(before) });
+      await sleep(options.pollMs);
+    }
+  })();
   const busyBefore = machineBusySeconds();
   const started = performance.now();
   const result = await runOnHost(
     cluster.network.host(0),
     { task: 'watch', master: cluster.master, path: FILE, action, servers: receivers, expectedSize, pollMs: options.pollMs, timeoutMs: deadlineMs },
     deadlineMs + 30_000,
-  );
+  ).finally(() => (sampling = false));
+  await sampler;
   const wallS = (performance.now() - started) / 1000;
+  const firstMib = samples.find((s) => s.receivedBytes >= MIB);
+  const firstMibS = firstMib === undefined ? Number.NaN : (firstMib.atWallMs - result.startedAtWallMs) / 1000;
   const cpuBusyPct = ((machineBusySeconds() - busyBefore) / wallS / 2) * 100;
   const after = await cluster.network.linkBytes();
   const hostSeconds = receivers.map((id) => result.completeMs[id]! / 1000);
@@ -231,10 +252,11 @@ async function measurePhase(
       (result.originSentBytes !== undefined ? `; leader's origin_sent_bytes ${result.originSentBytes}` : ''),
   );
   if (result.source === 'DistributionStatus') {
-    const late = receivers.filter((id) => result.getChunksMs[id] === undefined);
-    if (late.length > 0) options.log(`${action.kind}: ${late.length} hosts complete by DistributionStatus are not yet listed by GetChunks`);
+    options.log(
+      `${action.kind}: by GetChunks (s): ` + receivers.map((id, i) => `h${i + 1}=${result.getChunksMs[id] === undefined ? 'not yet' : (result.getChunksMs[id]! / 1000).toFixed(2)}`).join(' '),
+    );
   }
-  return { hostSeconds, linkDelta: after.map((a, i) => ({ tx: a.tx - before[i]!.tx, rx: a.rx - before[i]!.rx })), cpuBusyPct };
+  return { hostSeconds, linkDelta: after.map((a, i) => ({ tx: a.tx - before[i]!.tx, rx: a.rx - before[i]!.rx })), cpuBusyPct, firstMibS };
 }
 
 /**

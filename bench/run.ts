@@ -138,6 +138,8 @@ program
   .option('--append-pct <pct>', 'then append this percentage of the file and measure the increment', '10')
   .option('--poll-ms <ms>', 'how often the leader is asked where the chunks are', '200')
   .option('--vs <peer>', 'also measure a peer in the same run: bittorrent')
+  .option('--log-level <level>', 'the servers\' log level', 'warn')
+  .option('--keep', 'keep the work directory (data, server logs)')
   .action(async (opts: Record<string, string | undefined>) => {
     if (opts.vs !== undefined && opts.vs !== 'bittorrent') throw new Error(`--vs knows only bittorrent, not ${opts.vs}`);
     const appendPct = Number(opts.appendPct);
@@ -151,6 +153,8 @@ program
       appendPct,
       vsBittorrent: opts.vs === 'bittorrent',
       pollMs: positive(opts.pollMs!, 'poll-ms'),
+      serverLogLevel: opts.logLevel!,
+      keepDir: opts.keep !== undefined,
       print,
       log: (line) => process.stderr.write(`# ${line}\n`),
     });
