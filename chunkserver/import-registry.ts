@@ -121,7 +121,7 @@ export class ImportRegistry {
         if (this.fetching.get(handle) === entry) this.fetching.delete(handle);
       };
       // Aborted while waiting, the ones before may still run: they stay abortable through this entry until they end.
-      if (prior === undefined) forget();
+      if (settled(entry)) forget();
       else void entry.done.then(forget);
     }
   }
@@ -214,4 +214,9 @@ function aborted(signal: AbortSignal): Promise<void> {
     if (signal.aborted) resolve();
     else signal.addEventListener('abort', () => resolve(), { once: true });
   });
+}
+
+function settled(entry: Fetching): boolean {
+  for (let p: Fetching | undefined = entry; p !== undefined; p = p.prior) if (!p.settled) return false;
+  return true;
 }
