@@ -89,7 +89,7 @@ async function serveRead(
   try {
     const ask = parseRead(call);
     handle = ask.handle;
-    if (await serveIfHeld(ctx, call, ask)) return;
+    if (await serveIfHeld(ctx, call, ask, gone.signal)) return;
     // Not here whole at the version: a peer may follow it as it arrives (an older replica here is about to become its base).
     const imp = ask.follow ? await ctx.imports.follow(handle, ask.version, FOLLOW_START_WAIT_MS, gone.signal) : undefined;
     if (imp !== undefined) {
@@ -97,7 +97,7 @@ async function serveRead(
       return;
     }
     // The import may have completed meanwhile.
-    if (ask.follow && (await serveIfHeld(ctx, call, ask))) return;
+    if (ask.follow && (await serveIfHeld(ctx, call, ask, gone.signal))) return;
     const older = ctx.inventory.version(handle);
     if (older !== undefined) throw new DfsError('STALE_VERSION', `replica of chunk ${handle} is at version ${older}, below ${ask.version}`);
     throw new DfsError('NOT_FOUND', `no replica of chunk ${handle} here`);
@@ -110,13 +110,18 @@ async function serveRead(
 }
 
 /** Serves the read from a replica offered here at the version or newer; false if there is none. */
-async function serveIfHeld(ctx: ChunkserverContext, call: grpc.ServerWritableStream<ReadRequest__Output, ReadResponse>, ask: ReadAsk): Promise<boolean> {
+async function serveIfHeld(
+  ctx: ChunkserverContext,
+  call: grpc.ServerWritableStream<ReadRequest__Output, ReadResponse>,
+  ask: ReadAsk,
+  gone: AbortSignal,
+): Promise<boolean> {
   const info = ctx.store.info(ask.handle);
   if (info === undefined || ctx.inventory.version(ask.handle) === undefined) return false;
   if (info.corrupt) throw new DfsError('CHECKSUM_MISMATCH', `replica of chunk ${ask.handle} is corrupt`);
   if (info.version < ask.version) return false;
   if (!ask.copy) ctx.heat.record(ask.handle);
-  await serveHeld(ctx, call, ask, info.version, info.durableLength, info.epoch);
+  await serveHeld(ctx, call, ask, { version: info.version, chunkLength: info.durableLength, epoch: info.epoch }, gone);
   return true;
 }
 
@@ -150,15 +155,15 @@ async function serveHeld(
   ctx: ChunkserverContext,
   call: grpc.ServerWritableStream<ReadRequest__Output, ReadResponse>,
   ask: ReadAsk,
-  version: ChunkVersion,
-  chunkLength: number,
-  epoch: number,
+  replica: { version: ChunkVersion; chunkLength: number; epoch: number },
+  gone: AbortSignal,
 ): Promise<void> {
+  const { version, chunkLength, epoch } = replica;
   const lineage = ctx.store.lineage(ask.handle)!;
   const { start, end, reuse } = readRange(ask, lineage, chunkLength);
   const meta = { version: String(version), chunkLength: String(chunkLength) };
   const firstMeta = ask.copy ? { ...meta, ...lineageToWire(lineage), reuseLength: String(reuse) } : meta;
-  const sender = new FrameSender(ctx, call, ask.copy);
+  const sender = new FrameSender(ctx, call, ask.copy, gone);
   if (start >= end) {
     await sender.send(start, Buffer.alloc(0), firstMeta);
   } else {
@@ -185,7 +190,7 @@ async function serveImport(
 ): Promise<void> {
   const { start, end, reuse } = readRange(ask, imp.lineage, imp.expectedLength);
   const meta = { version: String(imp.version), chunkLength: String(imp.expectedLength) };
-  const sender = new FrameSender(ctx, call, true);
+  const sender = new FrameSender(ctx, call, true, gone);
   // The first frame at once, data or not: the follower learns the length and lineage and starts its own import.
   await sender.send(start, Buffer.alloc(0), { ...meta, ...lineageToWire(imp.lineage), reuseLength: String(reuse) });
   const cancelled = new Promise<void>((resolve) => gone.addEventListener('abort', () => resolve(), { once: true }));
@@ -216,6 +221,8 @@ class FrameSender {
     private readonly ctx: ChunkserverContext,
     private readonly call: grpc.ServerWritableStream<ReadRequest__Output, ReadResponse>,
     private readonly copy: boolean,
+    /** The reader went away: a wait for the stream to drain ends (it may never drain). */
+    private readonly gone: AbortSignal,
   ) {}
 
   async send(offset: number, data: Buffer, meta: Omit<ReadResponse, 'offset' | 'data' | 'dataCrc32c'>): Promise<void> {
@@ -226,7 +233,7 @@ class FrameSender {
     } else {
       this.ctx.metrics.clientReadBytes.inc(data.length);
     }
-    if (!room && !this.call.cancelled) await once(this.call, 'drain');
+    if (!room && !this.gone.aborted) await once(this.call, 'drain', { signal: this.gone });
   }
 }
 
