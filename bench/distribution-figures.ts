@@ -53,6 +53,8 @@ export interface BittorrentRun {
   originUploadRatio: number | undefined;
   badCopies: number;
   missingHosts: number;
+  /** CPU seconds of its own processes (aria2c, tracker) during the run, as its monitor counted them. */
+  clientsCpuS: number;
 }
 
 /** The `bt` lines of the script's tab-separated results file (header line first). */
@@ -79,6 +81,7 @@ export function parseBittorrentResults(tsv: string): BittorrentRun[] {
         originUploadRatio: upload === null ? undefined : Number(upload[1]),
         badCopies: Number(col(fields, 'bad')),
         missingHosts: Number(col(fields, 'missing')),
+        clientsCpuS: Number(col(fields, 'ours_cpu_s')),
       };
     });
 }

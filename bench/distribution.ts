@@ -8,7 +8,7 @@ import { expectedSha256, newSeed } from './distribution-data.js';
 import { parseRate, phaseFigures } from './distribution-figures.js';
 import { ShapedNetwork, type LinkBytes, type ShapedHost } from './distribution-network.js';
 import { runOnHost } from './distribution-tasks.js';
-import { machineBusySeconds, median } from './process-cpu.js';
+import { machineBusySeconds, median, processCpuSeconds } from './process-cpu.js';
 import { sleep } from '../common/backoff.js';
 
 const MASTER_PORT = 7000;
@@ -77,6 +77,7 @@ export async function runDistributionBench(options: DistributionBenchOptions): P
       options.print('bittorrent_ratio_median', median(bt.map((r) => r.ratioMedian)), 'x');
       const uploads = bt.map((r) => r.originUploadRatio).filter((u): u is number => u !== undefined);
       if (uploads.length > 0) options.print('bittorrent_origin_upload_ratio', median(uploads), 'x');
+      options.print('bittorrent_cpu_s_per_gb', median(bt.map((r) => r.clientsCpuS)) / ((options.fileBytes * (options.hosts - 1)) / 1e9), 'cpu-s/GB');
       options.print('ratio_vs_bittorrent_last', last / ours.find((f) => f.name === 'last_host_s')!.value, 'x');
     } finally {
       await rm(workDir, { recursive: true, force: true });
@@ -98,6 +99,8 @@ function scratchRoot(): string {
 interface Cluster {
   network: ShapedNetwork;
   master: string;
+  /** The master's and every chunkserver's pid, for their CPU time. */
+  serverPids: number[];
   /** Chunkserver id per host index. */
   serverIds: string[];
 }
@@ -124,7 +127,7 @@ async function distributeOnce(options: DistributionBenchOptions, bitsPerSecond: 
     options.log(`origin: ${options.fileBytes} bytes written on ${origin.namespace} in ${(written.ms / 1000).toFixed(1)} s (replication 1), sha256 ${sha256}`);
 
     await forEachLimited(network.hosts.slice(1), START_CONCURRENCY, async (h) => void pids.push(await startChunkserver(h, master, dir, options)));
-    const cluster: Cluster = { network, master, serverIds: await serverIdsByHost(network, master) };
+    const cluster: Cluster = { network, master, serverPids: pids, serverIds: await serverIdsByHost(network, master) };
     options.log(`${options.hosts} chunkservers registered; setrep all ${FILE}`);
 
     const full = await measurePhase(options, cluster, { kind: 'setrep' }, options.fileBytes, deadlineMs);
@@ -137,6 +140,7 @@ async function distributeOnce(options: DistributionBenchOptions, bitsPerSecond: 
     add('origin_upload_ratio', full.linkDelta[0]!.tx / options.fileBytes, 'x');
     add('first_mib_s', full.firstMibS, 's');
     add('cpu_busy_pct', full.cpuBusyPct, '%');
+    add('cpu_s_per_gb', full.serversCpuS / ((options.fileBytes * (options.hosts - 1)) / 1e9), 'cpu-s/GB');
     const check = await verifyEveryHost(options, cluster, sha256, options.fileBytes, deadlineMs);
     add('hosts_verified', check.matched, 'hosts');
     add('local_read_pct_min', check.localPctMin, '%');
@@ -219,7 +223,7 @@ async function measurePhase(
   action: { kind: 'setrep' } | { kind: 'append'; seed: string; bytes: number },
   expectedSize: number,
   deadlineMs: number,
-): Promise<{ hostSeconds: number[]; linkDelta: LinkBytes[]; cpuBusyPct: number; firstMibS: number }> {
+): Promise<{ hostSeconds: number[]; linkDelta: LinkBytes[]; cpuBusyPct: number; serversCpuS: number; firstMibS: number }> {
   const receivers = cluster.serverIds.slice(1);
   const before = await cluster.network.linkBytes();
   const received = (links: LinkBytes[]) => links.slice(1).reduce((sum, l) => sum + l.rx, 0);
@@ -233,6 +237,7 @@ async function measurePhase(
     }
   })();
   const busyBefore = machineBusySeconds();
+  const serversCpuBefore = cluster.serverPids.map(processCpuSeconds);
   const started = performance.now();
   const result = await runOnHost(
     cluster.network.host(0),
@@ -241,6 +246,7 @@ async function measurePhase(
   ).finally(() => (sampling = false));
   await sampler;
   const wallS = (performance.now() - started) / 1000;
+  const serversCpuS = cluster.serverPids.map(processCpuSeconds).reduce((sum, v, i) => sum + v - serversCpuBefore[i]!, 0);
   const firstMib = samples.find((s) => s.receivedBytes >= MIB);
   const firstMibS = firstMib === undefined ? Number.NaN : (firstMib.atWallMs - result.startedAtWallMs) / 1000;
   const cpuBusyPct = ((machineBusySeconds() - busyBefore) / wallS / 2) * 100;
@@ -256,7 +262,7 @@ async function measurePhase(
       `${action.kind}: by GetChunks (s): ` + receivers.map((id, i) => `h${i + 1}=${result.getChunksMs[id] === undefined ? 'not yet' : (result.getChunksMs[id]! / 1000).toFixed(2)}`).join(' '),
     );
   }
-  return { hostSeconds, linkDelta: after.map((a, i) => ({ tx: a.tx - before[i]!.tx, rx: a.rx - before[i]!.rx })), cpuBusyPct, firstMibS };
+  return { hostSeconds, linkDelta: after.map((a, i) => ({ tx: a.tx - before[i]!.tx, rx: a.rx - before[i]!.rx })), cpuBusyPct, serversCpuS, firstMibS };
 }
 
 /**

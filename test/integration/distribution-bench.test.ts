@@ -60,6 +60,7 @@ describe('the distribution benchmark', function () {
     const ratio = value('last_host_s') / value('lower_bound_s');
     expect(value('ratio_last')).to.be.closeTo(ratio, 0.01 * ratio + 0.01);
     expect(value('first_mib_s')).to.be.within(0, value('last_host_s'));
+    expect(value('cpu_s_per_gb')).to.be.above(0);
     // Only h0 holds the file at first: every byte leaves it at least once.
     expect(value('origin_upload_ratio')).to.be.at.least(1);
     expect(value('hosts_verified')).to.equal(3);
