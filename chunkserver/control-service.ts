@@ -33,7 +33,7 @@ export function controlHandlers(ctx: ChunkserverContext, distribution: Distribut
       const minVersion = chunkVersion(requireInteger(req.minVersion, 'min_version'));
       const secondaries = req.secondaries.map(checkRef);
       const length = await ctx.chunkLocks.run(handle, () =>
-        becomePrimary(ctx, { handle, version, minVersion, secondaries, receivedAtMs, durationMs: req.leaseDurationMs }),
+        becomePrimary(ctx, { handle, version, minVersion, secondaries, receivedAtMs, durationMs: req.leaseDurationMs, idleReleaseMs: req.idleReleaseMs }),
       );
       return { length: String(length) };
     }, onInternal),
@@ -74,6 +74,7 @@ async function becomePrimary(
     secondaries: ServerRef__Output[];
     receivedAtMs: number;
     durationMs: number;
+    idleReleaseMs: number;
   },
 ): Promise<number> {
   const { handle, version, minVersion, secondaries } = grant;
@@ -121,6 +122,7 @@ async function becomePrimary(
         version: String(version),
         length: String(length),
       }),
+    { releaseMs: grant.idleReleaseMs, onRelease: (p) => void releaseIdleLease(ctx, p) },
   );
   pipeline.onFailure((err) => void releaseBrokenLease(ctx, primary, err));
   await ctx.pipelines.replace(handle, { pipeline, primary }, new DfsError('STALE_VERSION', `chunk ${handle} has a new lease`));
@@ -135,6 +137,18 @@ function throwIfAnyFailed(results: PromiseSettledResult<unknown>[], servers: Ser
   throw new DfsError('CHAIN_FAILURE', `${step} failed on ${failed.map((s) => s.address).join(', ')}: ${reasons.join('; ')}`, {
     details: { failedServerIds: failed.map((s) => s.id) },
   });
+}
+
+/** Nothing was written for a while: give the lease back so that the master may copy and distribute the chunk now. */
+async function releaseIdleLease(ctx: ChunkserverContext, primary: PrimaryChunk): Promise<void> {
+  await ctx.pipelines.retire(primary.handle, primary.pipeline, new DfsError('LEASE_EXPIRED', `lease on chunk ${primary.handle} given up while idle`));
+  try {
+    await ctx.master.releaseLease({ serverId: ctx.self().id, handle: String(primary.handle), version: String(primary.version) });
+    ctx.logger.debug({ handle: primary.handle, version: primary.version }, 'idle lease released');
+  } catch (err) {
+    // The master lets the lease run out instead.
+    ctx.logger.warn({ handle: primary.handle, err: (err as Error).message }, 'could not report an idle lease released');
+  }
 }
 
 /** A pipeline broke: give the lease back so the master can grant a new one without the failed replicas. */

@@ -10,6 +10,7 @@ import type { HeartbeatRequest } from '../proto/generated/dfs/master/HeartbeatRe
 import type { HeartbeatResponse__Output } from '../proto/generated/dfs/master/HeartbeatResponse.js';
 import type { ReplicaProblemReport } from '../proto/generated/dfs/master/ReplicaProblemReport.js';
 import type { CommitChunkLengthRequest } from '../proto/generated/dfs/master/CommitChunkLengthRequest.js';
+import type { ReleaseLeaseRequest } from '../proto/generated/dfs/master/ReleaseLeaseRequest.js';
 
 const CALL_TIMEOUT_MS = 5_000;
 
@@ -39,6 +40,10 @@ export class MasterLink {
   async commitChunkLength(request: CommitChunkLengthRequest): Promise<number> {
     const response = await this.call((client) => callUnary(client, 'CommitChunkLength', request, CALL_TIMEOUT_MS));
     return Number(response.fileSize);
+  }
+
+  async releaseLease(request: ReleaseLeaseRequest): Promise<void> {
+    await this.call((client) => callUnary(client, 'ReleaseLease', request, CALL_TIMEOUT_MS));
   }
 
   async reportProblem(report: ReplicaProblemReport): Promise<void> {

@@ -34,18 +34,24 @@ export class PipelineRegistry {
     const current = this.entries.get(handle);
     if (next === undefined) this.entries.delete(handle);
     else this.entries.set(handle, next);
+    if (current?.primary !== next?.primary) current?.primary?.close();
     if (current !== undefined && current.pipeline !== next?.pipeline) await current.pipeline.close(reason);
   }
 
   /** Removes the entry only if it still holds `pipeline` (a newer one may have replaced it). */
   async retire(handle: ChunkHandle, pipeline: ReplicaPipeline, reason: DfsError): Promise<void> {
-    if (this.entries.get(handle)?.pipeline === pipeline) this.entries.delete(handle);
+    const entry = this.entries.get(handle);
+    if (entry?.pipeline === pipeline) {
+      this.entries.delete(handle);
+      entry.primary?.close();
+    }
     await pipeline.close(reason);
   }
 
   async closeAll(reason: DfsError): Promise<void> {
     const all = [...this.entries.values()];
     this.entries.clear();
+    for (const e of all) e.primary?.close();
     await Promise.allSettled(all.map((e) => e.pipeline.close(reason)));
   }
 }

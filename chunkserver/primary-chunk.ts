@@ -30,6 +30,10 @@ export class PrimaryChunk {
   private readonly inflight = new Map<string, Promise<number>>();
   private lastMutationMs: number;
   private readonly lengths: MaxCommitter;
+  /** Mutations submitted and not yet settled. */
+  private pending = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private released = false;
 
   constructor(
     private readonly store: ChunkStore,
@@ -42,6 +46,7 @@ export class PrimaryChunk {
     private readonly chunkSizeBytes: number,
     private readonly clock: Clock,
     commitLength: (length: number) => Promise<number>,
+    private readonly idle: { releaseMs: number; onRelease: (primary: PrimaryChunk) => void } = { releaseMs: 0, onRelease: () => {} },
   ) {
     this.nextOffset = length;
     this.full = length >= chunkSizeBytes;
@@ -51,6 +56,41 @@ export class PrimaryChunk {
       await commitLength(end);
       return end;
     });
+    this.armIdleRelease();
+  }
+
+  /**
+   * Counts a mutation in flight: the lease is given up only after
+   * `idle.releaseMs` with none in flight and none arriving, so every
+   * mutation accepted before is acknowledged or failed by then.
+   */
+  private track<T>(mutation: Promise<T>): Promise<T> {
+    this.pending++;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const settle = () => {
+      if (--this.pending === 0) this.armIdleRelease();
+    };
+    mutation.then(settle, settle);
+    return mutation;
+  }
+
+  private armIdleRelease(): void {
+    if (this.idle.releaseMs <= 0 || this.released) return;
+    this.idleTimer = setTimeout(() => {
+      if (this.pending > 0 || this.released) return;
+      this.released = true;
+      this.leaseExpiresAtMs = 0;
+      this.idle.onRelease(this);
+    }, this.idle.releaseMs);
+    this.idleTimer.unref();
+  }
+
+  /** The lease ended here for good (expired, released, or its pipeline was replaced): no timer outlives it. */
+  close(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    this.released = true;
   }
 
   leaseValid(nowMs: number): boolean {
@@ -80,7 +120,7 @@ export class PrimaryChunk {
     this.lastMutationMs = nowMs;
     this.nextOffset = lengthAfter(packet, this.nextOffset);
     if (packet.kind === 'truncate') this.full = packet.length >= this.chunkSizeBytes;
-    return this.pipeline.submit(raw, packet).then(() => this.checkLeaseHeld());
+    return this.track(this.pipeline.submit(raw, packet).then(() => this.checkLeaseHeld()));
   }
 
   private checkLeaseHeld(): void {
@@ -129,11 +169,13 @@ export class PrimaryChunk {
         seq: String(seq),
       },
     });
-    const done = this.pipeline
-      .submit(raw, packet)
-      .then(() => this.checkLeaseHeld())
-      .then(() => this.lengths.ensure(offset + data.length))
-      .then(() => offset);
+    const done = this.track(
+      this.pipeline
+        .submit(raw, packet)
+        .then(() => this.checkLeaseHeld())
+        .then(() => this.lengths.ensure(offset + data.length))
+        .then(() => offset),
+    );
     this.inflight.set(key, done);
     const forget = () => this.inflight.delete(key);
     done.then(forget, forget);

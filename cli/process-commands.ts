@@ -11,7 +11,7 @@ import { DfsError } from '../common/errors.js';
 const MASTER_KEYS = [
   'host', 'port', 'httpPort', 'advertiseAddress', 'dataDir', 'raftId', 'peers', 'join', 'raftTickMs', 'raftElectionTicks', 'chunkSize', 'replication', 'leaseDurationMs', 'heartbeatIntervalMs',
   'chunkserverTimeoutMs', 'trashRetentionMs', 'sessionRetentionMs', 'replicationIntervalMs', 'gcIntervalMs',
-  'snapshotEveryEntries', 'highWaterMark', 'balancerEnabled', 'balancerThresholdPct', 'balancerMaxConcurrent', 'distributionFanout', 'hotChunkReadsPerS', 'hotChunkReplicasMax', 'hotChunkHalfLifeMs', 'logLevel', 'readyFile',
+  'snapshotEveryEntries', 'highWaterMark', 'balancerEnabled', 'balancerThresholdPct', 'balancerMaxConcurrent', 'distributionFanout', 'distributionLeaseIdleMs', 'hotChunkReadsPerS', 'hotChunkReplicasMax', 'hotChunkHalfLifeMs', 'logLevel', 'readyFile',
 ] as const;
 
 const CHUNKSERVER_KEYS = [
@@ -63,6 +63,7 @@ export function loadMasterConfig(flags: FlagValues & { config?: string }, env: N
       balancerThresholdPct: s.number('balancerThresholdPct') ?? d.balancerThresholdPct,
       balancerMaxConcurrent: s.integer('balancerMaxConcurrent') ?? d.balancerMaxConcurrent,
       distributionFanout: s.integer('distributionFanout') ?? d.distributionFanout,
+      distributionLeaseIdleMs: s.integer('distributionLeaseIdleMs') ?? d.distributionLeaseIdleMs,
       hotChunkReadsPerS: s.number('hotChunkReadsPerS') ?? d.hotChunkReadsPerS,
       hotChunkReplicasMax: s.integer('hotChunkReplicasMax') ?? d.hotChunkReplicasMax,
       hotChunkHalfLifeMs: s.integer('hotChunkHalfLifeMs') ?? d.hotChunkHalfLifeMs,
@@ -170,6 +171,7 @@ export function addProcessCommands(program: Command, env: NodeJS.ProcessEnv): vo
       .option('--hot-chunk-reads-per-s <n>', 'read calls per second on a chunk that earn it one more replica; 0 turns hot-chunk replication off (default 200)')
       .option('--hot-chunk-replicas-max <n>', 'most replicas read heat alone may give a chunk (default 10)')
       .option('--hot-chunk-half-life-ms <ms>', 'read heat halves in this long without reads (default 20000)')
+      .option('--distribution-lease-idle-ms <ms>', 'a lease on a chunk of a file with replication "all" is given up after this long without writes, so that distribution starts; 0 holds it until it ends (default 500)')
       .option('--distribution-fanout <n>', 'children per node in the trees that spread files with replication "all" (default 2)'),
   ).action(async (opts: FlagValues & { config?: string }) => {
     const config = loadMasterConfig(opts, env);

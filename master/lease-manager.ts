@@ -87,6 +87,8 @@ export class LeaseManager {
           secondaries: secondaries.map(serverRef),
           leaseDurationMs: ctx.config.leaseDurationMs,
           chunkSizeBytes: String(ctx.state().config().chunkSizeBytes),
+          // A file on every node is distributed only once no lease is held: let the lease go soon after its writes stop.
+          idleReleaseMs: ctx.state().chunkGoal(handle)?.all === true ? ctx.config.distributionLeaseIdleMs : 0,
         },
         GRANT_TIMEOUT_MS,
       );

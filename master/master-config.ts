@@ -51,6 +51,8 @@ export interface MasterConfig {
   balancerMaxConcurrent: number;
   /** Children per node in the trees that spread a file with replication `all` to every node. */
   distributionFanout: number;
+  /** A lease on a chunk of a file with replication `all` is given up after this long without writes, so that distribution starts. */
+  distributionLeaseIdleMs: number;
   /** Read calls per second on a chunk (over all its replicas) that earn it one more replica; 0: no hot-chunk replication. */
   hotChunkReadsPerS: number;
   /** Most replicas read heat alone may give a chunk. */
@@ -87,6 +89,7 @@ export const MASTER_DEFAULTS: Omit<MasterConfig, 'dataDir'> = {
   balancerThresholdPct: 10,
   balancerMaxConcurrent: 1,
   distributionFanout: 2,
+  distributionLeaseIdleMs: 500,
   hotChunkReadsPerS: 200,
   hotChunkReplicasMax: 10,
   hotChunkHalfLifeMs: 20_000,
@@ -130,6 +133,9 @@ export function validateMasterConfig(config: MasterConfig, whence: (fields: (key
   if (!Number.isInteger(config.balancerMaxConcurrent) || config.balancerMaxConcurrent < 1) fail('balancerMaxConcurrent', 'balancerMaxConcurrent must be a positive integer');
   if (!Number.isInteger(config.distributionFanout) || config.distributionFanout < 1 || config.distributionFanout > 16) {
     fail('distributionFanout', 'distributionFanout must be an integer from 1 to 16');
+  }
+  if (!Number.isInteger(config.distributionLeaseIdleMs) || config.distributionLeaseIdleMs < 0) {
+    fail('distributionLeaseIdleMs', 'distributionLeaseIdleMs must be 0 (hold leases until they end) or a positive integer');
   }
   if (!(config.hotChunkHalfLifeMs >= 100)) fail('hotChunkHalfLifeMs', 'hotChunkHalfLifeMs must be at least 100');
   if (!(config.hotChunkReadsPerS >= 0)) fail('hotChunkReadsPerS', 'hotChunkReadsPerS must be 0 (off) or positive');

@@ -120,6 +120,22 @@ export function registryHandlers(ctx: MasterContext): RegistryHandlers {
       return {};
     }, onInternal),
 
+    ReleaseLease: unary(async (req) => {
+      const leader = ctx.leader();
+      const server = serverId(requireId(req.serverId, 'server_id'));
+      const handle = chunkHandle(requireInteger(req.handle, 'handle'));
+      const version = chunkVersion(requireInteger(req.version, 'version'));
+      await ctx.log.readBarrier();
+      const lease = leader.leases.current(handle, ctx.clock.nowMs());
+      // Anything else is a release that crossed a newer grant, or of a lease this leader never knew: nothing to undo.
+      if (lease !== undefined && lease.primary === server && lease.version === version) {
+        leader.leases.release(handle, version);
+        leader.replication.mark(handle);
+        ctx.logger.debug({ handle, version, primary: server }, 'lease released while idle');
+      }
+      return {};
+    }, onInternal),
+
     CommitChunkLength: unary(async (req) => {
       const leader = ctx.leader();
       const server = serverId(requireId(req.serverId, 'server_id'));

@@ -129,6 +129,41 @@ describe('distribution of a file to every node (replication all, 6 chunkservers)
     expect(moved).to.be.lessThan(wholeChunks);
   });
 
+  it('appenders pausing now and then on a file on every node: every acknowledged record once, every node ends identical', async () => {
+    await client.writeFile('/log', Buffer.alloc(0), { replication: 3 });
+    const set = await dfs(cluster, ['admin', 'setrep', 'all', '/log']);
+    expect(set.code, set.stderr).to.equal(0);
+    const acked: string[] = [];
+    const deadline = Date.now() + 6_000;
+    // Pauses longer than distributionLeaseIdleMs (500 ms) hand the lease back between bursts: each burst gets a new lease.
+    await Promise.all(
+      Array.from({ length: 4 }, async (_, w) => {
+        const writer = await cluster.client();
+        for (let i = 0; Date.now() < deadline; i++) {
+          const record = `w${w}-r${i}|`;
+          await writer.append('/log', Buffer.from(record));
+          acked.push(record);
+          if (i % 10 === 9) await sleep(300 + Math.random() * 600);
+        }
+      }),
+    );
+    const s = await waitFor('the log on every node', async () => {
+      const s = await status('/log');
+      return s.complete && s.fileBytes === (await client.stat('/log')).size ? s : undefined;
+    }, 60_000);
+    expect(s.nodes).to.equal(NODES);
+    const content = (await client.readFile('/log')).toString('latin1').replace(/\0+/g, '');
+    const records = content.split('|').filter(Boolean).map((r) => r + '|');
+    expect(new Set(records).size, 'no duplicates').to.equal(records.length);
+    for (const r of acked) expect(records, `acknowledged ${r}`).to.include(r);
+    const chunks = await replicaFiles(cluster, client, '/log');
+    for (const chunk of chunks) {
+      expect(chunk.files.size).to.equal(NODES);
+      const copies = new Set([...chunk.files.values()].map((b) => sha(b)));
+      expect(copies.size, `replicas of chunk ${chunk.index} identical`).to.equal(1);
+    }
+  });
+
   it('routes around a node that dies mid-distribution; it catches up when it returns, and so does a new node', async () => {
     const size = 48 * MiB;
     await write('/big', size);
