@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { DfsClient } from '../client-lib/index.js';
 import { sleep } from '../common/backoff.js';
 import { callUnary } from '../common/grpc-client-pool.js';
+import type { MetadataClient } from '../proto/generated/dfs/master/Metadata.js';
 import { masterServices } from '../proto/load.js';
 import { dataStream, type DataSeed } from './distribution-data.js';
 import { completeServers, type ChunkReplicas } from './distribution-figures.js';
@@ -148,6 +149,7 @@ async function watch(client: DfsClient, task: Extract<HostTask, { task: 'watch' 
       if (actionError !== undefined) throw actionError;
       const [chunks, status] = await Promise.all([
         fileChunks(metadata, inode, task.expectedSize, chunkSizeBytes),
+        // A master without the distribution tier answers UNAVAILABLE: GetChunks alone then says who is done.
         callUnary(admin, 'DistributionStatus', { path: task.path, maxNodes: task.servers.length + 1 }, CALL_TIMEOUT_MS).catch(() => undefined),
       ]);
       const at = since();
@@ -191,7 +193,7 @@ async function watch(client: DfsClient, task: Extract<HostTask, { task: 'watch' 
 
 /** The file's size and the replicas of its first `expectedSize` bytes' chunks, as GetChunks tells a reader. */
 async function fileChunks(
-  metadata: InstanceType<ReturnType<typeof masterServices>['dfs']['master']['Metadata']>,
+  metadata: MetadataClient,
   inode: number,
   expectedSize: number,
   chunkSizeBytes: number,

@@ -40,11 +40,13 @@ export interface LinkBytes {
  */
 export class ShapedNetwork {
   private destroyed = false;
+  private made: ShapedHost[] = [];
 
-  private constructor(
-    readonly prefix: string,
-    readonly hosts: readonly ShapedHost[],
-  ) {}
+  private constructor(readonly prefix: string) {}
+
+  get hosts(): readonly ShapedHost[] {
+    return this.made;
+  }
 
   /** The namespace prefix for network `letter` of this process (the BitTorrent baseline gets its own). */
   static prefixFor(letter: string): string {
@@ -54,21 +56,21 @@ export class ShapedNetwork {
   static async up(hostCount: number, rate: string, letter = 'h'): Promise<ShapedNetwork> {
     removeLeftovers();
     const prefix = ShapedNetwork.prefixFor(letter);
-    const hosts: ShapedHost[] = [];
-    for (let i = 0; i < hostCount; i++) {
-      const namespace = `${prefix}${i}`;
-      hosts.push({ index: i, namespace, address: '', wrapper: ['ip', 'netns', 'exec', namespace] });
-    }
-    const made = new ShapedNetwork(prefix, hosts);
-    track(made);
+    const network = new ShapedNetwork(prefix);
+    // Tracked before it exists, so that a failure or a signal halfway through still removes what was made.
+    track(network);
     try {
       await cluster(prefix, 'up', String(hostCount), rate);
-      for (const h of hosts) (h as { address: string }).address = (await cluster(prefix, 'ip', String(h.index))).trim();
+      for (let index = 0; index < hostCount; index++) {
+        const namespace = `${prefix}${index}`;
+        const address = (await cluster(prefix, 'ip', String(index))).trim();
+        network.made.push({ index, namespace, address, wrapper: ['ip', 'netns', 'exec', namespace] });
+      }
     } catch (err) {
-      await made.down();
+      await network.down();
       throw err;
     }
-    return made;
+    return network;
   }
 
   host(i: number): ShapedHost {
