@@ -7,6 +7,8 @@ import type { Phase } from './metadata-worker.js';
 import { runRaftBench } from './raft.js';
 import { runFuseBench } from './fuse.js';
 import { runDistributionBench } from './distribution.js';
+import { parseRate } from './distribution-figures.js';
+import { runDistributionSimBench } from './distribution-sim.js';
 
 const PHASES: readonly Phase[] = ['mkdir', 'create', 'stat', 'rename'];
 
@@ -155,6 +157,38 @@ program
       pollMs: positive(opts.pollMs!, 'poll-ms'),
       serverLogLevel: opts.logLevel!,
       keepDir: opts.keep !== undefined,
+      print,
+      log: (line) => process.stderr.write(`# ${line}\n`),
+    });
+  });
+
+program
+  .command('distribution-sim')
+  .description('the master\'s distribution planner driven by a discrete-event network model (fluid flows, agents, heartbeats, crashes, joins)')
+  .option('--nodes <list>', 'fleet sizes, comma-separated', '100,1000,10000')
+  .option('--size <size>', 'bytes of the distributed file', '10GiB')
+  .option('--rate <rate>', 'every node\'s uplink and downlink, in tc syntax', '1gbit')
+  .option('--seed <n>', 'one seed, one run', '1')
+  .option('--failures <fraction>', 'fraction of the nodes that crash, at random times within the first F/B', '0')
+  .option('--joins <n>', 'empty nodes that join, at random times within the first F/B', '0')
+  .option('--fanout <k>', 'children per interior node per chunk, and stripes', '2')
+  .option('--downloads <d>', 'fetches each agent runs at once', '2')
+  .option('--origins <n>', 'holders of the whole file at the start', '1')
+  .action((opts: Record<string, string>) => {
+    const failures = Number(opts.failures);
+    if (!(failures >= 0 && failures < 1)) throw new Error(`--failures must be a fraction in [0, 1), got ${opts.failures}`);
+    const joins = Number(opts.joins);
+    if (!Number.isInteger(joins) || joins < 0) throw new Error(`--joins must be a non-negative integer, got ${opts.joins}`);
+    runDistributionSimBench({
+      nodes: opts.nodes!.split(',').map((n) => positive(n.trim(), 'nodes')),
+      fileBytes: parseSize(opts.size!),
+      rateBitsPerS: parseRate(opts.rate!),
+      seed: positive(opts.seed!, 'seed'),
+      failures,
+      joins,
+      fanout: positive(opts.fanout!, 'fanout'),
+      downloadsMax: positive(opts.downloads!, 'downloads'),
+      origins: positive(opts.origins!, 'origins'),
       print,
       log: (line) => process.stderr.write(`# ${line}\n`),
     });

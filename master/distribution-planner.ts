@@ -63,6 +63,8 @@ export class DistributionPlanner {
   private readonly heldCount: number[] = [];
   private readonly wantedCount: number[] = [];
   private readonly load: number[] = [];
+  /** Per slot and stripe (slot * fanout + stripe): its latest parent in a tree of that stripe. */
+  private readonly stripeParent: number[] = [];
   private outstanding = 0;
   private work = 0;
 
@@ -77,6 +79,7 @@ export class DistributionPlanner {
 
   /** A member that joined or came back: it needs every chunk it does not hold. Idempotent. */
   addMember(member: DistributionMember): void {
+    this.work++;
     const known = this.roster.slotOf(member.id);
     if (known !== undefined && this.roster.member[known]) return;
     const slot = this.slot(member.id);
@@ -98,6 +101,7 @@ export class DistributionPlanner {
   removeMember(id: ServerId): void {
     const slot = this.roster.slotOf(id);
     if (slot === undefined) return;
+    this.work++;
     for (const tree of this.chunks.values()) {
       this.work++;
       tree.reserve(this.roster.capacity);
@@ -119,6 +123,7 @@ export class DistributionPlanner {
    * Same version again: only adds holders. An older version is ignored.
    */
   setChunk(handle: ChunkHandle, version: ChunkVersion, order: number, holders: Iterable<ServerId>): void {
+    this.work++;
     let tree = this.chunks.get(handle);
     if (tree !== undefined && version < tree.version) return;
     if (tree !== undefined && version === tree.version) {
@@ -140,6 +145,7 @@ export class DistributionPlanner {
 
   /** The chunk left the distribution tier (file deleted, replication lowered): forget it; members need nothing more of it (the manager sends cancels). */
   removeChunk(handle: ChunkHandle): void {
+    this.work++;
     const tree = this.chunks.get(handle);
     if (tree === undefined) return;
     for (const slot of tree.wantingSlots) {
@@ -160,6 +166,7 @@ export class DistributionPlanner {
 
   /** `node` holds `handle` whole at `version` or newer. */
   held(node: ServerId, handle: ChunkHandle, version: ChunkVersion): void {
+    this.work++;
     const tree = this.chunks.get(handle);
     if (tree === undefined || version < tree.version) return;
     this.markHeld(tree, this.slot(node), false);
@@ -168,6 +175,7 @@ export class DistributionPlanner {
 
   /** `node` lost its replica (deleted, corrupt): it needs it again. */
   lost(node: ServerId, handle: ChunkHandle): void {
+    this.work++;
     const tree = this.chunks.get(handle);
     const slot = this.roster.slotOf(node);
     if (tree === undefined || slot === undefined) return;
@@ -185,13 +193,14 @@ export class DistributionPlanner {
 
   /** `node` reported that no source could provide `handle` at `version`: give it new sources (a whole holder as parent). */
   failed(node: ServerId, handle: ChunkHandle, version: ChunkVersion): void {
+    this.work++;
     const tree = this.chunks.get(handle);
     const slot = this.roster.slotOf(node);
     if (tree === undefined || slot === undefined || version !== tree.version) return;
     tree.reserve(this.roster.capacity);
     if (tree.state[slot] !== WANTING || !this.roster.member[slot]) return;
     const parent = this.pick(tree, slot, true, tree.parent[slot]!);
-    if (parent !== NO_SLOT) tree.attach(slot, parent);
+    if (parent !== NO_SLOT) this.link(tree, slot, parent);
     // Re-issued even with the same sources: the node waits for a task before trying again.
     if (tree.parent[slot] !== NO_SLOT) this.markDirty(tree, slot);
   }
@@ -200,6 +209,8 @@ export class DistributionPlanner {
   takeChanges(): { tasks: Map<ServerId, PlannedTask[]>; cancels: Map<ServerId, ChunkHandle[]> } {
     const tasks = new Map<ServerId, PlannedTask[]>();
     for (const tree of this.dirtyChunks) {
+      // Siblings share their parent's takeovers: computed once per parent per call.
+      const takeovers = new Map<number, Map<number, number>>();
       for (const slot of tree.takeDirty()) {
         this.work++;
         const parent = tree.parent[slot]!;
@@ -210,7 +221,7 @@ export class DistributionPlanner {
           list = [];
           tasks.set(node, list);
         }
-        list.push({ node, handle: tree.handle, version: tree.version, sources: this.sourcesOf(tree, slot, parent), order: tree.order });
+        list.push({ node, handle: tree.handle, version: tree.version, sources: this.sourcesOf(tree, slot, parent, takeovers), order: tree.order });
       }
     }
     this.dirtyChunks.clear();
@@ -255,13 +266,13 @@ export class DistributionPlanner {
 
   /** The slot of a server, made (as a non-member) if new, with its per-slot counters. */
   private slot(id: ServerId): number {
-    const before = this.roster.capacity;
+    const known = this.roster.slotOf(id);
+    if (known !== undefined) return known;
     const slot = this.roster.ensure(id);
-    if (slot >= before || this.load[slot] === undefined) {
-      this.heldCount[slot] = 0;
-      this.wantedCount[slot] = 0;
-      this.load[slot] = 0;
-    }
+    this.heldCount[slot] = 0;
+    this.wantedCount[slot] = 0;
+    this.load[slot] = 0;
+    for (let s = 0; s < this.fanout; s++) this.stripeParent[slot * this.fanout + s] = NO_SLOT;
     return slot;
   }
 
@@ -269,7 +280,7 @@ export class DistributionPlanner {
   private plan(tree: ChunkTree): void {
     tree.reserve(this.roster.capacity);
     const slots: number[] = [];
-    this.roster.forEachInLocalityOrder(this.random, (slot) => {
+    this.roster.forEachInLocalityOrder((slot) => {
       this.work++;
       if (tree.state[slot] !== HELD) slots.push(slot);
     });
@@ -293,7 +304,7 @@ export class DistributionPlanner {
       const slot = slots[i]!;
       const parent = parentOf[i]!;
       if (parent >= 0) {
-        tree.attach(slot, slots[parent]!);
+        this.link(tree, slot, slots[parent]!);
         this.markDirty(tree, slot);
       } else {
         this.attachRoot(tree, slot);
@@ -323,23 +334,87 @@ export class DistributionPlanner {
       tree.sourceless.add(slot);
       return;
     }
-    tree.attach(slot, parent);
+    this.link(tree, slot, parent);
     this.markDirty(tree, slot);
   }
 
+  /** Attaches, and remembers the parent as the child's parent in that stripe (see `replacementOf`). */
+  private link(tree: ChunkTree, child: number, parent: number): void {
+    tree.attach(child, parent);
+    this.stripeParent[child * this.fanout + (tree.order % this.fanout)] = parent;
+  }
+
   /**
-   * `slot` leaves the chunk's tree (dead, or a holder that lost it): its
-   * children go to its own parent when it has one (a live node ahead of
-   * them), else to a holder; with no holder at all they wait, sourceless.
+   * Who takes over the `index`-th child of `slot` in this chunk's tree when
+   * `slot` goes: the nodes whose uplink its departure frees. Its first child
+   * goes to its own parent here (a live node ahead of it, one child fewer
+   * now); the next ones to its parents in the trees of the other stripes
+   * (each loses it as a leaf, so each has room for one child). No uplink
+   * then carries more than its share, and every member's uplink stays at
+   * about one file in total.
+   */
+  private replacementOf(tree: ChunkTree, slot: number, index: number): number {
+    const turn = index % this.fanout;
+    if (turn === 0) return tree.state[slot] === WANTING ? tree.parent[slot]! : NO_SLOT;
+    return this.stripeParent[slot * this.fanout + ((tree.order + turn) % this.fanout)] ?? NO_SLOT;
+  }
+
+  /**
+   * Who takes over each child of `slot` here when `slot` goes: its children
+   * matched to the replacements (`replacementOf`), each replacement once, a
+   * child never to itself nor to a node below it, the most constrained
+   * child first. Children left over (more than fanout of them, or no valid
+   * replacement) are not in the map.
+   */
+  private takeovers(tree: ChunkTree, slot: number): Map<number, number> {
+    const children = tree.children(slot);
+    const replacements: number[] = [];
+    for (let turn = 0; turn < this.fanout; turn++) {
+      const r = this.replacementOf(tree, slot, turn);
+      replacements.push(replacements.includes(r) ? NO_SLOT : r);
+    }
+    const options = children.map((child, i) => {
+      const valid: number[] = [];
+      for (let t = 0; t < this.fanout; t++) {
+        const r = replacements[(i + t) % this.fanout]!;
+        if (this.canAdopt(tree, r, child, slot)) valid.push(r);
+      }
+      return { child, valid };
+    });
+    options.sort((a, b) => a.valid.length - b.valid.length);
+    const taken = new Map<number, number>();
+    const used = new Set<number>();
+    for (const { child, valid } of options) {
+      const r = valid.find((v) => !used.has(v));
+      if (r === undefined) continue;
+      used.add(r);
+      taken.set(child, r);
+    }
+    return taken;
+  }
+
+  /**
+   * `slot` leaves the chunk's tree (dead, or a holder that lost it): each
+   * child goes to the node that takes it over (`takeovers`), the one its
+   * agent already fails over to; a child without one goes to a holder; with
+   * no holder at all it waits, sourceless.
    */
   private rehome(tree: ChunkTree, slot: number): void {
-    const grandparent = tree.state[slot] === WANTING ? tree.parent[slot]! : NO_SLOT;
+    const taken = this.takeovers(tree, slot);
     for (const child of tree.children(slot)) {
       this.work++;
       tree.detach(child);
-      const parent = grandparent !== NO_SLOT ? grandparent : this.pick(tree, child, true, slot);
-      this.attachOrWait(tree, child, parent);
+      this.attachOrWait(tree, child, taken.get(child) ?? this.pick(tree, child, true, slot));
     }
+  }
+
+  /** Whether `candidate` may become `child`'s parent: present in the tree, not leaving, not below the child. */
+  private canAdopt(tree: ChunkTree, candidate: number, child: number, leaving: number): boolean {
+    this.work++;
+    if (candidate === NO_SLOT || candidate === leaving || candidate === child) return false;
+    const state = tree.state[candidate];
+    if (state === HELD) return true;
+    return state === WANTING && !tree.isBelow(candidate, child);
   }
 
   /** When a holder appears, receivers that had no source get one; a chunk that had none at all gets its plan. */
@@ -360,9 +435,10 @@ export class DistributionPlanner {
   /**
    * A parent for `slot` from a few random holders (and receivers, unless
    * `holdersOnly`), never `slot`, `excluded` or a receiver below `slot`.
-   * Preference: one with room (fewer than fanout children of this chunk)
-   * and not an origin, then nearest, then a holder over a receiver, then the
-   * least loaded overall.
+   * Preference: not an origin (its uplink feeds every tree's root), then the
+   * least loaded (fewest children over all chunks: every member's uplink is
+   * spoken for by its stripe, so an extra child slows someone; spread it where
+   * there is slack), then nearest, then a holder over a receiver.
    */
   private pick(tree: ChunkTree, slot: number, holdersOnly: boolean, excluded: number): number {
     let best = NO_SLOT;
@@ -372,8 +448,8 @@ export class DistributionPlanner {
       if (candidate === slot || candidate === excluded) return;
       const receiving = tree.state[candidate] === WANTING;
       if (receiving && tree.childCount[slot]! > 0 && tree.isBelow(candidate, slot)) return;
-      const crowded = tree.childCount[candidate]! >= this.fanout || tree.origins.has(candidate) ? 1 : 0;
-      const score = ((crowded * 3 + this.roster.nearness(slot, candidate)) * 2 + (receiving ? 1 : 0)) * 1e9 + this.load[candidate]!;
+      const tier = tree.origins.has(candidate) ? 1 : 0;
+      const score = ((tier * 1e6 + this.load[candidate]!) * 3 + this.roster.nearness(slot, candidate)) * 2 + (receiving ? 1 : 0);
       if (score < bestScore) {
         bestScore = score;
         best = candidate;
@@ -393,24 +469,49 @@ export class DistributionPlanner {
     for (let i = 0; i < PICK_SAMPLES; i++) visit(list[Math.floor(this.random() * list.length)]!);
   }
 
-  /** Parent, grandparent while the parent is receiving, then whole holders: nearest, origins last. */
-  private sourcesOf(tree: ChunkTree, slot: number, parent: number): ServerId[] {
+  /**
+   * Parent first; while the parent is receiving, then the node that would
+   * replace it for this child (`takeovers`: where the agent resumes at
+   * once if the parent dies, so a death overloads nobody while the master
+   * waits out its liveness timeout) and the grandparent; then whole holders,
+   * nearest first, origins last.
+   */
+  private sourcesOf(tree: ChunkTree, slot: number, parent: number, takeovers: Map<number, Map<number, number>>): ServerId[] {
     const chosen = [parent];
-    const grandparent = tree.state[parent] === WANTING ? tree.parent[parent]! : NO_SLOT;
-    if (grandparent !== NO_SLOT) chosen.push(grandparent);
-    if (this.fallbacks > 0) {
-      const candidates = new Map<number, number>();
-      const consider = (holder: number) => {
-        this.work++;
-        if (holder === slot || chosen.includes(holder)) return;
-        candidates.set(holder, this.roster.nearness(slot, holder) + (tree.origins.has(holder) ? 3 : 0));
-      };
-      const list = tree.holderSlots;
-      if (list.length <= PICK_SAMPLES * this.fallbacks) for (const holder of list) consider(holder);
-      else for (let i = 0; i < PICK_SAMPLES * this.fallbacks; i++) consider(list[Math.floor(this.random() * list.length)]!);
-      const ranked = [...candidates].sort((a, b) => a[1] - b[1] || a[0] - b[0]);
-      for (const [holder] of ranked.slice(0, this.fallbacks)) chosen.push(holder);
+    if (tree.state[parent] === WANTING) {
+      let taken = takeovers.get(parent);
+      if (taken === undefined) {
+        taken = this.takeovers(tree, parent);
+        takeovers.set(parent, taken);
+      }
+      const replacement = taken.get(slot) ?? NO_SLOT;
+      if (replacement !== NO_SLOT) chosen.push(replacement);
+      const grandparent = tree.parent[parent]!;
+      if (grandparent !== NO_SLOT && grandparent !== replacement) chosen.push(grandparent);
     }
+    const list = tree.holderSlots;
+    const draws = list.length <= PICK_SAMPLES * this.fallbacks ? list.length : PICK_SAMPLES * this.fallbacks;
+    // The best `fallbacks` holders drawn, kept ranked in two short arrays.
+    const best: number[] = [];
+    const scores: number[] = [];
+    for (let d = 0; d < draws && this.fallbacks > 0; d++) {
+      this.work++;
+      const holder = draws === list.length ? list[d]! : list[Math.floor(this.random() * list.length)]!;
+      if (holder === slot || chosen.includes(holder) || best.includes(holder)) continue;
+      const score = this.roster.nearness(slot, holder) + (tree.origins.has(holder) ? 3 : 0);
+      let at = best.length;
+      while (at > 0 && scores[at - 1]! > score) {
+        if (at < this.fallbacks) {
+          best[at] = best[at - 1]!;
+          scores[at] = scores[at - 1]!;
+        }
+        at--;
+      }
+      if (at >= this.fallbacks) continue;
+      best[at] = holder;
+      scores[at] = score;
+    }
+    for (const holder of best) chosen.push(holder);
     return chosen.map((s) => this.roster.ids[s]!);
   }
 

@@ -142,22 +142,14 @@ export class DistributionRoster {
   }
 
   /**
-   * Every member once, racks contiguous and zones contiguous, starting at a
-   * rotation drawn from `random` at each level so that successive plans do not
-   * all start (and root) at the same place.
+   * Every member once, racks contiguous and zones contiguous, in the same
+   * order every time (for the same members): plans of the chunks of one
+   * stripe then give every member the same place in each of their trees, so
+   * a member that is late in one chunk's tree is equally late in the next,
+   * and nobody waits on a parent that is still busy with an earlier chunk.
    */
-  forEachInLocalityOrder(random: () => number, visit: (slot: number) => void): void {
-    const zones = this.zoneRacks.length;
-    const z0 = Math.floor(random() * zones);
-    for (let zi = 0; zi < zones; zi++) {
-      const racks = this.zoneRacks[(z0 + zi) % zones]!;
-      const r0 = Math.floor(random() * racks.length);
-      for (let ri = 0; ri < racks.length; ri++) {
-        const list = this.rackMembers[racks[(r0 + ri) % racks.length]!]!;
-        const m0 = Math.floor(random() * list.length);
-        for (let mi = 0; mi < list.length; mi++) visit(list[(m0 + mi) % list.length]!);
-      }
-    }
+  forEachInLocalityOrder(visit: (slot: number) => void): void {
+    for (const racks of this.zoneRacks) for (const rack of racks) for (const slot of this.rackMembers[rack]!) visit(slot);
   }
 
   *memberList(): Iterable<DistributionMember> {
