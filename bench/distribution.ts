@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,7 +66,7 @@ export async function runDistributionBench(options: DistributionBenchOptions): P
   const ours = medians(runs);
   for (const f of ours) options.print(f.name, f.value, f.unit);
   if (options.vsBittorrent) {
-    const workDir = await mkdtemp(join(scratchRoot(), 'dfs-bench-bittorrent-'));
+    const workDir = await makeScratchDir('dfs-bench-bittorrent-');
     try {
       const bt = await runBittorrentBaseline({ hosts: options.hosts, rate: options.rate, fileBytes: options.fileBytes, runs: options.runs, workDir, log: options.log });
       const last = median(bt.map((r) => r.lastS));
@@ -80,7 +80,7 @@ export async function runDistributionBench(options: DistributionBenchOptions): P
       options.print('bittorrent_cpu_s_per_gb', median(bt.map((r) => r.clientsCpuS)) / ((options.fileBytes * (options.hosts - 1)) / 1e9), 'cpu-s/GB');
       options.print('ratio_vs_bittorrent_last', last / ours.find((f) => f.name === 'last_host_s')!.value, 'x');
     } finally {
-      await rm(workDir, { recursive: true, force: true });
+      await removeScratchDir(workDir);
     }
   }
   if (failures.length > 0) throw new Error(`hash check failed:\n${failures.join('\n')}`);
@@ -96,6 +96,23 @@ function scratchRoot(): string {
   return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 }
 
+/** Work directories not yet removed: on tmpfs they hold up to N x SIZE of RAM, so an interrupted run removes them too. */
+const scratchDirs = new Set<string>();
+process.on('exit', () => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function makeScratchDir(name: string, keep = false): Promise<string> {
+  const dir = await mkdtemp(join(scratchRoot(), name));
+  if (!keep) scratchDirs.add(dir);
+  return dir;
+}
+
+async function removeScratchDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  scratchDirs.delete(dir);
+}
+
 interface Cluster {
   network: ShapedNetwork;
   master: string;
@@ -106,7 +123,7 @@ interface Cluster {
 }
 
 async function distributeOnce(options: DistributionBenchOptions, bitsPerSecond: number): Promise<{ figures: Figure[]; failures: string[] }> {
-  const dir = await mkdtemp(join(scratchRoot(), 'dfs-bench-distribution-'));
+  const dir = await makeScratchDir('dfs-bench-distribution-', options.keepDir);
   const pids: number[] = [];
   const network = await ShapedNetwork.up(options.hosts, options.rate);
   try {
@@ -170,7 +187,7 @@ async function distributeOnce(options: DistributionBenchOptions, bitsPerSecond: 
     for (const pid of pids.reverse()) await terminate(pid, 5_000);
     await network.down();
     if (options.keepDir) options.log(`kept ${dir} (server logs: *.log)`);
-    else await rm(dir, { recursive: true, force: true });
+    else await removeScratchDir(dir);
   }
 }
 
