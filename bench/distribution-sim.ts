@@ -55,6 +55,8 @@ function printFigures(prefix: string, r: DistributionSimResult, fileBytes: numbe
   p('master_tasks_per_s', r.tasksSent / seconds, 'task/s');
   p('scheduler_us_per_round_median', median([...r.roundUs]), 'us');
   p('scheduler_us_per_round_max', Math.max(...r.roundUs), 'us');
+  p('scheduler_planning_us_per_round_median', median([...r.roundPlanningUs]), 'us');
+  p('scheduler_planning_us_per_round_max', Math.max(...r.roundPlanningUs), 'us');
   p('scheduler_events_per_round_median', median([...r.roundEvents]), 'events');
   p('scheduler_us_per_event', r.eventUsMean, 'us');
   p('scheduler_us_per_event_max', r.eventUsMax, 'us');

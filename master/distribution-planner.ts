@@ -63,6 +63,13 @@ export class DistributionPlanner {
   private readonly heldCount: number[] = [];
   private readonly wantedCount: number[] = [];
   private readonly load: number[] = [];
+  /** Scratch of `takeovers`, per slot: who takes the slot over if its parent goes; and the stamp of the parent's last computation. */
+  private readonly takeover: number[] = [];
+  private readonly takeoverOf: number[] = [];
+  private takeoverStamp = 0;
+  /** Scratch of `sourcesOf`: the sources being chosen (slots), and the fallbacks' scores. */
+  private readonly chosen: number[] = [];
+  private readonly scores: number[] = [];
   /** Per slot and stripe (slot * fanout + stripe): its latest parent in a tree of that stripe. */
   private readonly stripeParent: number[] = [];
   private outstanding = 0;
@@ -209,8 +216,8 @@ export class DistributionPlanner {
   takeChanges(): { tasks: Map<ServerId, PlannedTask[]>; cancels: Map<ServerId, ChunkHandle[]> } {
     const tasks = new Map<ServerId, PlannedTask[]>();
     for (const tree of this.dirtyChunks) {
-      // Siblings share their parent's takeovers: computed once per parent per call.
-      const takeovers = new Map<number, Map<number, number>>();
+      // Siblings share their parent's takeovers: computed once per parent per tree and call.
+      this.takeoverStamp++;
       for (const slot of tree.takeDirty()) {
         this.work++;
         const parent = tree.parent[slot]!;
@@ -221,7 +228,7 @@ export class DistributionPlanner {
           list = [];
           tasks.set(node, list);
         }
-        list.push({ node, handle: tree.handle, version: tree.version, sources: this.sourcesOf(tree, slot, parent, takeovers), order: tree.order });
+        list.push({ node, handle: tree.handle, version: tree.version, sources: this.sourcesOf(tree, slot, parent), order: tree.order });
       }
     }
     this.dirtyChunks.clear();
@@ -366,7 +373,7 @@ export class DistributionPlanner {
    * child first. Children left over (more than fanout of them, or no valid
    * replacement) are not in the map.
    */
-  private takeovers(tree: ChunkTree, slot: number): Map<number, number> {
+  private takeovers(tree: ChunkTree, slot: number): void {
     const children = tree.children(slot);
     const replacements: number[] = [];
     for (let turn = 0; turn < this.fanout; turn++) {
@@ -379,18 +386,33 @@ export class DistributionPlanner {
         const r = replacements[(i + t) % this.fanout]!;
         if (this.canAdopt(tree, r, child, slot)) valid.push(r);
       }
+      this.takeover[child] = NO_SLOT;
       return { child, valid };
     });
     options.sort((a, b) => a.valid.length - b.valid.length);
-    const taken = new Map<number, number>();
-    const used = new Set<number>();
+    const used: number[] = [];
     for (const { child, valid } of options) {
-      const r = valid.find((v) => !used.has(v));
+      const r = valid.find((v) => !used.includes(v) && !this.closesLoop(v, child, children));
       if (r === undefined) continue;
-      used.add(r);
-      taken.set(child, r);
+      used.push(r);
+      this.takeover[child] = r;
     }
-    return taken;
+    this.takeoverOf[slot] = this.takeoverStamp;
+  }
+
+  /**
+   * Whether handing `child` to `replacement` would close a loop among
+   * siblings (a replacement can be a sibling: the dead node's parent in
+   * another stripe may be its child here): follows the takeovers already
+   * decided from `replacement` (in `takeover`, reset for the siblings first)
+   * and sees if they lead back to `child`.
+   */
+  private closesLoop(replacement: number, child: number, siblings: readonly number[]): boolean {
+    for (let at = replacement; siblings.includes(at); at = this.takeover[at]!) {
+      this.work++;
+      if (at === child) return true;
+    }
+    return false;
   }
 
   /**
@@ -400,11 +422,18 @@ export class DistributionPlanner {
    * no holder at all it waits, sourceless.
    */
   private rehome(tree: ChunkTree, slot: number): void {
-    const taken = this.takeovers(tree, slot);
-    for (const child of tree.children(slot)) {
+    this.takeoverStamp++;
+    this.takeovers(tree, slot);
+    const children = tree.children(slot);
+    const taken = children.map((child) => this.takeover[child]!);
+    for (let i = 0; i < children.length; i++) {
+      const child = children[i]!;
+      const takeover = taken[i]!;
       this.work++;
       tree.detach(child);
-      this.attachOrWait(tree, child, taken.get(child) ?? this.pick(tree, child, true, slot));
+      // Checked again: an earlier sibling's move may have put the takeover below this child.
+      const parent = takeover !== NO_SLOT && this.canAdopt(tree, takeover, child, slot) ? takeover : this.pick(tree, child, true, slot);
+      this.attachOrWait(tree, child, parent);
     }
   }
 
@@ -476,43 +505,43 @@ export class DistributionPlanner {
    * waits out its liveness timeout) and the grandparent; then whole holders,
    * nearest first, origins last.
    */
-  private sourcesOf(tree: ChunkTree, slot: number, parent: number, takeovers: Map<number, Map<number, number>>): ServerId[] {
-    const chosen = [parent];
+  private sourcesOf(tree: ChunkTree, slot: number, parent: number): ServerId[] {
+    const ids = this.roster.ids;
+    const chosen = this.chosen;
+    chosen.length = 0;
+    chosen.push(parent);
     if (tree.state[parent] === WANTING) {
-      let taken = takeovers.get(parent);
-      if (taken === undefined) {
-        taken = this.takeovers(tree, parent);
-        takeovers.set(parent, taken);
-      }
-      const replacement = taken.get(slot) ?? NO_SLOT;
+      if (this.takeoverOf[parent] !== this.takeoverStamp) this.takeovers(tree, parent);
+      const replacement = this.takeover[slot]!;
       if (replacement !== NO_SLOT) chosen.push(replacement);
       const grandparent = tree.parent[parent]!;
       if (grandparent !== NO_SLOT && grandparent !== replacement) chosen.push(grandparent);
     }
+    const fixed = chosen.length;
     const list = tree.holderSlots;
-    const draws = list.length <= PICK_SAMPLES * this.fallbacks ? list.length : PICK_SAMPLES * this.fallbacks;
-    // The best `fallbacks` holders drawn, kept ranked in two short arrays.
-    const best: number[] = [];
-    const scores: number[] = [];
-    for (let d = 0; d < draws && this.fallbacks > 0; d++) {
+    const draws = this.fallbacks === 0 ? 0 : list.length <= PICK_SAMPLES * this.fallbacks ? list.length : PICK_SAMPLES * this.fallbacks;
+    // The best `fallbacks` holders drawn, kept ranked after the fixed sources (scores alongside).
+    const scores = this.scores;
+    for (let d = 0; d < draws; d++) {
       this.work++;
       const holder = draws === list.length ? list[d]! : list[Math.floor(this.random() * list.length)]!;
-      if (holder === slot || chosen.includes(holder) || best.includes(holder)) continue;
+      if (holder === slot || chosen.includes(holder)) continue;
       const score = this.roster.nearness(slot, holder) + (tree.origins.has(holder) ? 3 : 0);
-      let at = best.length;
+      let at = chosen.length - fixed;
       while (at > 0 && scores[at - 1]! > score) {
         if (at < this.fallbacks) {
-          best[at] = best[at - 1]!;
+          chosen[fixed + at] = chosen[fixed + at - 1]!;
           scores[at] = scores[at - 1]!;
         }
         at--;
       }
       if (at >= this.fallbacks) continue;
-      best[at] = holder;
+      chosen[fixed + at] = holder;
       scores[at] = score;
     }
-    for (const holder of best) chosen.push(holder);
-    return chosen.map((s) => this.roster.ids[s]!);
+    const out = new Array<ServerId>(chosen.length);
+    for (let i = 0; i < chosen.length; i++) out[i] = ids[chosen[i]!]!;
+    return out;
   }
 
   private want(tree: ChunkTree, slot: number): void {

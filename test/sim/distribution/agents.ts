@@ -24,6 +24,10 @@ export interface AgentsOptions {
   /** Longest source list a task may carry. */
   sourcesMax: number;
   latencyS: number;
+  /** How long a source with a task it has not started may keep a follower waiting (data-service.ts: 10 s). */
+  followStartWaitS: number;
+  /** A stream that brings nothing for this long is given up (chunk-fetch.ts: 30 s). */
+  stallS: number;
 }
 
 /**
@@ -34,7 +38,10 @@ export interface AgentsOptions {
  * cut-through); when a source fails (dead, or neither holding nor receiving
  * the chunk) it resumes at the same offset from the next one, and when every
  * source failed it reports the task failed in its next heartbeat and waits
- * for new sources. Whole chunks are reported in the next heartbeat.
+ * for new sources. Whole chunks are reported in the next heartbeat. The
+ * timeouts of the real fetch path are kept: a follower waits at most
+ * `followStartWaitS` for a source to begin receiving, and gives up a stream
+ * that brings nothing for `stallS`.
  *
  * One instance holds all nodes, struct-of-arrays: node n's chunk c is entry
  * n * chunks + c.
@@ -205,9 +212,13 @@ export class Agents implements ChunkBytes {
   }
 
   /**
-   * Tries the current source: a live node holding or receiving (or due to
-   * receive) the chunk opens a stream that carries bytes after a round trip;
-   * any other costs a round trip and moves on to the next source.
+   * Asks the current source, as chunk-fetch and the data service do: the
+   * request arrives a latency later; a source that is dead, or neither holds
+   * the chunk nor has a task for it, fails it (the answer takes another
+   * latency) and the next source is tried at the same offset; otherwise a
+   * stream opens. A source with a task it has not started yet keeps the
+   * stream waiting up to `followStartWaitS`; a stream that brings nothing for
+   * `stallS` is given up.
    */
   private fetch(node: number, chunk: number): void {
     const { chunks, sourcesMax, latencyS } = this.options;
@@ -222,16 +233,47 @@ export class Agents implements ChunkBytes {
     }
     const src = this.sources[i * sourcesMax + at]!;
     const j = src * chunks + chunk;
-    const serves = this.alive[src] === 1 && (this.wholeFlag[j] === 1 || this.task[j] !== NONE);
     const attempt = ++this.attempt[i]!;
-    if (!serves) {
-      this.queue.after(2 * latencyS, () => {
-        if (this.attempt[i] !== attempt || this.alive[node] !== 1 || this.task[i] !== ACTIVE) return;
-        this.nextSource(node, chunk);
-      });
-      return;
-    }
-    this.flow[i] = this.network.openFlow({ src, dst: node, chunk }, this.queue.now + 2 * latencyS);
+    this.queue.after(latencyS, () => {
+      if (!this.current(i, attempt)) return;
+      if (this.alive[src] !== 1 || (this.wholeFlag[j] !== 1 && this.task[j] === NONE)) {
+        this.queue.after(latencyS, () => {
+          if (this.current(i, attempt)) this.nextSource(node, chunk);
+        });
+        return;
+      }
+      this.flow[i] = this.network.openFlow({ src, dst: node, chunk }, this.queue.now + latencyS);
+      if (!this.started(j)) {
+        this.queue.after(this.options.followStartWaitS, () => {
+          if (this.current(i, attempt) && !this.started(j)) this.giveUpSource(node, chunk);
+        });
+      }
+      this.watchStall(node, chunk, attempt);
+    });
+  }
+
+  /** Whether a source has begun receiving the chunk (or holds it). */
+  private started(j: number): boolean {
+    return this.wholeFlag[j] === 1 || this.task[j] === ACTIVE || this.task[j] === DONE;
+  }
+
+  private current(i: number, attempt: number): boolean {
+    return this.attempt[i] === attempt && this.task[i] === ACTIVE && this.alive[Math.floor(i / this.options.chunks)] === 1;
+  }
+
+  private watchStall(node: number, chunk: number, attempt: number): void {
+    const i = node * this.options.chunks + chunk;
+    const before = this.haveBytes[i]!;
+    this.queue.after(this.options.stallS, () => {
+      if (!this.current(i, attempt)) return;
+      if (this.haveBytes[i]! > before) this.watchStall(node, chunk, attempt);
+      else this.giveUpSource(node, chunk);
+    });
+  }
+
+  private giveUpSource(node: number, chunk: number): void {
+    this.stopFetch(node * this.options.chunks + chunk);
+    this.nextSource(node, chunk);
   }
 
   private nextSource(node: number, chunk: number): void {

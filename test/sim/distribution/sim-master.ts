@@ -5,6 +5,8 @@ import type { DistributionPlanner } from '../../../master/distribution-planner.j
 export interface RoundCost {
   us: number;
   events: number;
+  /** The part spent recording completions (held), which grows with the fleet: N nodes each finish a chunk every chunk/B. */
+  completionUs: number;
 }
 
 /**
@@ -16,7 +18,7 @@ export interface RoundCost {
  */
 export class PlannerMeter {
   readonly rounds: RoundCost[] = [];
-  private current: RoundCost = { us: 0, events: 0 };
+  private current: RoundCost = { us: 0, events: 0, completionUs: 0 };
   eventUsTotal = 0;
   eventUsMax = 0;
   events = 0;
@@ -25,14 +27,15 @@ export class PlannerMeter {
 
   constructor(private readonly planner: DistributionPlanner) {}
 
-  /** One event-driven planner call. */
-  event(call: () => void): void {
+  /** One event-driven planner call; `completion` for a held() from a heartbeat. */
+  event(call: () => void, completion = false): void {
     const work = this.planner.workDone();
     const began = performance.now();
     call();
     const us = (performance.now() - began) * 1000;
     const units = this.planner.workDone() - work;
     this.current.us += us;
+    if (completion) this.current.completionUs += us;
     this.current.events++;
     this.events++;
     this.eventUsTotal += us;
@@ -47,7 +50,7 @@ export class PlannerMeter {
     const out = call();
     this.current.us += (performance.now() - began) * 1000;
     this.rounds.push(this.current);
-    this.current = { us: 0, events: 0 };
+    this.current = { us: 0, events: 0, completionUs: 0 };
     return out;
   }
 }

@@ -31,6 +31,8 @@ export interface DistributionSimOptions {
   stepS: number;
   heartbeatIntervalS: number;
   livenessTimeoutS: number;
+  followStartWaitS: number;
+  stallS: number;
   masterRoundS: number;
   rackSize: number;
   racksPerZone: number;
@@ -54,6 +56,8 @@ export const SIM_DEFAULTS: Omit<DistributionSimOptions, 'nodes'> = {
   stepS: 0.01,
   heartbeatIntervalS: 2,
   livenessTimeoutS: 10,
+  followStartWaitS: 10,
+  stallS: 30,
   masterRoundS: 1,
   rackSize: 40,
   racksPerZone: 10,
@@ -79,6 +83,8 @@ export interface DistributionSimResult {
   registrations: number;
   /** Planner cost per master round (us), and per event-driven call. */
   roundUs: number[];
+  /** The same without the completions recorded (held): what planning itself cost per round. */
+  roundPlanningUs: number[];
   roundEvents: number[];
   eventUsMean: number;
   eventUsMax: number;
@@ -136,7 +142,7 @@ export function runDistributionSim(options: DistributionSimOptions): Distributio
 
   const queue = new EventQueue();
   const agents = new Agents(
-    { nodes: total, chunks, chunkSizeBytes: o.chunkSizeBytes, fileBytes: o.fileBytes, downloadsMax: o.downloadsMax, sourcesMax: 2 + o.fallbacks, latencyS: o.latencyS },
+    { nodes: total, chunks, chunkSizeBytes: o.chunkSizeBytes, fileBytes: o.fileBytes, downloadsMax: o.downloadsMax, sourcesMax: 3 + o.fallbacks, latencyS: o.latencyS, followStartWaitS: o.followStartWaitS, stallS: o.stallS },
     queue,
   );
   const network = new FluidNetwork(total, o.rateBytesPerS, o.frameBytes, agents, rackOf, zoneOf);
@@ -172,7 +178,7 @@ export function runDistributionSim(options: DistributionSimOptions): Distributio
     counts.heartbeats++;
     queue.after(o.latencyS, () => {
       lastHeard[node] = queue.now;
-      for (const chunk of report.completed) meter.event(() => planner.held(ids[node]!, handleOf(chunk), VERSION));
+      for (const chunk of report.completed) meter.event(() => planner.held(ids[node]!, handleOf(chunk), VERSION), true);
       for (const chunk of report.failed) meter.event(() => planner.failed(ids[node]!, handleOf(chunk), VERSION));
     });
     queue.after(o.heartbeatIntervalS, () => heartbeat(node));
@@ -306,6 +312,7 @@ export function runDistributionSim(options: DistributionSimOptions): Distributio
     tasksSent: c.tasksSent,
     registrations: c.registrations,
     roundUs: rounds.map((r) => r.us),
+    roundPlanningUs: rounds.map((r) => r.us - r.completionUs),
     roundEvents: rounds.map((r) => r.events),
     eventUsMean: meter.events > 0 ? meter.eventUsTotal / meter.events : 0,
     eventUsMax: meter.eventUsMax,
