@@ -11,10 +11,11 @@ export interface PlannedTask {
   handle: ChunkHandle;
   version: ChunkVersion;
   /**
-   * Parent first (a holder, or a member receiving it: cut-through); then its
-   * own parent when the parent is still receiving (cut-through too: where the
-   * planner would move the node if the parent died, so a failover does not
-   * fall on the origin); then up to `fallbacks` whole holders.
+   * Parent first (a holder, or a member receiving it: cut-through). While the
+   * parent is receiving: then the node this one moves to if the parent dies
+   * (its takeover, also receiving: the agent fails over where the master
+   * will put it, and no uplink is overloaded meanwhile) and the grandparent.
+   * Then up to `fallbacks` whole holders, origins last.
    */
   sources: ServerId[];
   order: number;
@@ -23,7 +24,7 @@ export interface PlannedTask {
 export interface DistributionPlannerOptions {
   /** Children per interior node per chunk, and the number of stripes. */
   fanout: number;
-  /** Whole holders listed after the parent (and grandparent) in each task. */
+  /** Whole holders listed after the parent (takeover and grandparent) in each task. */
   fallbacks: number;
   random: () => number;
 }
@@ -45,11 +46,12 @@ const EMPTY: ReadonlySet<ServerId> = new Set();
  * chunk's stripe, so each member's uplink carries about one file in total;
  * one root, hung off the least loaded origin, so the origin sends each chunk
  * about once. After that, work is proportional to what changed: a completion
- * detaches one node (O(1)); a death hands its children to its parent, or to
- * a holder (O(chunks + children)); a join attaches the newcomer in each chunk
- * to a sampled holder or receiver with room, nearest first (O(chunks)); a
- * new version re-plans that chunk (O(members)). Nothing scans members x
- * chunks.
+ * detaches one node (O(1)); a death hands each of its children to its
+ * takeover, a node whose uplink the death freed (O(chunks + children)); a
+ * join attaches the newcomer in each chunk to the least loaded of a few
+ * sampled holders and receivers (O(chunks)); a failed fetch gets a whole
+ * holder (O(1)); a new version re-plans that chunk (O(members)). Nothing
+ * scans members x chunks.
  */
 export class DistributionPlanner {
   private readonly fanout: number;
@@ -330,7 +332,7 @@ export class DistributionPlanner {
     this.attachOrWait(tree, slot, best);
   }
 
-  /** A node that needs the chunk outside a plan (join, loss): a sampled holder or receiver with room, nearest first. */
+  /** A node that needs the chunk outside a plan (join, loss): the least loaded of a few sampled holders and receivers (`pick`). */
   private attachAnywhere(tree: ChunkTree, slot: number): void {
     this.attachOrWait(tree, slot, this.pick(tree, slot, false, NO_SLOT));
   }
@@ -370,8 +372,8 @@ export class DistributionPlanner {
    * Who takes over each child of `slot` here when `slot` goes: its children
    * matched to the replacements (`replacementOf`), each replacement once, a
    * child never to itself nor to a node below it, the most constrained
-   * child first. Children left over (more than fanout of them, or no valid
-   * replacement) are not in the map.
+   * child first, into `takeover` (per child); children left over (more than
+   * fanout of them, or no valid replacement) get NO_SLOT.
    */
   private takeovers(tree: ChunkTree, slot: number): void {
     const children = tree.children(slot);
