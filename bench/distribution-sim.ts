@@ -12,6 +12,10 @@ export interface DistributionSimBenchOptions {
   fanout: number;
   downloadsMax: number;
   origins: number;
+  /** Distribute calls in flight (0: all at once), as the manager's LIMITS.distributeCallsInFlightMax bounds them. */
+  distributeInFlight: number;
+  /** How long a source without a task for the chunk keeps a follower waiting for one (the data service today: 0). */
+  awaitTaskS: number;
   print: (name: string, value: number, unit: string) => void;
   log: (line: string) => void;
 }
@@ -35,6 +39,8 @@ export function runDistributionSimBench(o: DistributionSimBenchOptions): void {
       fanout: o.fanout,
       downloadsMax: o.downloadsMax,
       origins: o.origins,
+      distributeInFlight: o.distributeInFlight,
+      awaitTaskS: o.awaitTaskS,
     });
     printFigures(`sim_n${nodes}_`, r, o.fileBytes, o.print);
   }

@@ -174,25 +174,33 @@ program
   .option('--fanout <k>', 'children per interior node per chunk, and stripes', '2')
   .option('--downloads <d>', 'fetches each agent runs at once', '2')
   .option('--origins <n>', 'holders of the whole file at the start', '1')
+  .option('--distribute-in-flight <n>', 'Distribute calls the master has in flight (0: all land at once; the manager uses 64)', '0')
+  .option('--await-task-ms <ms>', 'how long a source without a task for the chunk keeps a follower waiting for one (the data service today: 0)', '0')
   .action((opts: Record<string, string>) => {
     const failures = Number(opts.failures);
     if (!(failures >= 0 && failures < 1)) throw new Error(`--failures must be a fraction in [0, 1), got ${opts.failures}`);
-    const joins = Number(opts.joins);
-    if (!Number.isInteger(joins) || joins < 0) throw new Error(`--joins must be a non-negative integer, got ${opts.joins}`);
     runDistributionSimBench({
       nodes: opts.nodes!.split(',').map((n) => positive(n.trim(), 'nodes')),
       fileBytes: parseSize(opts.size!),
       rateBitsPerS: parseRate(opts.rate!),
       seed: positive(opts.seed!, 'seed'),
       failures,
-      joins,
+      joins: nonNegative(opts.joins!, 'joins'),
       fanout: positive(opts.fanout!, 'fanout'),
       downloadsMax: positive(opts.downloads!, 'downloads'),
       origins: positive(opts.origins!, 'origins'),
+      distributeInFlight: nonNegative(opts.distributeInFlight!, 'distribute-in-flight'),
+      awaitTaskS: nonNegative(opts.awaitTaskMs!, 'await-task-ms') / 1000,
       print,
       log: (line) => process.stderr.write(`# ${line}\n`),
     });
   });
+
+function nonNegative(value: string, name: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${value}`);
+  return n;
+}
 
 function positive(value: string, name: string): number {
   const n = Number(value);

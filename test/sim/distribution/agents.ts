@@ -28,6 +28,12 @@ export interface AgentsOptions {
   followStartWaitS: number;
   /** A stream that brings nothing for this long is given up (chunk-fetch.ts: 30 s). */
   stallS: number;
+  /**
+   * How long a source that has no task for the chunk (yet: its Distribute
+   * call may still be on its way) keeps a follower waiting for one. The data
+   * service today answers NOT_FOUND at once: 0.
+   */
+  awaitTaskS: number;
 }
 
 /**
@@ -236,19 +242,31 @@ export class Agents implements ChunkBytes {
     const attempt = ++this.attempt[i]!;
     this.queue.after(latencyS, () => {
       if (!this.current(i, attempt)) return;
-      if (this.alive[src] !== 1 || (this.wholeFlag[j] !== 1 && this.task[j] === NONE)) {
+      const unknown = this.wholeFlag[j] !== 1 && this.task[j] === NONE;
+      if (this.alive[src] !== 1 || (unknown && this.options.awaitTaskS === 0)) {
         this.queue.after(latencyS, () => {
           if (this.current(i, attempt)) this.nextSource(node, chunk);
         });
         return;
       }
       this.flow[i] = this.network.openFlow({ src, dst: node, chunk }, this.queue.now + latencyS);
-      if (!this.started(j)) {
-        this.queue.after(this.options.followStartWaitS, () => {
-          if (this.current(i, attempt) && !this.started(j)) this.giveUpSource(node, chunk);
+      if (unknown) {
+        this.queue.after(this.options.awaitTaskS, () => {
+          if (!this.current(i, attempt) || this.started(j)) return;
+          if (this.task[j] === NONE) this.giveUpSource(node, chunk);
+          else this.awaitStart(node, chunk, attempt, j);
         });
+      } else if (!this.started(j)) {
+        this.awaitStart(node, chunk, attempt, j);
       }
       this.watchStall(node, chunk, attempt);
+    });
+  }
+
+  private awaitStart(node: number, chunk: number, attempt: number, j: number): void {
+    const i = node * this.options.chunks + chunk;
+    this.queue.after(this.options.followStartWaitS, () => {
+      if (this.current(i, attempt) && !this.started(j)) this.giveUpSource(node, chunk);
     });
   }
 

@@ -31,8 +31,13 @@ export interface DistributionSimOptions {
   stepS: number;
   heartbeatIntervalS: number;
   livenessTimeoutS: number;
+  /** Distribute calls the master has in flight (0: all at once); each takes a round trip plus `distributeCallS`. */
+  distributeInFlight: number;
+  distributeCallS: number;
   followStartWaitS: number;
   stallS: number;
+  /** See AgentsOptions.awaitTaskS. */
+  awaitTaskS: number;
   masterRoundS: number;
   rackSize: number;
   racksPerZone: number;
@@ -56,8 +61,11 @@ export const SIM_DEFAULTS: Omit<DistributionSimOptions, 'nodes'> = {
   stepS: 0.01,
   heartbeatIntervalS: 2,
   livenessTimeoutS: 10,
+  distributeInFlight: 0,
+  distributeCallS: 0.001,
   followStartWaitS: 10,
   stallS: 30,
+  awaitTaskS: 0,
   masterRoundS: 1,
   rackSize: 40,
   racksPerZone: 10,
@@ -142,7 +150,7 @@ export function runDistributionSim(options: DistributionSimOptions): Distributio
 
   const queue = new EventQueue();
   const agents = new Agents(
-    { nodes: total, chunks, chunkSizeBytes: o.chunkSizeBytes, fileBytes: o.fileBytes, downloadsMax: o.downloadsMax, sourcesMax: 3 + o.fallbacks, latencyS: o.latencyS, followStartWaitS: o.followStartWaitS, stallS: o.stallS },
+    { nodes: total, chunks, chunkSizeBytes: o.chunkSizeBytes, fileBytes: o.fileBytes, downloadsMax: o.downloadsMax, sourcesMax: 3 + o.fallbacks, latencyS: o.latencyS, followStartWaitS: o.followStartWaitS, stallS: o.stallS, awaitTaskS: o.awaitTaskS },
     queue,
   );
   const network = new FluidNetwork(total, o.rateBytesPerS, o.frameBytes, agents, rackOf, zoneOf);
@@ -162,13 +170,16 @@ export function runDistributionSim(options: DistributionSimOptions): Distributio
   let stop = false;
   let steps = 0;
 
+  /** One Distribute call per node, in the planner's order; with a bound on calls in flight, the k-th lands k / bound call times later. */
   const send = (changes: { tasks: Map<ServerId, PlannedTask[]> }) => {
+    let k = 0;
     for (const [id, tasks] of changes.tasks) {
       const node = indexOf.get(id)!;
       counts.distributeCalls++;
       counts.tasksSent += tasks.length;
       const simTasks: SimTask[] = tasks.map((t) => ({ chunk: t.order, sources: t.sources.map((s) => indexOf.get(s)!) }));
-      queue.after(o.latencyS, () => agents.deliver(node, simTasks));
+      const queued = o.distributeInFlight > 0 ? Math.floor(k++ / o.distributeInFlight) * (2 * o.latencyS + o.distributeCallS) : 0;
+      queue.after(queued + o.latencyS, () => agents.deliver(node, simTasks));
     }
   };
 
