@@ -130,10 +130,6 @@ export class DistributionRoster {
     this.free.push(slot);
   }
 
-  info(slot: number): DistributionMember | undefined {
-    return this.memberInfo[slot];
-  }
-
   nearness(a: number, b: number): Nearness {
     const rack = this.rackOf[a]!;
     if (rack >= 0 && rack === this.rackOf[b]) return 0;

@@ -205,8 +205,4 @@ export class ChunkTree {
     this.dirtyList = [];
     return out;
   }
-
-  hasDirty(): boolean {
-    return this.dirtyList.length > 0;
-  }
 }
