@@ -127,6 +127,7 @@ export class ChunkserverNode {
     );
     self = { ...self, address: config.advertiseAddress ?? `${config.host}:${server.port}` };
     const heartbeats = new HeartbeatLoop(ctx, agent, (bytes) => (chunkSizeBytes = bytes));
+    agent.onDrained = () => heartbeats.soon();
     const scrubber = new Scrubber(ctx);
     const http = config.httpPort < 0 ? undefined : await HttpServer.start(config.host, config.httpPort, logger.child({ component: 'http' }));
     if (http) serveMetrics(http, metrics);

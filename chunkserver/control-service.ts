@@ -12,6 +12,8 @@ import type { CopyChunkRequest__Output } from '../proto/generated/dfs/chunk/Copy
 import type { CopyChunkResponse } from '../proto/generated/dfs/chunk/CopyChunkResponse.js';
 import type { DistributeRequest__Output } from '../proto/generated/dfs/chunk/DistributeRequest.js';
 import type { DistributeResponse } from '../proto/generated/dfs/chunk/DistributeResponse.js';
+import type { ReleaseWhenIdleRequest__Output } from '../proto/generated/dfs/chunk/ReleaseWhenIdleRequest.js';
+import type { ReleaseWhenIdleResponse } from '../proto/generated/dfs/chunk/ReleaseWhenIdleResponse.js';
 import type { DistributionTask__Output } from '../proto/generated/dfs/chunk/DistributionTask.js';
 import { fetchChunk } from './chunk-fetch.js';
 import type { ChunkserverContext } from './chunkserver-context.js';
@@ -45,6 +47,17 @@ export function controlHandlers(ctx: ChunkserverContext, distribution: Distribut
       const sources = req.sources.map(checkRef);
       const copied = await fetchChunk(ctx, { handle, version: minVersion, sources, follow: false, keepPartial: false });
       return { length: String(copied.length), version: String(copied.version) };
+    }, onInternal),
+
+    ReleaseWhenIdle: unary<ReleaseWhenIdleRequest__Output, ReleaseWhenIdleResponse>(async (req) => {
+      const handle = chunkHandle(requireInteger(req.handle, 'handle'));
+      const version = chunkVersion(requireInteger(req.version, 'version'));
+      const ms = requireInteger(req.idleReleaseMs, 'idle_release_ms');
+      if (ms <= 0 || ms > LIMITS.idleReleaseMsMax) throw new DfsError('INVALID_ARGUMENT', `idle_release_ms ${ms} must be 1 to ${LIMITS.idleReleaseMsMax}`);
+      const primary = ctx.pipelines.primary(handle);
+      if (primary === undefined || primary.version !== version) return { primary: false };
+      primary.releaseWhenIdle(ms);
+      return { primary: true };
     }, onInternal),
 
     Distribute: unary<DistributeRequest__Output, DistributeResponse>(async (req) => {

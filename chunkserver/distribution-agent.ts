@@ -49,6 +49,8 @@ export class DistributionAgent {
   private seq = 0;
   private stopped = false;
   private readonly fetches = new Set<Promise<void>>();
+  /** Called when a task finished and none is left running or queued: the master should hear it now. */
+  onDrained: () => void = () => {};
 
   constructor(
     private readonly ctx: ChunkserverContext,
@@ -173,6 +175,7 @@ export class DistributionAgent {
         if (this.tasks.get(task.handle) !== task) return;
         this.tasks.delete(task.handle);
         ctx.imports.unexpect(task.handle);
+        if (this.counts().queued + this.running === 1) this.onDrained();
       },
       (err: unknown) => {
         if (this.tasks.get(task.handle) !== task) return;

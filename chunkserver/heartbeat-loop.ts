@@ -8,6 +8,8 @@ import type { DistributionAgent } from './distribution-agent.js';
 import type { PrimaryChunk } from './primary-chunk.js';
 
 const RETRY_AFTER_FAILURE_MS = 200;
+/** How soon a heartbeat goes once the last distribution task is done. */
+const SOON_MS = 50;
 
 /**
  * Registration and heartbeats: capacity, load, lease extensions and the
@@ -25,6 +27,8 @@ export class HeartbeatLoop {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private running: Promise<void> | undefined;
+  /** soon() was asked while a heartbeat was on its way (it may have left before the news). */
+  private soonAfterRunning = false;
 
   constructor(
     private readonly ctx: ChunkserverContext,
@@ -46,16 +50,34 @@ export class HeartbeatLoop {
     this.schedule();
   }
 
-  private schedule(): void {
+  /**
+   * Beats within SOON_MS rather than at the next interval (unless one is on
+   * its way): the last distribution task finished, and the master should
+   * learn it now, not up to an interval later. At most once per node per
+   * batch of tasks, so it adds little to the master's load.
+   */
+  soon(): void {
+    if (this.stopped || !this.registered) return;
+    if (this.running !== undefined) {
+      this.soonAfterRunning = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.schedule(SOON_MS);
+  }
+
+  private schedule(delayMs?: number): void {
     if (this.stopped) return;
     const jitter = 0.8 + Math.random() * 0.4;
-    const delay = this.lastFailed ? Math.min(this.intervalMs, RETRY_AFTER_FAILURE_MS) : this.intervalMs;
+    const delay = delayMs ?? (this.lastFailed ? Math.min(this.intervalMs, RETRY_AFTER_FAILURE_MS) : this.intervalMs) * jitter;
     this.timer = setTimeout(() => {
       this.running = this.tick().finally(() => {
         this.running = undefined;
-        this.schedule();
+        const soon = this.soonAfterRunning;
+        this.soonAfterRunning = false;
+        this.schedule(soon ? SOON_MS : undefined);
       });
-    }, delay * jitter);
+    }, delay);
   }
 
   private async tick(): Promise<void> {

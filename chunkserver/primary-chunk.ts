@@ -86,6 +86,16 @@ export class PrimaryChunk {
     this.idleTimer.unref();
   }
 
+  /** From now on, give the lease up once idle for `ms` (the chunk's file was set to replication `all`). */
+  releaseWhenIdle(ms: number): void {
+    if (this.released || ms <= 0) return;
+    this.idle.releaseMs = ms;
+    if (this.pending === 0) {
+      clearTimeout(this.idleTimer);
+      this.armIdleRelease();
+    }
+  }
+
   /** The lease ended here for good (expired, released, or its pipeline was replaced): no timer outlives it. */
   close(): void {
     clearTimeout(this.idleTimer);

@@ -78,6 +78,8 @@ export const LIMITS = {
   distributeCallsInFlightMax: 64,
   /** Tasks in one Distribute call; the rest follow in the next. */
   distributionTasksPerCallMax: 1024,
+  /** Longest idle time a primary may be asked to wait before giving its lease up. */
+  idleReleaseMsMax: 60_000,
   /** Chunk heat entries a heartbeat may carry; more are ignored. */
   heatReportsPerHeartbeatMax: 64,
   /** Per-node rows in one DistributionStatus answer. */

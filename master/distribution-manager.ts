@@ -64,6 +64,8 @@ export class DistributionManager {
   private readonly dirty = new Set<ChunkHandle>();
   /** Wanted but not plannable yet (leased, no known holder): looked at again every round. */
   private readonly waiting = new Set<ChunkHandle>();
+  /** Chunks waiting on a lease whose primary was asked to give it up when idle, with the lease's version: asked once per lease. */
+  private readonly releasesAsked = new Map<ChunkHandle, ChunkVersion>();
   private readonly outbox = new Map<ServerId, { tasks: Map<ChunkHandle, PlannedTask>; cancels: Set<ChunkHandle> }>();
   private readonly sending = new Set<ServerId>();
   private readonly reports = new Map<ServerId, NodeReport>();
@@ -251,11 +253,13 @@ export class DistributionManager {
         this.planner.removeChunk(handle);
         this.planned.delete(handle);
       }
+      this.releasesAsked.delete(handle);
       return;
     }
     const version = chunk.confirmedVersion;
     if (version === 0 || planned?.version === version) return;
     if (leader.leases.isLeased(handle, now)) {
+      this.askRelease(handle, now);
       this.waiting.add(handle);
       return;
     }
@@ -266,6 +270,7 @@ export class DistributionManager {
       this.waiting.add(handle);
       return;
     }
+    this.releasesAsked.delete(handle);
     this.startRunIfIdle(chunk.inode, holders, now);
     this.planner.setChunk(handle, version, chunk.index, holders);
     this.planned.set(handle, { version, inode: chunk.inode });
@@ -273,6 +278,24 @@ export class DistributionManager {
       const held = leader.locations.inventory(member).get(handle);
       if (held !== undefined && held >= version) this.planner.held(member, handle, version);
     }
+  }
+
+  /**
+   * A lease granted before the file was set to `all` is held until it runs
+   * out (heartbeats extend it for a while after the last write): ask its
+   * primary, once per lease, to give it up as soon as it is idle.
+   */
+  private askRelease(handle: ChunkHandle, now: number): void {
+    const lease = this.leader.leases.current(handle, now);
+    const ms = this.ctx.config.distributionLeaseIdleMs;
+    if (lease === undefined || ms === 0) return;
+    if (this.releasesAsked.get(handle) === lease.version) return;
+    this.releasesAsked.set(handle, lease.version);
+    const primary = this.leader.registry.get(lease.primary);
+    if (primary === undefined) return;
+    callUnary(this.ctx.chunkservers.get(primary.address), 'ReleaseWhenIdle', { handle: String(handle), version: String(lease.version), idleReleaseMs: ms }, DISTRIBUTE_TIMEOUT_MS).catch(
+      (err: unknown) => this.ctx.logger.debug({ handle, err: (err as Error).message }, 'could not ask a primary to release its lease when idle'),
+    );
   }
 
   /** A file whose every planned chunk was everywhere starts a new run when one of its chunks changes. */
