@@ -6,8 +6,12 @@ import { isAlive } from '../cli/process-launcher.js';
 
 const run = promisify(execFile);
 
-/** The peers' script that builds the shaped network; the BitTorrent baseline builds its own with the same script. */
-export const NETNS_CLUSTER = fileURLToPath(new URL('../../../shared/peers/netns-cluster.sh', import.meta.url));
+/**
+ * The peers' script that builds the shaped network (the BitTorrent baseline builds its own with
+ * ../shared/peers' copy of it): ours is a copy in bench/peers, so that the benchmark runs where
+ * ../shared does not exist (CI).
+ */
+export const NETNS_CLUSTER = fileURLToPath(new URL('../../bench/peers/netns-cluster.sh', import.meta.url));
 
 /** Where netns-cluster.sh keeps the state of the network a prefix names (its default SWARM_STATE). */
 const stateFile = (prefix: string) => `/run/netns-cluster-${prefix}.state`;
