@@ -60,6 +60,8 @@ function primaryFor(ctx: ChunkserverContext, handle: ChunkHandle, version: Chunk
 
 /** How long a follower waits for an expected import (a distribution task here) to begin before giving up on this source. */
 const FOLLOW_START_WAIT_MS = 10_000;
+/** How long a follower waits for this server to be given the chunk's task at all (it may be on its way from the master). */
+const FOLLOW_TASK_WAIT_MS = 2_000;
 
 interface ReadAsk {
   handle: ChunkHandle;
@@ -91,7 +93,7 @@ async function serveRead(
     handle = ask.handle;
     if (await serveIfHeld(ctx, call, ask, gone.signal)) return;
     // Not here whole at the version: a peer may follow it as it arrives (an older replica here is about to become its base).
-    const imp = ask.follow ? await ctx.imports.follow(handle, ask.version, FOLLOW_START_WAIT_MS, gone.signal) : undefined;
+    const imp = ask.follow ? await ctx.imports.follow(handle, ask.version, FOLLOW_START_WAIT_MS, gone.signal, FOLLOW_TASK_WAIT_MS) : undefined;
     if (imp !== undefined) {
       await serveImport(ctx, call, ask, imp, gone.signal);
       return;

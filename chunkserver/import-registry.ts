@@ -164,6 +164,9 @@ export class ImportRegistry {
   /** A fetch of (handle, version) is coming (a distribution task): followers may wait for it. */
   expect(handle: ChunkHandle, version: ChunkVersion): void {
     this.expected.set(handle, version);
+    const waiters = this.startWaiters.get(handle);
+    this.startWaiters.delete(handle);
+    for (const wake of waiters ?? []) wake();
   }
 
   unexpect(handle: ChunkHandle): void {
@@ -173,15 +176,20 @@ export class ImportRegistry {
   /**
    * The import of `handle` at exactly `version` that a follower may read:
    * the one receiving now, or, if one is expected, the one that begins
-   * within `waitMs`. Undefined if there is none.
+   * within `waitMs`. With nothing expected yet, waits up to `awaitTaskMs`
+   * for the task to arrive: the master sends every node its tasks at once,
+   * so a child may ask before its parent has heard of the chunk, and failing
+   * over at once would send it toward the origin. Undefined if there is none.
    */
-  async follow(handle: ChunkHandle, version: ChunkVersion, waitMs: number, signal: AbortSignal): Promise<Import | undefined> {
+  async follow(handle: ChunkHandle, version: ChunkVersion, waitMs: number, signal: AbortSignal, awaitTaskMs = 0): Promise<Import | undefined> {
+    const taskDeadline = Date.now() + awaitTaskMs;
     const deadline = Date.now() + waitMs;
     for (;;) {
       const imp = this.imports.get(handle);
       if (imp !== undefined && imp.version === version && imp.state !== 'failed') return imp;
-      if (this.expected.get(handle) !== version || signal.aborted) return undefined;
-      const left = deadline - Date.now();
+      if (signal.aborted) return undefined;
+      const expected = this.expected.get(handle);
+      const left = (expected === version ? deadline : expected === undefined ? taskDeadline : 0) - Date.now();
       if (left <= 0) return undefined;
       await this.nextStart(handle, left, signal);
     }

@@ -77,6 +77,22 @@ describe('import registry: one fetch per chunk, imports followers can read', () 
     expect(await registry.follow(H, v(3), 10, signal)).to.equal(undefined);
   });
 
+  it('a follower asking before this server has the task waits a little for it (the master sends every node its tasks at once)', async () => {
+    const registry = new ImportRegistry();
+    const signal = new AbortController().signal;
+    const waiting = registry.follow(H, v(2), 5_000, signal, 2_000);
+    registry.expect(H, v(2));
+    const imp = new Import(H, v(2), 1, 100, EMPTY_LINEAGE, 0);
+    registry.begin(imp);
+    expect(await waiting).to.equal(imp);
+    // No task arrives: nothing, once the wait for one is over.
+    registry.end(imp);
+    registry.unexpect(H);
+    const started = Date.now();
+    expect(await registry.follow(H, v(7), 5_000, signal, 50)).to.equal(undefined);
+    expect(Date.now() - started).to.be.within(40, 1_000);
+  });
+
   it('an import tells its followers about every advance, and a replaced one fails', async () => {
     const registry = new ImportRegistry();
     const imp = new Import(H, v(2), 1, 100, EMPTY_LINEAGE, 10);
