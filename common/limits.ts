@@ -76,6 +76,8 @@ export const LIMITS = {
   distributionProgressPerHeartbeatMax: 2_048,
   /** Distribute calls the leader has in flight at once (one per node). */
   distributeCallsInFlightMax: 64,
+  /** Tasks (members x chunks) the leader plans in one round; more chunks wait for the next round, so no round blocks for long. */
+  distributionTasksPlannedPerRoundMax: 50_000,
   /** Tasks in one Distribute call; the rest follow in the next. */
   distributionTasksPerCallMax: 1024,
   /** Longest idle time a primary may be asked to wait before giving its lease up. */

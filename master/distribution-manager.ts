@@ -100,8 +100,9 @@ export class DistributionManager {
 
   /** A server died, or is no longer active: nobody fetches from it or plans for it. */
   memberDown(server: ServerId): void {
-    if (!this.members.delete(server)) return;
+    // Also a holder that never was a member (a server in maintenance holding a durable replica): no longer a source.
     this.planner.removeMember(server);
+    if (!this.members.delete(server)) return;
     this.outbox.delete(server);
     this.forgetReport(server);
     this.failedSeen.delete(server);
@@ -163,8 +164,13 @@ export class DistributionManager {
     if (now < this.leader.replicationFromMs) return;
     for (const handle of this.waiting) this.dirty.add(handle);
     this.waiting.clear();
-    for (const handle of this.dirty) this.reconcile(handle, now);
-    this.dirty.clear();
+    // Planning a chunk costs one task per member: spread a big plan over rounds so the event loop (and Raft with it) never stalls.
+    let budget = LIMITS.distributionTasksPlannedPerRoundMax;
+    for (const handle of this.dirty) {
+      if (budget <= 0) break;
+      this.dirty.delete(handle);
+      if (this.reconcile(handle, now)) budget -= this.members.size;
+    }
     const changes = this.planner.takeChanges();
     for (const [node, tasks] of changes.tasks) {
       const box = this.boxOf(node);
@@ -242,7 +248,8 @@ export class DistributionManager {
     return done + Math.max(0, this.receivingByFile.get(inode) ?? 0);
   }
 
-  private reconcile(handle: ChunkHandle, now: number): void {
+  /** Returns true when it planned the chunk (one task per member). */
+  private reconcile(handle: ChunkHandle, now: number): boolean {
     const { ctx, leader } = this;
     const state = ctx.state();
     const chunk = state.chunk(handle);
@@ -254,21 +261,21 @@ export class DistributionManager {
         this.planned.delete(handle);
       }
       this.releasesAsked.delete(handle);
-      return;
+      return false;
     }
     const version = chunk.confirmedVersion;
-    if (version === 0 || planned?.version === version) return;
+    if (version === 0 || planned?.version === version) return false;
     if (leader.leases.isLeased(handle, now)) {
       this.askRelease(handle, now);
       this.waiting.add(handle);
-      return;
+      return false;
     }
     const holders = leader.locations
       .replicasAt(handle, version)
       .filter((id) => leader.registry.get(id)?.alive === true);
     if (holders.length === 0) {
       this.waiting.add(handle);
-      return;
+      return false;
     }
     this.releasesAsked.delete(handle);
     this.startRunIfIdle(chunk.inode, holders, now);
@@ -278,6 +285,7 @@ export class DistributionManager {
       const held = leader.locations.inventory(member).get(handle);
       if (held !== undefined && held >= version) this.planner.held(member, handle, version);
     }
+    return true;
   }
 
   /**
