@@ -8,7 +8,7 @@ import { comparePlacement, nodeState, VIEW_LIMITS, type NodeState, type ViewLimi
 import { findDefaultFile } from './default-file.js';
 import type { LeaseTable } from './lease-table.js';
 import type { NodeAdminState } from './node-states.js';
-import { classifyReplicas, type ReplicaClasses } from './replica-classes.js';
+import { classifyReplicas, everyNodeGoal, type ReplicaClasses } from './replica-classes.js';
 import type { ReplicationManager } from './replication-manager.js';
 import type { MasterStateMachine } from './state-machine.js';
 
@@ -56,7 +56,7 @@ export interface FileChunkMap {
   replicateAll: boolean;
   /** Chunk slots, holes included. */
   chunkSlots: number;
-  /** Replicas wanted per chunk (leader.goalOf): the replication goal, or for "all" every live active node and every node in maintenance. */
+  /** Replicas wanted per chunk: the replication goal (leader.goalOf), or for "all" every live active node and every node in maintenance (both tiers). */
   goal: number;
   /**
    * Counted replicas (up to the goal) against wanted ones, over the file's
@@ -256,7 +256,7 @@ function coverageOf(files: FileFacts, replicas: ReplicaSources, attr: AttrView, 
         figures.partial = true;
         break pages;
       }
-      goal ??= replicas.goalOf(c.handle) ?? 0;
+      goal ??= attr.replicateAll ? everyNodeGoal(replicas) : (replicas.goalOf(c.handle) ?? 0);
       const counted = replicas.replicaClasses(c.handle, confirmedVersionOf(files, c.handle)).counted.length;
       figures.countedChunks++;
       figures.countedReplicas += Math.min(counted, goal);

@@ -103,3 +103,17 @@ export function replicaGoal(_known: ReplicaKnowledge, goal: { replication: numbe
   // For `all` this is the durable tier (the lease's participants); the distribution tier spreads it further as soft state.
   return Math.min(goal.replication, LIMITS.replicationMax);
 }
+
+/**
+ * Replicas a file with replication `all` wants in all, both tiers: every
+ * live active server and every server in maintenance (for views: the chunk
+ * map shows how far the file is from being everywhere).
+ */
+export function everyNodeGoal(known: ReplicaKnowledge): number {
+  let eligible = 0;
+  for (const s of known.registry.all()) {
+    const state = known.nodeState(s.id);
+    if (state === 'maintenance' || (state === 'active' && s.alive)) eligible++;
+  }
+  return eligible;
+}
