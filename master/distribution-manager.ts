@@ -74,6 +74,7 @@ export class DistributionManager {
   /** Bytes nodes reported received of chunks still in flight, per file: kept up to date by each heartbeat. */
   private readonly receivingByFile = new Map<InodeId, number>();
   private tasksSent = 0;
+  private kicked = false;
   private sendFailures = 0;
 
   constructor(
@@ -156,6 +157,25 @@ export class DistributionManager {
       const inode = this.planned.get(handle)?.inode;
       if (inode !== undefined) this.receivingByFile.set(inode, (this.receivingByFile.get(inode) ?? 0) + sign * p.receivedBytes);
     }
+  }
+
+  /**
+   * Runs a round on the next turn of the event loop instead of at the next
+   * interval: a file just became `all`, or a lease that held a chunk back
+   * was given up. Several kicks in one turn make one round.
+   */
+  kick(): void {
+    if (this.kicked) return;
+    this.kicked = true;
+    setImmediate(() => {
+      this.kicked = false;
+      try {
+        if (this.ctx.leader() === this.leader) this.round();
+      } catch (err) {
+        // No longer leading (NOT_LEADER): the next leader plans afresh.
+        if (!isDfsError(err, 'NOT_LEADER')) this.ctx.logger.error({ err }, 'distribution round failed');
+      }
+    });
   }
 
   /** One round: plan what changed, send what the plan changed. */

@@ -41,7 +41,10 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
   const mutate = async (op: BatchOp__Output): Promise<ApplyValue> => {
     const leader = ctx.leader();
     const value = await ctx.propose({ ...batchSubEntry(op), timeUs: now() });
-    if (changesReplication(op)) ctx.state().forEachChunkOf(attrOf(value).inode, (handle) => leader.replication.mark(handle));
+    if (changesReplication(op)) {
+      ctx.state().forEachChunkOf(attrOf(value).inode, (handle) => leader.replication.mark(handle));
+      leader.distribution.kick();
+    }
     return value;
   };
   /** A lone read: checked, then answered behind a read barrier, as in a ReadBatch. */
@@ -180,6 +183,7 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
           if (result.ok && changesReplication(req.ops[i]!)) {
             const attr = attrOf(result.value);
             ctx.state().forEachChunkOf(attr.inode, (handle) => leader.replication.mark(handle));
+            leader.distribution.kick();
           }
         });
       }

@@ -131,6 +131,7 @@ export function registryHandlers(ctx: MasterContext): RegistryHandlers {
       if (lease !== undefined && lease.primary === server && lease.version === version) {
         leader.leases.release(handle, version);
         leader.replication.mark(handle);
+        leader.distribution.kick();
         ctx.logger.debug({ handle, version, primary: server }, 'lease released while idle');
       }
       return {};
