@@ -174,8 +174,8 @@ program
   .option('--fanout <k>', 'children per interior node per chunk, and stripes', '2')
   .option('--downloads <d>', 'fetches each agent runs at once', '2')
   .option('--origins <n>', 'holders of the whole file at the start', '1')
-  .option('--distribute-in-flight <n>', 'Distribute calls the master has in flight (0: all land at once; the manager uses 64)', '0')
-  .option('--await-task-ms <ms>', 'how long a source without a task for the chunk keeps a follower waiting for one (the data service today: 0)', '0')
+  .option('--distribute-in-flight <n>', 'Distribute calls the master has in flight (0: all land at once); the manager\'s default', '64')
+  .option('--await-task-ms <ms>', 'how long a source without a task for the chunk keeps a follower waiting for one; the data service\'s', '2000')
   .action((opts: Record<string, string>) => {
     const failures = Number(opts.failures);
     if (!(failures >= 0 && failures < 1)) throw new Error(`--failures must be a fraction in [0, 1), got ${opts.failures}`);
