@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { isAlive } from '../cli/process-launcher.js';
+import { ExitCleanup } from '../common/exit-cleanup.js';
 
 const run = promisify(execFile);
 
@@ -62,7 +63,7 @@ export class ShapedNetwork {
     const prefix = ShapedNetwork.prefixFor(letter);
     const network = new ShapedNetwork(prefix);
     // Tracked before it exists, so that a failure or a signal halfway through still removes what was made.
-    track(network);
+    cleanup.track(network);
     try {
       await cluster(prefix, 'up', String(hostCount), rate);
       for (let index = 0; index < hostCount; index++) {
@@ -102,14 +103,14 @@ export class ShapedNetwork {
   async down(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    untrack(this);
+    cleanup.untrack(this);
     await cluster(this.prefix, 'down').catch((err: unknown) => console.error(`cleanup: ${String(err)}`));
   }
 
   downSync(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    untrack(this);
+    cleanup.untrack(this);
     clusterSync(this.prefix);
   }
 }
@@ -146,30 +147,5 @@ function removeLeftovers(): void {
   }
 }
 
-const live = new Set<ShapedNetwork>();
 // A crashed or interrupted run must not leave namespaces, and the servers in them, behind.
-process.on('exit', () => {
-  for (const network of [...live]) network.downSync();
-});
-
-/** Ctrl-C or SIGTERM would end the process without 'exit': while a network is up, leave through it, so the line above runs. */
-function onSignal(signal: NodeJS.Signals): void {
-  process.exitCode = signal === 'SIGINT' ? 130 : 143;
-  process.exit();
-}
-
-function track(network: ShapedNetwork): void {
-  live.add(network);
-  if (live.size === 1) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  }
-}
-
-function untrack(network: ShapedNetwork): void {
-  live.delete(network);
-  if (live.size === 0) {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-}
+const cleanup = new ExitCleanup<ShapedNetwork>((network) => network.downSync());

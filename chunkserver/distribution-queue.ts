@@ -1,4 +1,5 @@
 import type { ChunkHandle, ChunkVersion } from '../common/ids.js';
+import { MinHeap } from '../common/min-heap.js';
 
 /**
  * The pure parts of the distribution agent: what an incoming task does to
@@ -39,33 +40,24 @@ function before(a: QueueEntry, b: QueueEntry): boolean {
 }
 
 /**
- * Queued tasks by ascending (order, seq): a binary heap. Entries of tasks
- * replaced or cancelled since they were pushed stay until popped or
- * compacted; `isCurrent` tells them apart.
+ * Queued tasks by ascending (order, seq). Entries of tasks replaced or
+ * cancelled since they were pushed stay until popped or compacted;
+ * `isCurrent` tells them apart.
  */
 export class TaskQueue {
-  private heap: QueueEntry[] = [];
+  private readonly heap = new MinHeap<QueueEntry>(before);
 
   get size(): number {
-    return this.heap.length;
+    return this.heap.size;
   }
 
   push(entry: QueueEntry): void {
-    const heap = this.heap;
-    heap.push(entry);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(heap[i]!, heap[parent]!)) break;
-      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
-      i = parent;
-    }
+    this.heap.push(entry);
   }
 
   /** The first current entry, removed; stale ones before it are dropped. */
   pop(isCurrent: (entry: QueueEntry) => boolean): QueueEntry | undefined {
-    while (this.heap.length > 0) {
-      const top = this.takeTop();
+    for (let top = this.heap.pop(); top !== undefined; top = this.heap.pop()) {
       if (isCurrent(top)) return top;
     }
     return undefined;
@@ -73,30 +65,6 @@ export class TaskQueue {
 
   /** Drops stale entries once they outnumber the current ones, so the heap stays within twice the task table. */
   compact(isCurrent: (entry: QueueEntry) => boolean, current: number): void {
-    if (this.heap.length <= 2 * current + 16) return;
-    const kept = this.heap.filter(isCurrent);
-    this.heap = [];
-    for (const entry of kept) this.push(entry);
-  }
-
-  private takeTop(): QueueEntry {
-    const heap = this.heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let least = i;
-        if (l < heap.length && before(heap[l]!, heap[least]!)) least = l;
-        if (r < heap.length && before(heap[r]!, heap[least]!)) least = r;
-        if (least === i) break;
-        [heap[i], heap[least]] = [heap[least]!, heap[i]!];
-        i = least;
-      }
-    }
-    return top;
+    if (this.heap.size > 2 * current + 16) this.heap.retain(isCurrent);
   }
 }

@@ -69,7 +69,6 @@ export class DistributionManager {
   private readonly outbox = new Map<ServerId, { tasks: Map<ChunkHandle, PlannedTask>; cancels: Set<ChunkHandle> }>();
   private readonly sending = new Set<ServerId>();
   private readonly reports = new Map<ServerId, NodeReport>();
-  private readonly failedSeen = new Map<ServerId, Set<string>>();
   private readonly runs = new Map<InodeId, FileRun>();
   /** Bytes nodes reported received of chunks still in flight, per file: kept up to date by each heartbeat. */
   private readonly receivingByFile = new Map<InodeId, number>();
@@ -89,13 +88,14 @@ export class DistributionManager {
     this.dirty.add(handle);
   }
 
-  /** A server registered or became active: it should hold every distributed chunk. */
+  /** A server registered (again) or became active: it should hold every distributed chunk, and what it holds counts. */
   memberUp(server: ServerId): void {
     const record = this.leader.registry.get(server);
     if (record === undefined || !record.alive || this.leader.nodeState(server) !== 'active') return;
-    if (this.members.has(server)) return;
-    this.members.add(server);
-    this.planner.addMember({ id: server, zone: record.zone, rack: record.rack });
+    if (!this.members.has(server)) {
+      this.members.add(server);
+      this.planner.addMember({ id: server, zone: record.zone, rack: record.rack });
+    }
     for (const [handle, version] of this.leader.locations.inventory(server)) this.reported(server, handle, version);
   }
 
@@ -106,7 +106,6 @@ export class DistributionManager {
     if (!this.members.delete(server)) return;
     this.outbox.delete(server);
     this.forgetReport(server);
-    this.failedSeen.delete(server);
   }
 
   /** The server reported holding a replica (whole: importing replicas are not reported). */
@@ -125,24 +124,21 @@ export class DistributionManager {
   /** A heartbeat's distribution part: progress of fetches, failures to act on, bytes sent. */
   heartbeat(server: ServerId, progress: readonly DistributionProgress__Output[], copyOutBytes: number): void {
     const inFlight: NodeReport['inFlight'] = new Map();
-    const failedNow = new Set<string>();
-    const seen = this.failedSeen.get(server) ?? new Set<string>();
+    // A failure is acted on once: the heartbeats after it repeat it until new sources arrive.
+    const before = this.reports.get(server)?.inFlight;
     this.forgetReport(server);
     for (const p of progress.slice(0, LIMITS.distributionProgressPerHeartbeatMax)) {
       const handle = chunkHandle(requireInteger(p.handle, 'distribution.handle'));
       const version = chunkVersion(requireInteger(p.version, 'distribution.version'));
       inFlight.set(handle, { version, receivedBytes: requireInteger(p.receivedBytes, 'distribution.received_bytes'), failed: p.failed, error: p.error });
-      if (!p.failed) continue;
-      const key = `${handle}@${version}`;
-      failedNow.add(key);
-      if (seen.has(key)) continue;
+      const reported = before?.get(handle);
+      if (!p.failed || (reported?.failed === true && reported.version === version)) continue;
       const planned = this.planned.get(handle);
       if (planned !== undefined && planned.version === version && this.members.has(server)) {
         this.ctx.logger.warn({ server, handle, version, err: p.error }, 'distribution fetch failed on every source');
         this.planner.failed(server, handle, version);
       }
     }
-    this.failedSeen.set(server, failedNow);
     this.reports.set(server, { inFlight, copyOutBytes });
     this.countReceiving(server, +1);
   }
@@ -217,15 +213,6 @@ export class DistributionManager {
     return { files: files.size, chunks: planner.chunks, members: planner.members, tasksOutstanding: planner.tasksOutstanding, tasksSent: this.tasksSent, sendFailures: this.sendFailures };
   }
 
-  /** Whether `handle` is planned at `version` and `server` holds it whole. */
-  holds(server: ServerId, handle: ChunkHandle): boolean {
-    return this.planner.holders(handle).has(server);
-  }
-
-  plannedVersion(handle: ChunkHandle): ChunkVersion | undefined {
-    return this.planned.get(handle)?.version;
-  }
-
   isMember(server: ServerId): boolean {
     return this.members.has(server);
   }
@@ -258,7 +245,7 @@ export class DistributionManager {
   }
 
   /** Bytes of the file held whole by members, plus bytes received of chunks in flight. */
-  bytesDone(inode: InodeId): number {
+  private bytesDone(inode: InodeId): number {
     const state = this.ctx.state();
     let done = 0;
     state.forEachChunkOf(inode, (handle) => {

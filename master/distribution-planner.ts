@@ -256,10 +256,6 @@ export class DistributionPlanner {
     return { held: this.heldCount[slot]!, wanted: this.wantedCount[slot]! };
   }
 
-  members(): Iterable<DistributionMember> {
-    return this.roster.memberList();
-  }
-
   stats(): { members: number; chunks: number; tasksOutstanding: number } {
     return { members: this.roster.members, chunks: this.chunks.size, tasksOutstanding: this.outstanding };
   }

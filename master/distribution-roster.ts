@@ -31,7 +31,6 @@ export class DistributionRoster {
   readonly member: boolean[] = [];
   /** Position in its rack's list, for O(1) removal. */
   private readonly rackPos: number[] = [];
-  private readonly memberInfo: (DistributionMember | undefined)[] = [];
   private readonly rackIds = new Map<string, number>();
   private readonly zoneIds = new Map<string, number>();
   /** Per rack: member slots; its zone; members per stripe. */
@@ -73,7 +72,6 @@ export class DistributionRoster {
     this.zoneOf[slot] = -1;
     this.stripeOf[slot] = -1;
     this.rackPos[slot] = -1;
-    this.memberInfo[slot] = undefined;
     return slot;
   }
 
@@ -96,7 +94,6 @@ export class DistributionRoster {
     counts[stripe]!++;
     this.stripeTotals[stripe]!++;
     this.member[slot] = true;
-    this.memberInfo[slot] = { id: info.id, zone: info.zone, rack: info.rack };
     this.rackOf[slot] = rack;
     this.zoneOf[slot] = zone;
     this.stripeOf[slot] = stripe;
@@ -126,7 +123,6 @@ export class DistributionRoster {
     this.slots.delete(id);
     this.ids[slot] = undefined;
     this.member[slot] = false;
-    this.memberInfo[slot] = undefined;
     this.free.push(slot);
   }
 
@@ -146,10 +142,6 @@ export class DistributionRoster {
    */
   forEachInLocalityOrder(visit: (slot: number) => void): void {
     for (const racks of this.zoneRacks) for (const rack of racks) for (const slot of this.rackMembers[rack]!) visit(slot);
-  }
-
-  *memberList(): Iterable<DistributionMember> {
-    for (const list of this.rackMembers) for (const slot of list) yield this.memberInfo[slot]!;
   }
 
   private intern(table: Map<string, number>, key: string, onNew: () => void): number {

@@ -78,13 +78,13 @@ export class LeaderState {
 
   /** Replicas a chunk should have on servers that count (replica-classes.ts replicaGoal). */
   goalOf(handle: ChunkHandle): number | undefined {
-    return replicaGoal(this, this.ctx.state().chunkGoal(handle));
+    return replicaGoal(this.ctx.state().chunkGoal(handle));
   }
 
   /** What re-replication aims for: the goal, raised for a while for a chunk that is read hot (a file on every node is hot enough already). */
   replicationGoalOf(handle: ChunkHandle): number | undefined {
     const goal = this.ctx.state().chunkGoal(handle);
-    const base = replicaGoal(this, goal);
+    const base = replicaGoal(goal);
     if (base === undefined || goal?.all === true) return base;
     return this.heat.goal(handle, this.ctx.clock.nowMs(), base);
   }

@@ -1,5 +1,5 @@
 import { DfsError } from '../common/errors.js';
-import { chunkHandle, inodeId } from '../common/ids.js';
+import { chunkHandle, inodeId, type InodeId } from '../common/ids.js';
 import { LIMITS } from '../common/limits.js';
 import { unary } from '../common/grpc-server.js';
 import type { MetadataHandlers } from '../proto/generated/dfs/master/Metadata.js';
@@ -37,14 +37,16 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
   // Batch calls that arrive while one is on its way through the log share the next entry.
   const batches = new BatchProposer((entry) => ctx.log.propose(entry), () => ctx.clock.wallUs());
 
+  /** A file's replication goal changed: its chunks get looked at, and distribution plans at once if it became `all`. */
+  const goalChanged = (leader: LeaderState, inode: InodeId) => {
+    ctx.state().forEachChunkOf(inode, (handle) => leader.replication.mark(handle));
+    leader.distribution.kick();
+  };
   /** A lone mutation: checked and turned into its entry exactly as a batch op of its kind would be. */
   const mutate = async (op: BatchOp__Output): Promise<ApplyValue> => {
     const leader = ctx.leader();
     const value = await ctx.propose({ ...batchSubEntry(op), timeUs: now() });
-    if (changesReplication(op)) {
-      ctx.state().forEachChunkOf(attrOf(value).inode, (handle) => leader.replication.mark(handle));
-      leader.distribution.kick();
-    }
+    if (changesReplication(op)) goalChanged(leader, attrOf(value).inode);
     return value;
   };
   /** A lone read: checked, then answered behind a read barrier, as in a ReadBatch. */
@@ -181,9 +183,7 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
           const i = slots[j]!;
           results[i] = opResultOf(result);
           if (result.ok && changesReplication(req.ops[i]!)) {
-            const attr = attrOf(result.value);
-            ctx.state().forEachChunkOf(attr.inode, (handle) => leader.replication.mark(handle));
-            leader.distribution.kick();
+            goalChanged(leader, attrOf(result.value).inode);
           }
         });
       }

@@ -205,7 +205,8 @@ export class Rebalancer {
   }
 }
 
-function idleProgress(): RebalanceProgress {
+/** Progress when no rebalance ran under this leader. */
+export function idleProgress(): RebalanceProgress {
   return {
     state: 'idle',
     background: false,

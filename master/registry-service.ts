@@ -33,9 +33,8 @@ export function registryHandlers(ctx: MasterContext): RegistryHandlers {
       const previous = leader.locations.dropServer(id);
       leader.registry.register(id, labels, requireInteger(req.capacityBytes, 'capacity_bytes'), requireInteger(req.usedBytes, 'used_bytes'), ctx.clock.nowMs());
       leader.locations.replaceInventory(id, reports);
-      // A member first: judging keeps its older replicas of distributed chunks as delta bases.
+      // A member first (which counts what it holds): judging keeps its older replicas of distributed chunks as delta bases.
       leader.distribution.memberUp(id);
-      for (const r of reports) leader.distribution.reported(id, r.handle, r.version);
       for (const r of reports) judge(ctx, leader, id, r.handle, r.version);
       for (const handle of previous) leader.replication.mark(handle);
       for (const r of reports) leader.replication.mark(r.handle);

@@ -98,7 +98,7 @@ export function replicaClassesOf(known: ReplicaKnowledge, handle: ChunkHandle, c
  * server gets a distribution replica (distribution-manager.ts), never
  * trimmed as surplus. Undefined for a chunk that no longer exists.
  */
-export function replicaGoal(_known: ReplicaKnowledge, goal: { replication: number; all: boolean } | undefined): number | undefined {
+export function replicaGoal(goal: { replication: number; all: boolean } | undefined): number | undefined {
   if (goal === undefined) return undefined;
   // For `all` this is the durable tier (the lease's participants); the distribution tier spreads it further as soft state.
   return Math.min(goal.replication, LIMITS.replicationMax);

@@ -2,6 +2,7 @@ import { execFile, execFileSync, spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { isAlive, terminate } from '../../cli/process-launcher.js';
+import { ExitCleanup } from '../../common/exit-cleanup.js';
 
 const run = promisify(execFile);
 
@@ -50,7 +51,7 @@ export class Hosts {
       veths.push(`${tag}v${i}`);
     }
     const made = new Hosts(hosts, bridge, `${prefix}.1`, veths);
-    track(made);
+    cleanup.track(made);
     try {
       await ip('link', 'add', bridge, 'type', 'bridge');
       await ip('addr', 'add', `${prefix}.1/24`, 'dev', bridge);
@@ -153,7 +154,7 @@ export class Hosts {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    untrack(this);
+    cleanup.untrack(this);
     this.partitioned.clear();
     // Deleting the root end of a veth deletes both ends, even while processes keep the namespace alive.
     for (const veth of this.veths) await ipQuietly('link', 'del', veth);
@@ -165,7 +166,7 @@ export class Hosts {
   destroySync(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    untrack(this);
+    cleanup.untrack(this);
     for (const veth of this.veths) ipSync('link', 'del', veth);
     for (const host of this.hosts) ipSync('netns', 'del', host.name);
     ipSync('link', 'del', this.bridge);
@@ -176,38 +177,8 @@ export function createHosts(n: number): Promise<Hosts> {
   return Hosts.create(n);
 }
 
-const live = new Set<Hosts>();
-// A crashed run must not leave namespaces and bridges behind.
-process.on('exit', () => {
-  for (const hosts of [...live]) hosts.destroySync();
-});
-
-/**
- * Ctrl-C or a CI runner's SIGTERM would end the process without 'exit',
- * leaving the namespaces and every server running in them: while hosts
- * exist, such a signal exits through 'exit', so that this file's and
- * TestCluster's safety nets both run.
- */
-function onSignal(signal: NodeJS.Signals): void {
-  process.exitCode = signal === 'SIGINT' ? 130 : 143;
-  process.exit();
-}
-
-function track(hosts: Hosts): void {
-  live.add(hosts);
-  if (live.size === 1) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  }
-}
-
-function untrack(hosts: Hosts): void {
-  live.delete(hosts);
-  if (live.size === 0) {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-}
+// A crashed run must not leave namespaces and bridges behind; a signal exits through 'exit', so that TestCluster's safety net runs too.
+const cleanup = new ExitCleanup<Hosts>((hosts) => hosts.destroySync());
 
 async function ip(...args: string[]): Promise<void> {
   try {

@@ -1,3 +1,4 @@
+import { idleProgress } from '../../../master/rebalancer.js';
 import { expect } from 'chai';
 
 import { chunkVersion, serverId, type ChunkHandle, type ChunkVersion, type ServerId } from '../../../common/ids.js';
@@ -40,7 +41,7 @@ class Replicas implements ReplicaSources {
   }
 
   goalOf(handle: ChunkHandle): number | undefined {
-    return replicaGoal(this, this.sm.chunkGoal(handle));
+    return replicaGoal(this.sm.chunkGoal(handle));
   }
 
   addServer(name: string, zone = 'z1', rack = 'r1', usedBytes = 0): ServerId {
@@ -55,21 +56,7 @@ function fileMap(view: ReturnType<typeof buildChunkMap>): FileChunkMap {
   return view;
 }
 
-const IDLE_REBALANCE: MovementStatus['rebalance'] = {
-  state: 'idle',
-  background: false,
-  thresholdPct: 10,
-  maxConcurrent: 4,
-  movesPlanned: 0,
-  movesDone: 0,
-  movesFailed: 0,
-  movesInFlight: 0,
-  bytesPlanned: 0,
-  bytesMoved: 0,
-  startedAtMs: undefined,
-  meanUsedPct: 0,
-  maxDeviationPct: 0,
-};
+const IDLE_REBALANCE: MovementStatus['rebalance'] = { ...idleProgress(), thresholdPct: 10, maxConcurrent: 4 };
 
 function leaderInput(r: Replicas, chunkMap: LeaderViewInput['chunkMap'], movement: Partial<MovementStatus> = {}): LeaderViewInput {
   return {
