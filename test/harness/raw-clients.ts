@@ -8,8 +8,7 @@ import type { ChunkReplicationClient } from '../../proto/generated/dfs/chunk/Chu
 import type { ChunkControlClient } from '../../proto/generated/dfs/chunk/ChunkControl.js';
 
 /** Plain generated gRPC clients, for tests that speak the wire protocol directly. */
-export function rawClients(address: string) {
-  const creds = grpc.credentials.createInsecure();
+export function rawClients(address: string, creds: grpc.ChannelCredentials = grpc.credentials.createInsecure()) {
   const master = masterServices().dfs.master;
   const chunk = chunkserverServices().dfs.chunk;
   const made: grpc.Client[] = [];

