@@ -6,6 +6,7 @@ import { identityFor, identityKey } from './fuzz-identities.js';
 import type { FuzzWorld } from './fuzz-world.js';
 import { outcomeLabel, outcomeProblem } from './outcome-policy.js';
 import type { FuzzMethod, ServerKind } from './schema.js';
+import { summarizeFrames } from './frame-summary.js';
 import { StatusTally } from './summary-table.js';
 import { sendCall, wireClient } from './wire-call.js';
 
@@ -38,6 +39,8 @@ export interface StormFailure {
   identity: string;
   kind: string;
   problem: string;
+  /** What was sent, decoded and shortened. */
+  sent: string;
   /** The environment that reruns this one case. */
   reproduce: string;
 }
@@ -105,6 +108,7 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
           identity: identityKey(who),
           kind: `${fuzzCase.kind}, ${fuzzCase.frames.length} frame(s) of ${fuzzCase.frames.map((f) => f.length).join('/')} bytes, ${fuzzCase.ending.kind}`,
           problem,
+          sent: summarizeFrames(method, fuzzCase.frames),
           reproduce: `FUZZ_SEED=${o.seed} FUZZ_ONLY='${method.fullName}#${index}'`,
         });
       }
