@@ -92,8 +92,7 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
     while (next < jobs.length) {
       const { method, index } = jobs[next++]!;
       const fuzzCase = makeCase(o.seed, method, index, o.world, o.limits);
-      const targets = o.targets.filter((t) => t.server === method.server);
-      const target = targets[index % targets.length]!;
+      const target = targetOf(o.targets, method, index);
       const who = identityFor(method.service, new Prng(caseSeed(o.seed, method, index) ^ 0x5bd1e995));
       const outcome = await sendCall({ client: clientFor(target.address, who), deadlineMs: o.deadlineMs }, method.path, method.shape, fuzzCase.frames, fuzzCase.ending);
       result.tally.add(method.fullName, outcomeLabel(outcome));
@@ -120,4 +119,15 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
     for (const c of clients.values()) c.close();
   }
   return result;
+}
+
+/**
+ * Chunkserver calls go round the chunkservers. Master calls go two in three
+ * to the leader, one in three to a follower: a follower answers most calls
+ * NOT_LEADER before looking at them, so the leader is where validation runs.
+ */
+function targetOf(targets: FuzzTarget[], method: FuzzMethod, index: number): FuzzTarget {
+  const of = targets.filter((t) => t.server === method.server);
+  if (method.server === 'chunkserver' || of.length < 2) return of[index % of.length]!;
+  return index % 3 === 2 ? of[1]! : of[0]!;
 }

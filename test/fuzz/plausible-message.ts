@@ -19,8 +19,6 @@ export type PlainValue = string | number | boolean | Buffer | PlainMessage | Pla
 
 const MAX_DEPTH = 4;
 
-let seqCounter = 1;
-
 export function plausibleMessage(type: protobuf.Type, world: FuzzWorld, rng: Prng, depth = 0): PlainMessage {
   const out: PlainMessage = {};
   const chunk = world.sandboxChunks.length > 0 ? rng.pick(world.sandboxChunks) : { handle: '1', version: '1' };
@@ -51,7 +49,8 @@ function plausibleValue(field: protobuf.Field, world: FuzzWorld, rng: Prng, dept
   if (field.resolvedType instanceof protobuf.Type) {
     if (depth >= MAX_DEPTH) return null;
     const t = field.resolvedType;
-    if (t.fullName === '.dfs.RequestId') return { clientId: `fuzz-${rng.int(1, 4)}`, seq: String(seqCounter++) };
+    // A fresh sequence number, drawn from the seed (a counter would depend on the order cases run in).
+    if (t.fullName === '.dfs.RequestId') return { clientId: `fuzz-${rng.int(1, 4)}`, seq: String(rng.int(1, 2 ** 31)) };
     if (t.fullName === '.dfs.Caller') return { uid: rng.pick([0, 4242]), gid: 4242, groups: [] };
     if (t.fullName === '.dfs.ServerRef') {
       const s = rng.pick(world.chunkservers);
@@ -133,7 +132,7 @@ function plausible64(name: string, world: FuzzWorld, rng: Prng, chunk: { handle:
       // Below the cluster's term: a member ignores what a stale leader sent.
       return String(rng.int(0, Math.max(0, world.raftTerm - 1)));
     case 'seq':
-      return String(seqCounter++);
+      return String(rng.int(1, 2 ** 31));
     case 'offset':
     case 'length':
     case 'size':
