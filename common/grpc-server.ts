@@ -5,6 +5,7 @@ import { assert } from './assert.js';
 import { toStatus } from './grpc-errors.js';
 import type { GrpcServerMetrics } from './grpc-metrics.js';
 import { LIMITS } from './limits.js';
+import { serverCredentials, type TransportSecurity } from '../security/transport-security.js';
 import { tolerantServiceDefinition, undecodableRequestInterceptor } from './undecodable-request.js';
 
 export interface GrpcServerOptions {
@@ -23,6 +24,10 @@ export interface GrpcServerOptions {
   largeWindow: boolean;
   /** Counts and times every RPC of every service registered (an interceptor). */
   metrics?: GrpcServerMetrics;
+  /** TLS or plaintext (security/transport-security.ts). */
+  security: TransportSecurity;
+  /** Authenticates and authorizes every call before its handler (security/auth-interceptor.ts); after metrics, so refusals are counted. */
+  auth?: grpc.ServerInterceptor;
 }
 
 export interface StartedServer {
@@ -48,8 +53,8 @@ export async function startGrpcServer(
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
     'grpc.keepalive_permit_without_calls': 1,
-    // The first is nearest the transport: metrics see the status the second sends for an undecodable request.
-    interceptors: [...(options.metrics ? [options.metrics.interceptor()] : []), undecodableRequestInterceptor()],
+    // The first is nearest the transport: metrics see every status, the last answers an undecodable request from an authenticated peer.
+    interceptors: [...(options.metrics ? [options.metrics.interceptor()] : []), ...(options.auth ? [options.auth] : []), undecodableRequestInterceptor()],
   });
   const addService = server.addService.bind(server);
   server.addService = (service, implementation) => addService(tolerantServiceDefinition(service), implementation);
@@ -64,7 +69,7 @@ export async function startGrpcServer(
   }
   register(server);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+    server.bindAsync(`${options.host}:${options.port}`, serverCredentials(options.security), (err, bound) =>
       err ? reject(err) : resolve(bound),
     );
   });
@@ -137,6 +142,10 @@ const RECONNECT_BACKOFF = {
 const NO_HIDDEN_WORK = {
   'grpc.enable_channelz': 0,
   'grpc.enable_retries': 0,
+  // Servers are told apart by their certificates' roles, not host names
+  // (security/transport-security.ts); a fixed TLS server name also keeps Node
+  // from warning that an IP address is not a valid SNI name.
+  'grpc.ssl_target_name_override': 'dfs',
 } as const;
 
 /** What every channel we open shares, whatever it carries. */
