@@ -50,7 +50,10 @@ export function checkRecords(data: Buffer, chunkSizeBytes: number, log: AppendLo
     }
   }
   for (const [key, offsets] of found) {
-    if (offsets.length > 1) result.duplicated.push(`${key} at ${offsets.join(', ')}`);
+    if (offsets.length > 1) {
+      const ack = log.acknowledged.get(key);
+      result.duplicated.push(`${key} at ${offsets.join(', ')} (${ack ? `acknowledged at ${ack.offset}, ${ack.ackAtMs} ms into the run` : `not acknowledged: ${log.failed.get(key) ?? 'in flight'}`})`);
+    }
     if (log.failed.has(key)) result.failedButPresent++;
   }
   for (const [key, ack] of log.acknowledged) {
