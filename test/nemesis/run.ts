@@ -30,6 +30,8 @@ const METADATA_CLIENTS = 3;
 const METADATA_DIRS = 3;
 /** The chunkserver whose data directory is a tmpfs the disk-full fault fills. */
 const SMALL_DISK_SERVER = `chunkserver-${CHUNKSERVERS - 1}`;
+/** Small chunks, so a short run fills many: chunk boundaries, padding and re-replication get exercised. */
+const CHUNK_SIZE_BYTES = 256 * 1024;
 const SMALL_DISK_BYTES = 128 * 1024 * 1024;
 const LOG_FILE = '/nemesis/log';
 const META_ROOT = '/nemesis/meta';
@@ -98,6 +100,7 @@ export async function runNemesis(options: NemesisOptions): Promise<NemesisResult
     cluster = await TestCluster.start({
       masters: MASTERS,
       chunkservers: CHUNKSERVERS,
+      chunkSizeBytes: CHUNK_SIZE_BYTES,
       masterArgs: [...FAST_MASTER_ARGS, '--raft-tick-ms', '50', '--raft-election-ticks', '10', '--log-level', 'info'],
       // The scrubber runs often, so a replica damaged on disk is found even when no reader asks for it.
       chunkserverArgs: ['--scrub-interval-ms', '100', '--capacity', '1GiB', '--log-level', 'info'],
