@@ -45,7 +45,7 @@ export async function runCoreBench(options: CoreBenchOptions): Promise<void> {
     nodeArgs: options.nodeArgs,
   });
   const pids = [process.pid, ...cluster.processes.map((p) => p.pid)];
-  const client = await DfsClient.connect({ masters: cluster.masters });
+  const client = await DfsClient.connect({ masters: cluster.masters, security: cluster.security });
   try {
     const block = randomBytes(8 * 1024 * 1024);
     const writes: number[] = [];
@@ -87,7 +87,7 @@ export async function runCoreBench(options: CoreBenchOptions): Promise<void> {
     options.print('seq_read_cpu', median(readCpu), 'cpu-s/GB');
 
     await client.create('/appends');
-    const appenders = await Promise.all(Array.from({ length: options.appenders }, () => DfsClient.connect({ masters: cluster.masters })));
+    const appenders = await Promise.all(Array.from({ length: options.appenders }, () => DfsClient.connect({ masters: cluster.masters, security: cluster.security })));
     const record = randomBytes(1024);
     const appended = await measureCpu(pids, async () => {
       await Promise.all(

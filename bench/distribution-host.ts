@@ -61,6 +61,8 @@ async function main(): Promise<void> {
   const task = JSON.parse(process.argv[2]!) as HostTask;
   const client = await DfsClient.connect({
     masters: [task.master],
+    // The benchmark's servers run plaintext, as its figures before mutual TLS did (see bench/distribution.ts).
+    security: { insecure: true },
     ...(task.task === 'read' ? { locality: { serverIds: [task.serverId] } } : {}),
   });
   try {

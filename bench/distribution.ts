@@ -196,7 +196,7 @@ async function startMaster(host: ShapedHost, address: string, dir: string, optio
   await mkdir(data, { recursive: true });
   const launched = await launch({
     role: 'master',
-    args: ['--host', '0.0.0.0', '--port', String(MASTER_PORT), '--http-port', '-1', '--advertise-address', address, '--data-dir', data, '--chunk-size', String(options.chunkSizeBytes), '--replication', '1', '--log-level', options.serverLogLevel],
+    args: ['--host', '0.0.0.0', '--port', String(MASTER_PORT), '--http-port', '-1', '--advertise-address', address, '--data-dir', data, '--chunk-size', String(options.chunkSizeBytes), '--replication', '1', '--insecure', '--log-level', options.serverLogLevel],
     readyFile: join(dir, `${host.namespace}-master.ready`),
     logFile: join(dir, `${host.namespace}-master.log`),
     detached: false,
@@ -210,7 +210,7 @@ async function startChunkserver(host: ShapedHost, master: string, dir: string, o
   await mkdir(data, { recursive: true });
   const launched = await launch({
     role: 'chunkserver',
-    args: ['--host', '0.0.0.0', '--port', String(CHUNKSERVER_PORT), '--http-port', '-1', '--advertise-address', `${host.address}:${CHUNKSERVER_PORT}`, '--data-dir', data, '--masters', master, '--rack', `rack-${host.index}`, '--scrub-interval-ms', '0', '--log-level', options.serverLogLevel],
+    args: ['--host', '0.0.0.0', '--port', String(CHUNKSERVER_PORT), '--http-port', '-1', '--advertise-address', `${host.address}:${CHUNKSERVER_PORT}`, '--data-dir', data, '--masters', master, '--rack', `rack-${host.index}`, '--scrub-interval-ms', '0', '--insecure', '--log-level', options.serverLogLevel],
     readyFile: join(dir, `${host.namespace}-chunkserver.ready`),
     logFile: join(dir, `${host.namespace}-chunkserver.log`),
     detached: false,

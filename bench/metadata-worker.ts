@@ -1,3 +1,4 @@
+import type { ClientSecurity } from '../client-lib/client-options.js';
 import { DfsClient } from '../client-lib/index.js';
 
 /**
@@ -10,7 +11,7 @@ import { DfsClient } from '../client-lib/index.js';
 export type Phase = 'mkdir' | 'create' | 'stat' | 'rename';
 
 export type MetadataWorkerCommand =
-  | { type: 'connect'; masters: string[]; clients: number; firstClient: number; batching: boolean }
+  | { type: 'connect'; masters: string[]; security: ClientSecurity; clients: number; firstClient: number; batching: boolean }
   | { type: 'run'; phase: Phase; root: string; opsPerClient: number; depth: number }
   | { type: 'stop' };
 
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
           case 'connect':
             firstClient = command.firstClient;
             clients = await Promise.all(
-              Array.from({ length: command.clients }, () => DfsClient.connect({ masters: command.masters, metadataBatching: command.batching })),
+              Array.from({ length: command.clients }, () => DfsClient.connect({ masters: command.masters, security: command.security, metadataBatching: command.batching })),
             );
             send({ type: 'connected' });
             break;

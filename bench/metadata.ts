@@ -1,3 +1,4 @@
+import type { ClientSecurity } from '../client-lib/client-options.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,14 +66,14 @@ export async function runMetadataBench(options: MetadataBenchOptions): Promise<v
 
 async function measure(cluster: ClusterFile, options: MetadataBenchOptions): Promise<void> {
   const masterPids = cluster.processes.filter((p) => p.role === 'master').map((p) => p.pid);
-  const setup = await DfsClient.connect({ masters: cluster.masters });
+  const setup = await DfsClient.connect({ masters: cluster.masters, security: cluster.security });
   try {
     const modes = options.batching === 'both' ? [true, false] : [options.batching === 'on'];
     for (const batching of modes) {
       const root = `/bench-${batching ? 'batched' : 'unbatched'}`;
       await setup.mkdir(root);
       await Promise.all(Array.from({ length: options.clients }, (_, c) => setup.mkdir(`${root}/c${c}`)));
-      const workers = await startWorkers(cluster.masters, options, batching);
+      const workers = await startWorkers(cluster.masters, cluster.security, options, batching);
       try {
         await runPhases(workers, root, masterPids, options, batching ? '' : '_unbatched');
       } finally {
@@ -115,7 +116,7 @@ async function runPhases(workers: Worker[], root: string, masterPids: number[], 
   }
 }
 
-async function startWorkers(masters: string[], options: MetadataBenchOptions, batching: boolean): Promise<Worker[]> {
+async function startWorkers(masters: string[], security: ClientSecurity, options: MetadataBenchOptions, batching: boolean): Promise<Worker[]> {
   const workers: Worker[] = [];
   try {
     let firstClient = 0;
@@ -124,7 +125,7 @@ async function startWorkers(masters: string[], options: MetadataBenchOptions, ba
       const clients = Math.floor(options.clients / options.workers) + (w < options.clients % options.workers ? 1 : 0);
       const worker = WorkerProcess.fork<MetadataWorkerCommand, MetadataWorkerEvent>('metadata-worker.js', [], options.nodeArgs);
       workers.push(worker);
-      worker.send({ type: 'connect', masters, clients, firstClient, batching });
+      worker.send({ type: 'connect', masters, security, clients, firstClient, batching });
       firstClient += clients;
     }
     await Promise.all(workers.map((w) => w.next('connected', READY_MS)));

@@ -3,6 +3,7 @@ import { startGrpcServer, stopGrpcServer } from '../common/grpc-server.js';
 import { LIMITS } from '../common/limits.js';
 import { silentLogger } from '../common/logger.js';
 import { GrpcTransport, LevelDbStorage, RaftGroup, nodeId, type StateMachine } from '../raft/index.js';
+import { PLAINTEXT } from '../security/transport-security.js';
 
 /**
  * One member of the raw Raft benchmark (bench/raft.ts), in a process of its
@@ -50,7 +51,7 @@ async function main(id: string, dataDir: string): Promise<void> {
     host: '127.0.0.1',
     port: 0,
     maxMessageBytes: LIMITS.metadataMessageMaxBytes,
-    largeWindow: false,
+    largeWindow: false, security: PLAINTEXT,
   });
   const address = `127.0.0.1:${server.port}`;
   let group: RaftGroup<null> | undefined;

@@ -34,7 +34,7 @@ export async function runRestartBench(options: RestartBenchOptions): Promise<voi
     });
   let cluster = await start();
   try {
-    const client = await DfsClient.connect({ masters: cluster.masters });
+    const client = await DfsClient.connect({ masters: cluster.masters, security: cluster.security });
     try {
       await client.mkdir('/history');
       const perDirectory = 10_000;
@@ -60,7 +60,7 @@ export async function runRestartBench(options: RestartBenchOptions): Promise<voi
       cluster = await start();
       options.print('restart_ready', performance.now() - launched, 'ms');
       const leader = cluster.processes.find((p) => p.name === status.leaderId)!;
-      const leaderClient = await DfsClient.connect({ masters: [leader.address] });
+      const leaderClient = await DfsClient.connect({ masters: [leader.address], security: cluster.security });
       try {
         for (;;) {
           const view = await leaderClient.raftStatus();

@@ -1,3 +1,4 @@
+import { checkSecurityConfig } from '../security/node-security.js';
 import { DfsError } from '../common/errors.js';
 import { LIMITS } from '../common/limits.js';
 import type { LogLevel } from '../common/logger.js';
@@ -22,6 +23,10 @@ export interface ChunkserverConfig {
   scrubIntervalMs: number;
   /** Distribution tasks fetched at once (each a chunk from one source at a time). */
   distributionDownloads: number;
+  /** This chunkserver's credentials directory (cert.pem, key.pem, ca.pem, cluster-secret): mutual TLS, token checks. */
+  tlsDir: string | undefined;
+  /** Plaintext gRPC, no authentication, no access tokens: only when asked for. */
+  insecure: boolean;
   logLevel: LogLevel;
   readyFile: string | undefined;
 }
@@ -36,6 +41,8 @@ export const CHUNKSERVER_DEFAULTS: Omit<ChunkserverConfig, 'dataDir' | 'masters'
   capacityBytes: undefined,
   scrubIntervalMs: 60_000,
   distributionDownloads: 2,
+  tlsDir: undefined,
+  insecure: false,
   logLevel: 'info',
   readyFile: undefined,
 };
@@ -63,6 +70,7 @@ export function validateChunkserverConfig(
   if (!Number.isInteger(config.distributionDownloads) || config.distributionDownloads < 1 || config.distributionDownloads > downloadsMax) {
     fail('distributionDownloads', `distributionDownloads must be 1 to ${downloadsMax}`);
   }
+  checkSecurityConfig(config, fail);
   for (const [key, value] of [['zone', config.zone], ['rack', config.rack]] as const) {
     if (!value || value.length > 64) fail(key, `${key} must be 1 to 64 characters`);
   }

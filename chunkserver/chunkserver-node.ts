@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { v4 as uuidv4 } from 'uuid';
 import { systemClock, type Clock } from '../common/clock.js';
 import { DfsError } from '../common/errors.js';
+import { serverSecurity } from '../security/node-security.js';
+import { channelCredentials } from '../security/transport-security.js';
 import { ClientPool } from '../common/grpc-client-pool.js';
 import { dataChannelOptions, startGrpcServer, stopGrpcServer, type StartedServer } from '../common/grpc-server.js';
 import type { ChunkHandle } from '../common/ids.js';
@@ -77,14 +79,17 @@ export class ChunkserverNode {
       chunkSizeBytes: LIMITS.chunkSizeMaxBytes,
       ...(config.capacityBytes !== undefined ? { capacityBytes: config.capacityBytes } : {}),
     });
+    const security = await serverSecurity(config, 'chunkserver', { nowMs: () => clock.nowMs() });
+    const peerCredentials = channelCredentials(security.transport);
     const services = chunkserverServices().dfs.chunk;
     const pipelinePool = new ClientPool(
       rawFrameClientConstructor(services.ChunkReplication.service, 'ChunkReplication'),
       dataChannelOptions(),
+      peerCredentials,
     );
-    const dataPool = new ClientPool<ChunkDataClient>(services.ChunkData, dataChannelOptions());
-    const replicationPool = new ClientPool<ChunkReplicationClient>(services.ChunkReplication, dataChannelOptions());
-    const master = new MasterLink([...config.masters], logger.child({ component: 'master-link' }));
+    const dataPool = new ClientPool<ChunkDataClient>(services.ChunkData, dataChannelOptions(), peerCredentials);
+    const replicationPool = new ClientPool<ChunkReplicationClient>(services.ChunkReplication, dataChannelOptions(), peerCredentials);
+    const master = new MasterLink([...config.masters], logger.child({ component: 'master-link' }), peerCredentials);
     let self: ServerRef__Output = { id, address: '', zone: config.zone, rack: config.rack };
     let chunkSizeBytes = 0;
     const inventory = new ReplicaInventory(store);
@@ -123,7 +128,7 @@ export class ChunkserverNode {
         s.addService(rawFrameServerDefinition(services.ChunkReplication.service), replicationHandlers(ctx));
         s.addService(services.ChunkControl.service, controlHandlers(ctx, agent));
       },
-      { host: config.host, port: config.port, maxMessageBytes: LIMITS.dataMessageMaxBytes, largeWindow: true, metrics: new GrpcServerMetrics(metrics) },
+      { host: config.host, port: config.port, maxMessageBytes: LIMITS.dataMessageMaxBytes, largeWindow: true, metrics: new GrpcServerMetrics(metrics), security: security.transport, auth: security.interceptor },
     );
     self = { ...self, address: config.advertiseAddress ?? `${config.host}:${server.port}` };
     const heartbeats = new HeartbeatLoop(ctx, agent, (bytes) => (chunkSizeBytes = bytes));

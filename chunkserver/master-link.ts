@@ -1,3 +1,4 @@
+import type * as grpc from '@grpc/grpc-js';
 import { DfsError, isDfsError } from '../common/errors.js';
 import { ClientPool, callUnary } from '../common/grpc-client-pool.js';
 import { metadataChannelOptions } from '../common/grpc-server.js';
@@ -20,13 +21,16 @@ const CALL_TIMEOUT_MS = 5_000;
  * one is down.
  */
 export class MasterLink {
-  private readonly pool = new ClientPool<RegistryClient>(masterServices().dfs.master.Registry, metadataChannelOptions());
+  private readonly pool: ClientPool<RegistryClient>;
   private current = 0;
 
   constructor(
     private readonly addresses: string[],
     private readonly logger: Logger,
-  ) {}
+    credentials: grpc.ChannelCredentials,
+  ) {
+    this.pool = new ClientPool<RegistryClient>(masterServices().dfs.master.Registry, metadataChannelOptions(), credentials);
+  }
 
   register(request: RegisterRequest): Promise<RegisterResponse__Output> {
     return this.call((client) => callUnary(client, 'Register', request, CALL_TIMEOUT_MS));

@@ -10,7 +10,7 @@ import {
   addSummary, dataAtRisk, formatFsckFile, formatFsckSummary, formatNodes, formatPlan, fsckFileJson, fsckStatus,
   nodeRow, rebalancePlanJson, rebalanceStatusJson,
 } from './admin-format.js';
-import { findMasters } from './cluster-address.js';
+import { findCluster } from './cluster-address.js';
 import type { Output } from './output.js';
 import { formatBytes } from './size.js';
 import { waitWithProgress } from './wait-progress.js';
@@ -23,6 +23,8 @@ const SETREP_CONCURRENCY = 16;
 
 interface CommonOptions {
   masters?: string;
+  tlsDir?: string;
+  insecure?: boolean;
   dir: string;
 }
 
@@ -31,7 +33,7 @@ export function addAdminCommands(program: Command, output: Output, env: NodeJS.P
   const admin = program.command('admin').description('operate the cluster');
   const raft = admin.command('raft').description('the masters\' Raft group');
   const withClient = async <T>(opts: CommonOptions, fn: (client: DfsClient) => Promise<T>): Promise<T> => {
-    const client = await DfsClient.connect({ masters: await findMasters(opts.masters, env, opts.dir) });
+    const client = await DfsClient.connect(await findCluster(opts, env, opts.dir));
     try {
       return await fn(client);
     } finally {
@@ -43,15 +45,18 @@ export function addAdminCommands(program: Command, output: Output, env: NodeJS.P
       .command(name)
       .description(description)
       .option('--masters <list>', 'master addresses (default: $DFS_MASTERS, or DIR/cluster.json)')
+      .option('--tls-dir <dir>', 'credentials directory (default: $DFS_TLS_DIR, or DIR/security/admin of a local cluster)')
+      .option('--insecure', 'plaintext, for a cluster that runs --insecure')
       .option('--dir <dir>', 'local cluster directory holding cluster.json', './data');
   addReplicaCommands(admin, output, json, command, withClient);
 
   command(raft, 'status', 'members with their ids, addresses and roles, as the leader sees them').action(async (opts: CommonOptions) => {
+    const target = await findCluster(opts, env, opts.dir);
     await withClient(opts, async (client) => {
       let status = await client.raftStatus();
       // Any master answers for itself; the leader's answer is the complete one.
       if (status.role !== 'leader' && status.leaderAddress !== '') {
-        const leader = await DfsClient.connect({ masters: [status.leaderAddress] });
+        const leader = await DfsClient.connect({ masters: [status.leaderAddress], security: target.security });
         try {
           status = await leader.raftStatus();
         } finally {

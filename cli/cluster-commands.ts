@@ -8,6 +8,8 @@ import { DfsClient } from '../client-lib/index.js';
 import { readClusterFile, writeClusterFile, type ClusterFile, type ClusterProcess } from './cluster-file.js';
 import { isAlive, isOurProcess, launch, terminate } from './process-launcher.js';
 import { parseSize } from './size.js';
+import type { ClientSecurity } from '../client-lib/client-options.js';
+import { ensureClusterCredentials, type ClusterCredentials } from './cluster-credentials.js';
 import type { Output } from './output.js';
 
 export interface ClusterStartOptions {
@@ -30,6 +32,8 @@ export interface ClusterStartOptions {
    * that put each process on its own host).
    */
   placement?: (role: ClusterProcess['role'], index: number) => { host: string; wrapper?: string[] };
+  /** Plaintext, no authentication; by default the cluster gets its own CA and mutual TLS (DIR/security). */
+  insecure?: boolean;
 }
 
 /**
@@ -50,7 +54,12 @@ export async function startCluster(options: ClusterStartOptions): Promise<Cluste
   }
   const dir = resolve(options.dir);
   await mkdir(dir, { recursive: true });
-  const launcher = new ClusterLauncher(dir, options, await readClusterFile(dir));
+  const previous = await readClusterFile(dir);
+  if (previous !== undefined && 'insecure' in previous.security !== (options.insecure ?? false)) {
+    throw new DfsError('INVALID_ARGUMENT', `the cluster in ${dir} runs ${'insecure' in previous.security ? 'plaintext' : 'with TLS'}: start it the same way`);
+  }
+  const credentials = options.insecure ? undefined : await ensureClusterCredentials(dir);
+  const launcher = new ClusterLauncher(dir, options, previous, credentials);
   try {
     return await launcher.bringUp();
   } catch (err) {
@@ -70,8 +79,18 @@ class ClusterLauncher {
     private readonly dir: string,
     private readonly options: ClusterStartOptions,
     private readonly previous: ClusterFile | undefined,
+    private readonly credentials: ClusterCredentials | undefined,
   ) {
     this.old = new Map((previous?.processes ?? []).map((p) => [p.name, p]));
+  }
+
+  private get security(): ClientSecurity {
+    return this.credentials === undefined ? { insecure: true } : { tlsDir: this.credentials.admin };
+  }
+
+  /** The flag that secures a process of `role`. */
+  private securityArgs(role: ClusterProcess['role']): string[] {
+    return this.credentials === undefined ? ['--insecure'] : ['--tls-dir', this.credentials[role]];
   }
 
   async bringUp(): Promise<ClusterFile> {
@@ -81,22 +100,22 @@ class ClusterLauncher {
       Array.from({ length: this.count('master', options.masters) }, (_, i) => this.ensure('master', i, '', '', this.masterArgs(i))),
     );
     const masters = masterRecords.map((m) => m.address);
-    await ensureMembership(masters, masterRecords, timeoutMs);
+    await ensureMembership(masters, this.security, masterRecords, timeoutMs);
     const chunkservers = this.count('chunkserver', options.chunkservers);
     await settleAll(
       Array.from({ length: chunkservers }, (_, i) => {
         const { zone, rack } = options.labels?.(i) ?? { zone: 'default', rack: 'default' };
         return this.ensure('chunkserver', i, zone, rack, [
-          '--masters', masters.join(','), '--zone', zone, '--rack', rack, ...(options.chunkserverArgs ?? []),
+          '--masters', masters.join(','), '--zone', zone, '--rack', rack, ...this.securityArgs('chunkserver'), ...(options.chunkserverArgs ?? []),
         ]);
       }),
     );
     const dashboard = dashboardUrl(masterRecords[0]!);
     const file: ClusterFile = {
-      version: 1, masters, chunkSizeBytes: options.chunkSizeBytes, ...(dashboard !== undefined ? { dashboard } : {}), processes: this.processes,
+      version: 1, masters, chunkSizeBytes: options.chunkSizeBytes, ...(dashboard !== undefined ? { dashboard } : {}), security: this.security, processes: this.processes,
     };
     await writeClusterFile(this.dir, file);
-    await waitUntilWritable(masters, chunkservers, timeoutMs);
+    await waitUntilWritable(masters, this.security, chunkservers, timeoutMs);
     return file;
   }
 
@@ -115,6 +134,7 @@ class ClusterLauncher {
       '--raft-id', `master-${i}`,
       ...(i === 0 && this.previous === undefined ? [] : ['--join']),
       '--chunk-size', String(this.options.chunkSizeBytes),
+      ...this.securityArgs('master'),
       ...(this.options.masterArgs ?? []),
     ];
   }
@@ -167,9 +187,9 @@ async function settleAll<T>(launches: Promise<T>[]): Promise<T[]> {
 }
 
 /** Adds every master that is not yet a voting member of the group (a new cluster, or one that grew). */
-async function ensureMembership(masters: string[], records: ClusterProcess[], timeoutMs: number): Promise<void> {
+async function ensureMembership(masters: string[], security: ClientSecurity, records: ClusterProcess[], timeoutMs: number): Promise<void> {
   if (records.length === 1) return;
-  const client = await DfsClient.connect({ masters, retry: { deadlineMs: timeoutMs } });
+  const client = await DfsClient.connect({ masters, security, retry: { deadlineMs: timeoutMs } });
   try {
     const status = await client.raftStatus();
     const voters = new Set(status.members.filter((m) => m.role === 'voter').map((m) => m.id));
@@ -182,8 +202,8 @@ async function ensureMembership(masters: string[], records: ClusterProcess[], ti
 }
 
 /** Waits until every chunkserver is registered and the master grants leases. */
-export async function waitUntilWritable(masters: string[], chunkservers: number, timeoutMs: number): Promise<void> {
-  const client = await DfsClient.connect({ masters, retry: { deadlineMs: timeoutMs } });
+export async function waitUntilWritable(masters: string[], security: ClientSecurity, chunkservers: number, timeoutMs: number): Promise<void> {
+  const client = await DfsClient.connect({ masters, security, retry: { deadlineMs: timeoutMs } });
   try {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -220,7 +240,8 @@ export function addClusterCommands(program: Command, output: Output): void {
     .option('--chunk-size <size>', 'chunk size of a new cluster', '64MiB')
     .option('--detach', 'return once the cluster accepts writes, leaving it running', false)
     .option('--log-level <level>', 'log level of every process it starts: debug, info, warn, error or silent (default info)')
-    .action(async (opts: { dir: string; masters: string; chunkservers: string; chunkSize: string; detach: boolean; logLevel?: string }) => {
+    .option('--insecure', 'plaintext with no authentication (by default the cluster gets its own CA and mutual TLS in DIR/security)', false)
+    .action(async (opts: { dir: string; masters: string; chunkservers: string; chunkSize: string; detach: boolean; logLevel?: string; insecure: boolean }) => {
       const level = opts.logLevel;
       if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
         throw new DfsError('INVALID_ARGUMENT', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`);
@@ -234,12 +255,14 @@ export function addClusterCommands(program: Command, output: Output): void {
         detach: opts.detach,
         masterArgs: logArgs,
         chunkserverArgs: logArgs,
+        insecure: opts.insecure,
       });
       output.result(file, () =>
         [
           `cluster running in ${resolve(opts.dir)}`,
           ...file.processes.map((p) => `  ${p.name.padEnd(14)} ${p.address.padEnd(22)} pid ${p.pid}  log ${p.logFile}`),
           ...(file.dashboard !== undefined ? [`dashboard: ${file.dashboard}`] : []),
+          'tlsDir' in file.security ? `credentials: ${resolve(opts.dir, 'security')} (the CLI uses admin/ from this directory; mounts use mount/)` : 'plaintext, no authentication (--insecure)',
           opts.detach ? `stop it with: dfs cluster stop --dir ${opts.dir}` : 'press Ctrl-C to stop',
         ].join('\n'),
       );

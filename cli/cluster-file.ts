@@ -1,6 +1,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DfsError } from '../common/errors.js';
+import type { ClientSecurity } from '../client-lib/client-options.js';
 
 export interface ClusterProcess {
   role: 'master' | 'chunkserver';
@@ -23,6 +24,8 @@ export interface ClusterFile {
   chunkSizeBytes: number;
   /** http://host:httpPort/ of the first master (its dashboard); absent when that master serves no HTTP. */
   dashboard?: string;
+  /** How the CLI reaches the cluster: the admin's credentials directory, or plaintext for a cluster started --insecure. */
+  security: ClientSecurity;
   processes: ClusterProcess[];
 }
 

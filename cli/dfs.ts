@@ -8,6 +8,7 @@ import { addFileCommands } from './file-commands.js';
 import { addMountCommands } from './mount-commands.js';
 import { createOutput } from './output.js';
 import { addProcessCommands } from './process-commands.js';
+import { addSecurityCommands } from './security-commands.js';
 import { MOUNT_READERS } from './mount-commands.js';
 import { threadPoolSizeFor } from '../fuse/fuse-session.js';
 
@@ -25,6 +26,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   addAdminCommands(program, output, env, json);
   addProcessCommands(program, env);
   addMountCommands(program, output, env);
+  addSecurityCommands(program, output);
   try {
     await program.parseAsync(argv);
     return 0;

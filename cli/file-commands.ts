@@ -8,7 +8,7 @@ import cliProgress from 'cli-progress';
 import { DfsError } from '../common/errors.js';
 import { normalizeUserPath } from '../common/path.js';
 import { DfsClient, type FileAttr } from '../client-lib/index.js';
-import { findMasters } from './cluster-address.js';
+import { findCluster } from './cluster-address.js';
 import type { Output } from './output.js';
 import { formatBytes } from './size.js';
 
@@ -17,12 +17,14 @@ const PROGRESS_MIN_BYTES = 8 * 1024 * 1024;
 
 interface CommonOptions {
   masters?: string;
+  tlsDir?: string;
+  insecure?: boolean;
   dir: string;
 }
 
 export function addFileCommands(program: Command, output: Output, env: NodeJS.ProcessEnv, json: () => boolean): void {
   const withClient = async <T>(opts: CommonOptions, fn: (client: DfsClient) => Promise<T>): Promise<T> => {
-    const client = await DfsClient.connect({ masters: await findMasters(opts.masters, env, opts.dir) });
+    const client = await DfsClient.connect(await findCluster(opts, env, opts.dir));
     try {
       return await fn(client);
     } finally {
@@ -34,6 +36,8 @@ export function addFileCommands(program: Command, output: Output, env: NodeJS.Pr
       .command(name)
       .description(description)
       .option('--masters <list>', 'master addresses (default: $DFS_MASTERS, or DIR/cluster.json)')
+      .option('--tls-dir <dir>', 'credentials directory (default: $DFS_TLS_DIR, or DIR/security/admin of a local cluster)')
+      .option('--insecure', 'plaintext, for a cluster that runs --insecure')
       .option('--dir <dir>', 'local cluster directory holding cluster.json', './data');
 
   command('put <local> <remote>', 'copy a local file into the cluster ("-" reads stdin)')

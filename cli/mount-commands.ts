@@ -12,7 +12,8 @@ import type { FileSystem } from '../fuse/file-system.js';
 import { FuseSession, threadPoolSizeFromEnv } from '../fuse/fuse-session.js';
 import { meterFileSystem } from '../fuse/metered-file-system.js';
 import { unmount } from '../fuse/mount-point.js';
-import { findMasters } from './cluster-address.js';
+import { findCluster } from './cluster-address.js';
+import type { ClientSecurity } from '../client-lib/client-options.js';
 import { Settings, type FlagValues } from './config-sources.js';
 import type { Output } from './output.js';
 
@@ -20,12 +21,13 @@ import type { Output } from './output.js';
 export const MOUNT_READERS = 4;
 
 const MOUNT_KEYS = [
-  'masters', 'attrTimeoutMs', 'entryTimeoutMs', 'readAhead', 'atime', 'localChunkservers', 'zone', 'rack', 'writebackCache',
+  'masters', 'tlsDir', 'insecure', 'attrTimeoutMs', 'entryTimeoutMs', 'readAhead', 'atime', 'localChunkservers', 'zone', 'rack', 'writebackCache',
   'metricsPort', 'metricsHost', 'logLevel', 'readyFile',
 ] as const;
 
 export interface MountSettings {
   masters: string[];
+  security: ClientSecurity;
   fs: DfsMountOptions;
   localChunkservers: string[] | undefined;
   zone: string | undefined;
@@ -52,8 +54,9 @@ export async function loadMountSettings(flags: FlagValues & { config?: string },
   const metricsPort = s.integer('metricsPort');
   if (metricsPort !== undefined && (metricsPort < 0 || metricsPort > 65535)) fail(['metricsPort'], `metricsPort ${metricsPort} is not a port`);
   const masters = s.list('masters');
+  const target = await findCluster({ masters: masters?.join(','), tlsDir: s.string('tlsDir'), insecure: s.boolean('insecure') }, env, dir, 'mount');
   return {
-    masters: await findMasters(masters?.join(','), env, dir),
+    ...target,
     fs: {
       ...d,
       attrTimeoutMs,
@@ -84,8 +87,8 @@ async function localServerIds(client: DfsClient): Promise<string[]> {
 }
 
 /** A short-lived client only for discovery: locality is fixed when the serving client is made. */
-async function discoverLocalServerIds(masters: string[], logger: Logger): Promise<string[]> {
-  const probe = await DfsClient.connect({ masters, logger });
+async function discoverLocalServerIds(masters: string[], security: ClientSecurity, logger: Logger): Promise<string[]> {
+  const probe = await DfsClient.connect({ masters, security, logger });
   try {
     return await localServerIds(probe);
   } finally {
@@ -94,9 +97,10 @@ async function discoverLocalServerIds(masters: string[], logger: Logger): Promis
 }
 
 async function serveMount(mountPoint: string, settings: MountSettings, logger: Logger): Promise<void> {
-  const serverIds = settings.localChunkservers ?? (await discoverLocalServerIds(settings.masters, logger));
+  const serverIds = settings.localChunkservers ?? (await discoverLocalServerIds(settings.masters, settings.security, logger));
   const client = await DfsClient.connect({
     masters: settings.masters,
+    security: settings.security,
     logger,
     locality: {
       serverIds,
@@ -143,6 +147,8 @@ export function addMountCommands(program: Command, output: Output, env: NodeJS.P
     .description('mount the cluster with FUSE and serve it until SIGINT, SIGTERM or `dfs umount` (root only)')
     .option('--masters <list>', 'comma-separated master addresses (default: $DFS_MASTERS or ./cluster.json)')
     .option('--dir <dir>', 'a local cluster directory whose cluster.json names the masters', 'data')
+    .option('--tls-dir <dir>', 'credentials of a mount identity, which may act for the local users (default: $DFS_TLS_DIR, or DIR/security/mount of a local cluster)')
+    .option('--insecure', 'plaintext, for a cluster that runs --insecure')
     .option('--config <file>', 'JSON config file (keys as the long options, in camelCase)')
     .option('--attr-timeout-ms <ms>', `how long the kernel trusts attributes (default ${DEFAULT_MOUNT_OPTIONS.attrTimeoutMs})`)
     .option('--entry-timeout-ms <ms>', `how long the kernel trusts names (default ${DEFAULT_MOUNT_OPTIONS.entryTimeoutMs})`)

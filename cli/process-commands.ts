@@ -11,11 +11,11 @@ import { DfsError } from '../common/errors.js';
 const MASTER_KEYS = [
   'host', 'port', 'httpPort', 'advertiseAddress', 'dataDir', 'raftId', 'peers', 'join', 'raftTickMs', 'raftElectionTicks', 'chunkSize', 'replication', 'leaseDurationMs', 'heartbeatIntervalMs',
   'chunkserverTimeoutMs', 'trashRetentionMs', 'sessionRetentionMs', 'replicationIntervalMs', 'gcIntervalMs',
-  'snapshotEveryEntries', 'highWaterMark', 'balancerEnabled', 'balancerThresholdPct', 'balancerMaxConcurrent', 'distributionFanout', 'distributionLeaseIdleMs', 'hotChunkReadsPerS', 'hotChunkReplicasMax', 'hotChunkHalfLifeMs', 'logLevel', 'readyFile',
+  'snapshotEveryEntries', 'highWaterMark', 'balancerEnabled', 'balancerThresholdPct', 'balancerMaxConcurrent', 'distributionFanout', 'distributionLeaseIdleMs', 'hotChunkReadsPerS', 'hotChunkReplicasMax', 'hotChunkHalfLifeMs', 'chunkTokenTtlMs', 'tlsDir', 'insecure', 'logLevel', 'readyFile',
 ] as const;
 
 const CHUNKSERVER_KEYS = [
-  'host', 'port', 'httpPort', 'advertiseAddress', 'dataDir', 'masters', 'zone', 'rack', 'capacity', 'scrubIntervalMs', 'distributionDownloads', 'logLevel', 'readyFile',
+  'host', 'port', 'httpPort', 'advertiseAddress', 'dataDir', 'masters', 'zone', 'rack', 'capacity', 'scrubIntervalMs', 'distributionDownloads', 'tlsDir', 'insecure', 'logLevel', 'readyFile',
 ] as const;
 
 /** Config fields whose setting has another name (the unit is implied on the command line). */
@@ -33,6 +33,8 @@ function serverSettings(s: Settings, d: { host: string; port: number; httpPort: 
     httpPort: s.integer('httpPort') ?? d.httpPort,
     advertiseAddress: s.string('advertiseAddress'),
     dataDir: s.string('dataDir') ?? '',
+    tlsDir: s.string('tlsDir'),
+    insecure: s.boolean('insecure') ?? false,
   };
 }
 
@@ -67,6 +69,7 @@ export function loadMasterConfig(flags: FlagValues & { config?: string }, env: N
       hotChunkReadsPerS: s.number('hotChunkReadsPerS') ?? d.hotChunkReadsPerS,
       hotChunkReplicasMax: s.integer('hotChunkReplicasMax') ?? d.hotChunkReplicasMax,
       hotChunkHalfLifeMs: s.integer('hotChunkHalfLifeMs') ?? d.hotChunkHalfLifeMs,
+      chunkTokenTtlMs: s.integer('chunkTokenTtlMs') ?? d.chunkTokenTtlMs,
       logLevel: s.logLevel() ?? d.logLevel,
       readyFile: s.string('readyFile'),
     },
@@ -140,7 +143,9 @@ function serverCommand(
     .option('--port <port>', `port to listen on, 0 for any free one (default ${defaults.port})`)
     .option('--http-port <port>', `HTTP port for /metrics and /healthz, 0 for any free one, -1 for none (default ${defaults.httpPort})`)
     .option('--advertise-address <host:port>', 'address others reach this process at (default host:port)')
-    .option('--data-dir <dir>', `${dataDir} (required)`);
+    .option('--data-dir <dir>', `${dataDir} (required)`)
+    .option('--tls-dir <dir>', 'credentials directory (ca.pem, cert.pem, key.pem, cluster-secret; dfs security issue): mutual TLS, authentication, access tokens')
+    .option('--insecure', 'plaintext gRPC, no authentication, callers trusted as they claim (instead of --tls-dir)');
   return roleOptions(command)
     .option('--log-level <level>', 'debug, info, warn, error or silent (default info)')
     .option('--ready-file <file>', 'write {"pid","port","httpPort","address"} here once serving');
@@ -172,7 +177,8 @@ export function addProcessCommands(program: Command, env: NodeJS.ProcessEnv): vo
       .option('--hot-chunk-replicas-max <n>', 'most replicas read heat alone may give a chunk (default 10)')
       .option('--hot-chunk-half-life-ms <ms>', 'read heat halves in this long without reads (default 20000)')
       .option('--distribution-lease-idle-ms <ms>', 'a lease on a chunk of a file with replication "all" is given up after this long without writes, so that distribution starts; 0 holds it until it ends (default 500)')
-      .option('--distribution-fanout <n>', 'children per node in the trees that spread files with replication "all" (default 2)'),
+      .option('--distribution-fanout <n>', 'children per node in the trees that spread files with replication "all" (default 2)')
+      .option('--chunk-token-ttl-ms <ms>', 'how long a chunk access token stays good (default 600000)'),
   ).action(async (opts: FlagValues & { config?: string }) => {
     const config = loadMasterConfig(opts, env);
     const logger = createLogger('master', config.logLevel);

@@ -1,4 +1,6 @@
+import * as grpc from '@grpc/grpc-js';
 import { crc32c } from '../common/crc32c.js';
+import { ACCESS_TOKEN_KEY } from '../security/transport-security.js';
 import { DfsError, isDfsError } from '../common/errors.js';
 import { ClientPool, callUnary } from '../common/grpc-client-pool.js';
 import { fromGrpcError } from '../common/grpc-errors.js';
@@ -6,7 +8,7 @@ import { dataChannelOptions } from '../common/grpc-server.js';
 import type { ChunkHandle } from '../common/ids.js';
 import type { Logger } from '../common/logger.js';
 import { chunkserverServices } from '../proto/load.js';
-import { rawFrameClientConstructor, type RawPipelineClient } from '../proto/pipeline-frames.js';
+import { rawFrameClientConstructor, type RawFrameStream, type RawPipelineClient } from '../proto/pipeline-frames.js';
 import type { ChunkDataClient } from '../proto/generated/dfs/chunk/ChunkData.js';
 import type { ReadResponse__Output } from '../proto/generated/dfs/chunk/ReadResponse.js';
 import type { ServerRef__Output } from '../proto/generated/dfs/ServerRef.js';
@@ -20,6 +22,8 @@ export interface ChunkInfo {
   /** The lowest version a replica may have to be read (the master's confirmed version). */
   version: number;
   replicas: ServerRef__Output[];
+  /** Lets this client read the chunk (security/chunk-access.ts); '' when the cluster runs plaintext. */
+  accessToken: string;
 }
 
 /**
@@ -27,15 +31,20 @@ export interface ChunkInfo {
  * failover across replicas, record appends, and write streams.
  */
 export class ChunkIo {
-  private readonly data = new ClientPool<ChunkDataClient>(chunkserverServices().dfs.chunk.ChunkData, dataChannelOptions());
-  private readonly writers = new ClientPool<RawPipelineClient>(
-    rawFrameClientConstructor(chunkserverServices().dfs.chunk.ChunkData.service, 'ChunkData'),
-    dataChannelOptions(),
-  );
+  private readonly data: ClientPool<ChunkDataClient>;
+  private readonly writers: ClientPool<RawPipelineClient>;
 
   constructor(
     private readonly options: { locality: DfsClientOptions['locality']; callTimeoutMs: number; random: () => number; logger: Logger },
-  ) {}
+    credentials: grpc.ChannelCredentials,
+  ) {
+    this.data = new ClientPool<ChunkDataClient>(chunkserverServices().dfs.chunk.ChunkData, dataChannelOptions(), credentials);
+    this.writers = new ClientPool<RawPipelineClient>(
+      rawFrameClientConstructor(chunkserverServices().dfs.chunk.ChunkData.service, 'ChunkData'),
+      dataChannelOptions(),
+      credentials,
+    );
+  }
 
   /**
    * Reads [offset, offset + length) of a chunk from the nearest replica that
@@ -57,7 +66,8 @@ export class ChunkIo {
         data = await this.readFrom(replica, chunk, offset, length);
       } catch (err) {
         const failure = isDfsError(err) ? err : fromGrpcError(err);
-        if (!failure.retryable && failure.code !== 'NOT_FOUND') throw failure;
+        // Every replica takes the same token: a new one comes with fresh locations.
+        if ((!failure.retryable && failure.code !== 'NOT_FOUND') || failure.code === 'TOKEN_EXPIRED') throw failure;
         lastError = failure.code === 'NOT_FOUND' ? new DfsError('STALE_VERSION', failure.message, { cause: failure }) : failure;
         this.options.logger.debug({ handle: chunk.handle, replica: replica.address, code: failure.code }, 'replica failed a read');
         continue;
@@ -88,6 +98,7 @@ export class ChunkIo {
   private async readFrom(replica: ServerRef__Output, chunk: ChunkInfo, offset: number, length: number): Promise<Buffer> {
     const stream = this.data.get(replica.address).Read(
       { handle: String(chunk.handle), version: String(chunk.version), offset: String(offset), length: String(length) },
+      withAccessToken(chunk.accessToken),
       { deadline: Date.now() + this.options.callTimeoutMs + Math.ceil(length / 1_000) },
     );
     const parts: Buffer[] = [];
@@ -111,7 +122,7 @@ export class ChunkIo {
 
   async append(
     primary: ServerRef__Output,
-    request: { handle: ChunkHandle; version: number; clientId: string; seq: number; data: Buffer },
+    request: { handle: ChunkHandle; version: number; clientId: string; seq: number; data: Buffer; accessToken: string },
   ): Promise<number> {
     const response = await callUnary(
       this.data.get(primary.address),
@@ -125,16 +136,25 @@ export class ChunkIo {
         dataCrc32c: crc32c(request.data),
       },
       this.options.callTimeoutMs,
+      withAccessToken(request.accessToken),
     );
     return Number(response.offset);
   }
 
-  writer(address: string): RawPipelineClient {
-    return this.writers.get(address);
+  /** A write stream to a primary, carrying the lease's access token. */
+  openWrite(address: string, accessToken: string): RawFrameStream {
+    return this.writers.get(address).Write(withAccessToken(accessToken));
   }
 
   close(): void {
     this.data.close();
     this.writers.close();
   }
+}
+
+/** Call metadata carrying a chunk access token (none in plaintext). */
+export function withAccessToken(token: string): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  if (token !== '') metadata.set(ACCESS_TOKEN_KEY, token);
+  return metadata;
 }

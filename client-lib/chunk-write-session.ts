@@ -16,6 +16,8 @@ export interface LeaseInfo {
   primary: ServerRef__Output;
   /** Local monotonic time after which the client stops trusting it. */
   expiresAtMs: number;
+  /** Lets this client write the chunk through the primary; '' when the cluster runs plaintext. */
+  accessToken: string;
 }
 
 export interface WriteSessionDeps {
@@ -115,7 +117,7 @@ export class ChunkWriteSession {
 
   private async open(refreshLease: boolean): Promise<void> {
     const lease = await this.deps.lease(this.handle, refreshLease);
-    const stream = this.deps.io.writer(lease.primary.address).Write();
+    const stream = this.deps.io.openWrite(lease.primary.address, lease.accessToken);
     this.stream = stream;
     this.ackedOnStream = 0;
     stream.on('data', (ack: WriteAck__Output) => this.onAck(stream, Number(ack.acked)));

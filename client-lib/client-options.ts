@@ -2,9 +2,18 @@ import type { BackoffPolicy } from '../common/backoff.js';
 import type { Logger } from '../common/logger.js';
 import type { Caller } from './types.js';
 
+/**
+ * How the client reaches the cluster: with a credentials directory (ca.pem
+ * and either cert.pem + key.pem or a bearer `token`; `dfs security issue`
+ * and `dfs security token` make them), or in plaintext on purpose, for a
+ * cluster that runs --insecure.
+ */
+export type ClientSecurity = { tlsDir: string } | { insecure: true };
+
 export interface DfsClientOptions {
   /** Master addresses (host:port); any one will do, the client finds the leader. */
   masters: string[];
+  security: ClientSecurity;
   /** Identifies this client's requests for exactly-once retries; a UUID by default. */
   clientId?: string;
   /** Retries of retryable failures: exponential backoff with jitter, up to a deadline. */

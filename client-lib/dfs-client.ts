@@ -3,6 +3,8 @@ import { v4 as uuidv4 } from 'uuid';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../common/backoff.js';
 import { DfsError } from '../common/errors.js';
 import { silentLogger } from '../common/logger.js';
+import { clientSecurity } from '../security/node-security.js';
+import { channelCredentials } from '../security/transport-security.js';
 import { ChunkIo } from './chunk-io.js';
 import type { DfsClientOptions } from './client-options.js';
 import { DfsFile, type FileDeps } from './dfs-file.js';
@@ -112,14 +114,16 @@ export class DfsClient {
     const callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     const random = Math.random;
     const caller = wireCaller(options.caller ?? processCaller());
+    const credentials = channelCredentials(await clientSecurity({ tlsDir: 'tlsDir' in options.security ? options.security.tlsDir : undefined, insecure: 'insecure' in options.security }));
     const master = new MasterClient(options.masters, options.clientId ?? uuidv4(), {
+      credentials,
       retry,
       callTimeoutMs,
       random,
       logger,
       batching: options.metadataBatching ?? true,
     });
-    const io = new ChunkIo({ locality: options.locality, callTimeoutMs, random, logger });
+    const io = new ChunkIo({ locality: options.locality, callTimeoutMs, random, logger }, credentials);
     try {
       const info = await master.call('GetClusterInfo', {});
       let client: DfsClient | undefined;

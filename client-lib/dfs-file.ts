@@ -202,6 +202,7 @@ export class DfsFile {
               clientId: this.deps.master.clientId,
               seq,
               data,
+              accessToken: lease.accessToken,
             });
           },
           (err) => this.onChunkError(index, err),
@@ -317,7 +318,7 @@ export class DfsFile {
     for (const c of response.chunks) {
       const index = Number(c.index);
       this.chunks.set(index, {
-        info: { index, handle: chunkHandle(c.handle), version: Number(c.version), replicas: c.replicas },
+        info: { index, handle: chunkHandle(c.handle), version: Number(c.version), replicas: c.replicas, accessToken: c.accessToken },
         fetchedAtMs: now,
       });
     }
@@ -330,7 +331,7 @@ export class DfsFile {
   private onChunkError(index: number, err: DfsError): void {
     const handle = this.chunks.get(index)?.info?.handle;
     if (handle !== undefined && err.code !== 'OVERLOADED') this.leases.delete(handle);
-    if (err.code === 'STALE_VERSION' || err.code === 'NOT_FOUND') this.forgetChunk(index);
+    if (err.code === 'STALE_VERSION' || err.code === 'NOT_FOUND' || err.code === 'TOKEN_EXPIRED') this.forgetChunk(index);
   }
 
   private async lease(handle: ChunkHandle, refresh: boolean): Promise<LeaseInfo> {
@@ -344,6 +345,7 @@ export class DfsFile {
       version: Number(lease.version),
       primary: lease.primary,
       expiresAtMs: performance.now() + Math.max(0, Number(lease.expiresInMs) - LEASE_MARGIN_MS),
+      accessToken: lease.accessToken,
     };
     this.leases.set(handle, info);
     return info;

@@ -1,5 +1,5 @@
 /**
- * The client library: `DfsClient.connect({ masters })`, then paths and
+ * The client library: `DfsClient.connect({ masters, security })`, then paths and
  * open files. Errors are DfsError with a stable `code` (see ERROR_CODES).
  */
 export {
@@ -13,7 +13,7 @@ export {
   type SetAttrOptions,
 } from './dfs-client.js';
 export { DfsFile } from './dfs-file.js';
-export type { DfsClientOptions } from './client-options.js';
+export type { ClientSecurity, DfsClientOptions } from './client-options.js';
 export type { Caller, FileAttr, FileKind, DirEntry } from './types.js';
 export { ROOT_INODE } from '../common/ids.js';
 export { DfsError, ERROR_CODES, isDfsError, type ErrorCode } from '../common/errors.js';

@@ -112,6 +112,7 @@ function readBytes(op: ReadOp): number {
 }
 
 export interface MasterClientOptions {
+  credentials: grpc.ChannelCredentials;
   retry: BackoffPolicy;
   callTimeoutMs: number;
   random: () => number;
@@ -136,8 +137,8 @@ export interface MasterClientOptions {
  * at the leader, with the same ids.
  */
 export class MasterClient {
-  private readonly metadata = new ClientPool<MetadataClient>(masterServices().dfs.master.Metadata, metadataChannelOptions());
-  private readonly admin = new ClientPool<AdminClient>(masterServices().dfs.master.Admin, metadataChannelOptions());
+  private readonly metadata: ClientPool<MetadataClient>;
+  private readonly admin: ClientPool<AdminClient>;
   private readonly addresses: string[];
   private current = 0;
   private seq = 0;
@@ -150,6 +151,8 @@ export class MasterClient {
     private readonly options: MasterClientOptions,
   ) {
     if (addresses.length === 0) throw new DfsError('INVALID_ARGUMENT', 'no master address given');
+    this.metadata = new ClientPool<MetadataClient>(masterServices().dfs.master.Metadata, metadataChannelOptions(), options.credentials);
+    this.admin = new ClientPool<AdminClient>(masterServices().dfs.master.Admin, metadataChannelOptions(), options.credentials);
     this.addresses = [...addresses];
     if (options.batching ?? true) {
       const limits = { opsMax: LIMITS.batchOpsMax, bytesMax: LIMITS.batchEntryMaxBytes };

@@ -17,6 +17,10 @@ export const ERROR_CODES = {
   // An ownership rule forbids it whatever the mode: chmod or chown by a non-owner, a sticky
   // directory, a hard link to a directory, a device made by a non-root caller.
   NOT_PERMITTED: { grpc: GrpcStatus.PERMISSION_DENIED, errno: 'EPERM', retryable: false },
+  // No valid certificate or token, or the identity's role may not call this service.
+  UNAUTHENTICATED: { grpc: GrpcStatus.UNAUTHENTICATED, errno: 'EACCES', retryable: false },
+  // A chunk access token past its expiry: ask the master for fresh locations (or lease) and try again.
+  TOKEN_EXPIRED: { grpc: GrpcStatus.UNAUTHENTICATED, errno: 'EACCES', retryable: true },
   // An inode already has LIMITS.linksMax hard links.
   TOO_MANY_LINKS: { grpc: GrpcStatus.FAILED_PRECONDITION, errno: 'EMLINK', retryable: false },
   INVALID_ARGUMENT: { grpc: GrpcStatus.INVALID_ARGUMENT, errno: 'EINVAL', retryable: false },

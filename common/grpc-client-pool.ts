@@ -18,12 +18,13 @@ export class ClientPool<C extends grpc.Client> {
   constructor(
     private readonly ctor: ClientConstructor<C>,
     private readonly options: grpc.ChannelOptions,
+    private readonly credentials: grpc.ChannelCredentials,
   ) {}
 
   get(address: string): C {
     let client = this.clients.get(address);
     if (client === undefined) {
-      client = new this.ctor(address, grpc.credentials.createInsecure(), this.options);
+      client = new this.ctor(address, this.credentials, this.options);
       this.clients.set(address, client);
     }
     return client;

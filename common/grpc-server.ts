@@ -5,6 +5,7 @@ import { assert } from './assert.js';
 import { toStatus } from './grpc-errors.js';
 import type { GrpcServerMetrics } from './grpc-metrics.js';
 import { LIMITS } from './limits.js';
+import { serverCredentials, type TransportSecurity } from '../security/transport-security.js';
 
 export interface GrpcServerOptions {
   /** Address to listen on, e.g. 127.0.0.1 or 0.0.0.0. */
@@ -22,6 +23,10 @@ export interface GrpcServerOptions {
   largeWindow: boolean;
   /** Counts and times every RPC of every service registered (an interceptor). */
   metrics?: GrpcServerMetrics;
+  /** TLS or plaintext (security/transport-security.ts). */
+  security: TransportSecurity;
+  /** Authenticates and authorizes every call before its handler (security/auth-interceptor.ts); after metrics, so refusals are counted. */
+  auth?: grpc.ServerInterceptor;
 }
 
 export interface StartedServer {
@@ -47,7 +52,7 @@ export async function startGrpcServer(
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
     'grpc.keepalive_permit_without_calls': 1,
-    interceptors: options.metrics ? [options.metrics.interceptor()] : [],
+    interceptors: [...(options.metrics ? [options.metrics.interceptor()] : []), ...(options.auth ? [options.auth] : [])],
   });
   const internals = server as unknown as GrpcServerInternals;
   let tuned = 0;
@@ -60,7 +65,7 @@ export async function startGrpcServer(
   }
   register(server);
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+    server.bindAsync(`${options.host}:${options.port}`, serverCredentials(options.security), (err, bound) =>
       err ? reject(err) : resolve(bound),
     );
   });
@@ -133,6 +138,10 @@ const RECONNECT_BACKOFF = {
 const NO_HIDDEN_WORK = {
   'grpc.enable_channelz': 0,
   'grpc.enable_retries': 0,
+  // Servers are told apart by their certificates' roles, not host names
+  // (security/transport-security.ts); a fixed TLS server name also keeps Node
+  // from warning that an IP address is not a valid SNI name.
+  'grpc.ssl_target_name_override': 'dfs',
 } as const;
 
 /** What every channel we open shares, whatever it carries. */

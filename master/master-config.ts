@@ -1,6 +1,7 @@
 import { DfsError } from '../common/errors.js';
 import type { LogLevel } from '../common/logger.js';
 import { LIMITS } from '../common/limits.js';
+import { checkSecurityConfig } from '../security/node-security.js';
 
 /** Everything a master process is configured with. Validated once at start-up. */
 export interface MasterConfig {
@@ -59,6 +60,12 @@ export interface MasterConfig {
   hotChunkReplicasMax: number;
   /** Read heat halves in this long without reads: how fast a hot chunk's extra replicas go. */
   hotChunkHalfLifeMs: number;
+  /** This master's credentials directory (cert.pem, key.pem, ca.pem, cluster-secret): mutual TLS and authentication. */
+  tlsDir: string | undefined;
+  /** Plaintext gRPC with no authentication, callers trusted as they claim: only when asked for. */
+  insecure: boolean;
+  /** How long a chunk access token the master signs stays good. */
+  chunkTokenTtlMs: number;
   logLevel: LogLevel;
   /** Where to write {"port":N,"address":"..."} once serving (for launchers and tests). */
   readyFile: string | undefined;
@@ -93,6 +100,9 @@ export const MASTER_DEFAULTS: Omit<MasterConfig, 'dataDir'> = {
   hotChunkReadsPerS: 200,
   hotChunkReplicasMax: 10,
   hotChunkHalfLifeMs: 20_000,
+  tlsDir: undefined,
+  insecure: false,
+  chunkTokenTtlMs: 10 * 60 * 1000,
   logLevel: 'info',
   readyFile: undefined,
 };
@@ -145,6 +155,11 @@ export function validateMasterConfig(config: MasterConfig, whence: (fields: (key
   if (!(config.raftTickMs >= 1) || !(config.raftElectionTicks >= 3)) fail(['raftTickMs', 'raftElectionTicks'], 'raftTickMs must be at least 1 and raftElectionTicks at least 3');
   if (config.raftId !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(config.raftId)) {
     fail('raftId', `raftId ${JSON.stringify(config.raftId)} must be 1 to 64 letters, digits, '.', '_' or '-'`);
+  }
+  checkSecurityConfig(config, fail);
+  // Clients refresh locations well within a token's life; a token must outlive a lease, which it is handed out with.
+  if (!Number.isInteger(config.chunkTokenTtlMs) || config.chunkTokenTtlMs < Math.max(60_000, 2 * config.leaseDurationMs)) {
+    fail(['chunkTokenTtlMs', 'leaseDurationMs'], 'chunkTokenTtlMs must be at least a minute and two lease durations');
   }
   if (config.join && config.peers !== undefined) fail(['join', 'peers'], 'join and peers exclude each other');
   if (config.peers !== undefined) {

@@ -1,3 +1,4 @@
+import type { ChunkTokenSigner } from '../security/chunk-access.js';
 import type { ChunkControlClient } from '../proto/generated/dfs/chunk/ChunkControl.js';
 import type { LogEntry } from '../proto/generated/dfs/masterlog/LogEntry.js';
 import type { Clock } from '../common/clock.js';
@@ -31,6 +32,8 @@ export interface MasterContext {
   readonly chunkservers: ClientPool<ChunkControlClient>;
   /** Admin clients of other masters (to learn a joining master's id). */
   readonly masters: ClientPool<AdminClient>;
+  /** Signs the chunk access tokens handed out with locations and leases; none when the cluster runs plaintext. */
+  readonly chunkTokens: ChunkTokenSigner | undefined;
   /**
    * The leader's soft state (chunk locations, liveness, leases, copies),
    * rebuilt from scratch each time this master starts leading. Throws

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { v4 as uuidv4 } from 'uuid';
 import { systemClock, type Clock } from '../common/clock.js';
 import { DfsError, isDfsError } from '../common/errors.js';
+import { serverSecurity } from '../security/node-security.js';
+import { channelCredentials } from '../security/transport-security.js';
 import { ClientPool } from '../common/grpc-client-pool.js';
 import { dataChannelOptions, metadataChannelOptions, startGrpcServer, stopGrpcServer, type StartedServer } from '../common/grpc-server.js';
 import { LIMITS } from '../common/limits.js';
@@ -70,6 +72,8 @@ export class MasterNode {
   ): Promise<MasterNode> {
     await mkdir(config.dataDir, { recursive: true });
     const raftId = await resolveRaftId(config.dataDir, config.raftId);
+    const security = await serverSecurity(config, 'master', { nowMs: () => clock.nowMs(), chunkTokenTtlMs: config.chunkTokenTtlMs });
+    const peerCredentials = channelCredentials(security.transport);
     const holder = new MasterStateHolder();
     const log = await RaftLog.open(
       {
@@ -79,6 +83,7 @@ export class MasterNode {
         electionTicks: config.raftElectionTicks,
         snapshotEveryEntries: config.snapshotEveryEntries,
         logger: logger.child({ component: 'raft' }),
+        credentials: peerCredentials,
       },
       holder,
     );
@@ -100,8 +105,9 @@ export class MasterNode {
         if (!result.ok) throw result.error;
         return result.value;
       },
-      chunkservers: new ClientPool(chunkserverServices().dfs.chunk.ChunkControl, dataChannelOptions()),
-      masters: new ClientPool<AdminClient>(masterServices().dfs.master.Admin, metadataChannelOptions()),
+      chunkservers: new ClientPool(chunkserverServices().dfs.chunk.ChunkControl, dataChannelOptions(), peerCredentials),
+      masters: new ClientPool<AdminClient>(masterServices().dfs.master.Admin, metadataChannelOptions(), peerCredentials),
+      chunkTokens: security.chunkTokens,
       leader: () => {
         const state = node?.leaderState;
         if (state !== undefined) return state;
@@ -119,7 +125,7 @@ export class MasterNode {
         s.addService(services.Admin.service, adminHandlers(ctx));
         log.transport.register(s);
       },
-      { host: config.host, port: config.port, maxMessageBytes: LIMITS.metadataMessageMaxBytes, largeWindow: false, metrics: new GrpcServerMetrics(metrics) },
+      { host: config.host, port: config.port, maxMessageBytes: LIMITS.metadataMessageMaxBytes, largeWindow: false, metrics: new GrpcServerMetrics(metrics), security: security.transport, auth: security.interceptor },
     );
     address = config.advertiseAddress ?? `${config.host}:${server.port}`;
     const http = config.httpPort < 0 ? undefined : await HttpServer.start(config.host, config.httpPort, logger.child({ component: 'http' }));

@@ -6,6 +6,7 @@ import type { MetadataHandlers } from '../proto/generated/dfs/master/Metadata.js
 import type { GetChunksResponse } from '../proto/generated/dfs/master/GetChunksResponse.js';
 import type { ChunkLocation } from '../proto/generated/dfs/ChunkLocation.js';
 import { toWireAttr } from './attr.js';
+import { MAY_READ, MAY_WRITE, requirePermission } from './permissions.js';
 import { serverRef } from './lease-manager.js';
 import type { LeaderState } from './leader-state.js';
 import type { MasterContext } from './master-context.js';
@@ -118,7 +119,9 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
       const inode = inodeId(requireInteger(req.inode, 'inode'));
       const first = requireInteger(req.firstIndex, 'first_index');
       const count = req.count === 0 ? LIMITS.chunksPageMax : Math.min(req.count, LIMITS.chunksPageMax);
+      const caller = requireCaller(req.caller);
       await ctx.log.readBarrier();
+      if (caller !== undefined) requirePermission(ctx.state().statInode(inode), caller, MAY_READ, `inode ${inode}`);
       const page = ctx.state().getChunks(inode, first, count);
       return chunksResponse(ctx, leader, page.attr, page.chunks);
     }, onInternal),
@@ -126,6 +129,12 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
     AllocateChunk: unary(async (req) => {
       const leader = ctx.leader();
       const requestId = requireRequestId(req.requestId);
+      const caller = requireCaller(req.caller);
+      if (caller !== undefined) {
+        const inode = inodeId(requireInteger(req.inode, 'inode'));
+        await ctx.log.readBarrier();
+        requirePermission(ctx.state().statInode(inode), caller, MAY_WRITE, `inode ${inode}`);
+      }
       const value = await ctx.propose({
         timeUs: now(),
         requestId,
@@ -141,7 +150,13 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
     GetLease: unary(async (req) => {
       const leader = ctx.leader();
       const handle = chunkHandle(requireInteger(req.handle, 'handle'));
+      const caller = requireCaller(req.caller);
       await ctx.log.readBarrier();
+      if (caller !== undefined) {
+        const owner = ctx.state().chunk(handle);
+        if (owner === undefined) throw new DfsError('NOT_FOUND', `chunk ${handle} not found`);
+        requirePermission(ctx.state().statInode(owner.inode), caller, MAY_WRITE, `inode ${owner.inode}`);
+      }
       const lease = await leader.grants.getLease(handle);
       const primary = leader.registry.get(lease.primary);
       if (primary === undefined) throw new DfsError('UNAVAILABLE', `primary of chunk ${handle} is unknown`);
@@ -152,6 +167,7 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
           primary: serverRef(primary),
           secondaries: lease.secondaries.map((id) => leader.registry.get(id)).filter((s) => s !== undefined).map(serverRef),
           expiresInMs: String(Math.max(0, Math.floor(lease.expiresAtMs - ctx.clock.nowMs()))),
+          accessToken: ctx.chunkTokens?.sign(handle, ['read', 'write'], ctx.clock.nowMs()) ?? '',
         },
       };
     }, onInternal),
@@ -239,6 +255,7 @@ function attrOf(value: ApplyValue): AttrView {
 
 function chunksResponse(ctx: MasterContext, leader: LeaderState, attr: AttrView, chunks: readonly ChunkView[]): GetChunksResponse {
   const state = ctx.state();
+  const nowMs = ctx.clock.nowMs();
   return {
     attr: toWireAttr(attr),
     chunkSizeBytes: String(state.config().chunkSizeBytes),
@@ -249,6 +266,7 @@ function chunksResponse(ctx: MasterContext, leader: LeaderState, attr: AttrView,
         handle: String(c.handle),
         version: String(confirmed),
         replicas: confirmed === 0 ? [] : usableReplicas(leader, c.handle, confirmed).map(serverRef),
+        accessToken: ctx.chunkTokens?.sign(c.handle, ['read'], nowMs) ?? '',
       };
     }),
   };

@@ -1,3 +1,4 @@
+import type * as grpc from '@grpc/grpc-js';
 import { join } from 'node:path';
 import { LIMITS } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
@@ -13,6 +14,8 @@ export interface RaftLogOptions {
   electionTicks: number;
   snapshotEveryEntries: number;
   logger: Logger;
+  /** How this master reaches the others. */
+  credentials: grpc.ChannelCredentials;
 }
 
 /**
@@ -37,6 +40,7 @@ export class RaftLog implements ReplicatedLog<ApplyResult> {
       id: nodeId(options.id),
       logger: options.logger,
       limits: { batchBytes: LIMITS.metadataMessageMaxBytes / 4, grpcMessageBytes: LIMITS.metadataMessageMaxBytes },
+      credentials: options.credentials,
     });
   }
 

@@ -48,8 +48,8 @@ export function rawFrameServerDefinition(service: ServiceDefinition): ServiceDef
 export type RawFrameStream = grpc.ClientDuplexStream<Buffer, WriteAck__Output>;
 
 export interface RawPipelineClient extends grpc.Client {
-  Write(options?: grpc.CallOptions): RawFrameStream;
-  Pipeline(options?: grpc.CallOptions): RawFrameStream;
+  Write(metadata?: grpc.Metadata, options?: grpc.CallOptions): RawFrameStream;
+  Pipeline(metadata?: grpc.Metadata, options?: grpc.CallOptions): RawFrameStream;
 }
 
 /** The client side: Write/Pipeline take Buffers produced by encodeFrame (or received raw). */

@@ -20,6 +20,8 @@ export interface GrpcTransportOptions {
   id: NodeId;
   logger: Logger;
   limits?: Partial<TransportLimits>;
+  /** How to reach peers (TLS, say); plaintext by default. */
+  credentials?: grpc.ChannelCredentials;
 }
 
 /**
@@ -68,7 +70,7 @@ export class GrpcTransport implements RaftTransport {
       peer = undefined;
     }
     if (peer === undefined) {
-      const client = new (raftServices().dfs.raft.RaftTransport)(address, grpc.credentials.createInsecure(), {
+      const client = new (raftServices().dfs.raft.RaftTransport)(address, this.options.credentials ?? grpc.credentials.createInsecure(), {
         ...baseChannelOptions(),
         'grpc.max_receive_message_length': this.limits.grpcMessageBytes,
         'grpc.max_send_message_length': this.limits.grpcMessageBytes,

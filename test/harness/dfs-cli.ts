@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { DFS_ENTRY } from '../../cli/process-launcher.js';
-import type { TestCluster } from './test-cluster.js';
+import type { TestCluster, TestIdentity } from './test-cluster.js';
 
 export interface CliRun {
   code: number;
@@ -8,10 +8,12 @@ export interface CliRun {
   stderr: string;
 }
 
-/** The real `dfs` binary against this cluster's masters. */
-export function dfs(cluster: TestCluster, args: string[]): Promise<CliRun> {
+/** The real `dfs` binary against this cluster's masters, as `who` (its admin by default). */
+export function dfs(cluster: TestCluster, args: string[], who: TestIdentity = 'admin'): Promise<CliRun> {
+  const security = cluster.security(who);
+  const securityArgs = 'tlsDir' in security ? ['--tls-dir', security.tlsDir] : ['--insecure'];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [DFS_ENTRY, ...args, '--masters', cluster.masters.join(',')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [DFS_ENTRY, ...args, '--masters', cluster.masters.join(','), ...securityArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DfsClient, type DfsClientOptions } from '../../client-lib/index.js';
@@ -8,6 +8,13 @@ import { startCluster, waitUntilWritable, type ClusterStartOptions } from '../..
 import type { ClusterFile, ClusterProcess } from '../../cli/cluster-file.js';
 import { isAlive, terminate } from '../../cli/process-launcher.js';
 import { sleep } from '../../common/backoff.js';
+import type { ClientSecurity } from '../../client-lib/client-options.js';
+import { clusterCredentialDirs } from '../../cli/cluster-credentials.js';
+import { CA_FILES } from '../../security/cert-authority.js';
+import { CREDENTIAL_FILES } from '../../security/credentials-dir.js';
+import { IdentityTokens } from '../../security/identity-token.js';
+import { parseClusterSecret } from '../../security/token-keys.js';
+import { channelCredentials, PLAINTEXT } from '../../security/transport-security.js';
 
 /** Timeouts short enough for tests to see failures handled within seconds. */
 export const FAST_MASTER_ARGS = [
@@ -40,6 +47,8 @@ export interface TestClusterOptions {
   labels?: (i: number) => { zone: string; rack: string };
   /** Per-process host and wrapper (network namespaces); see ClusterStartOptions.placement. */
   placement?: ClusterStartOptions['placement'];
+  /** Plaintext without authentication; by default the cluster runs mutual TLS with its own CA, as `dfs cluster start` does. */
+  insecure?: boolean;
 }
 
 const everyPid = new Set<number>();
@@ -70,7 +79,7 @@ export class TestCluster {
   private constructor(
     readonly dir: string,
     private file: ClusterFile,
-    private readonly options: Required<Omit<TestClusterOptions, 'labels' | 'placement'>> & Pick<TestClusterOptions, 'labels' | 'placement'>,
+    private readonly options: Required<Omit<TestClusterOptions, 'labels' | 'placement' | 'insecure'>> & Pick<TestClusterOptions, 'labels' | 'placement' | 'insecure'>,
   ) {}
 
   static async start(options: TestClusterOptions = {}): Promise<TestCluster> {
@@ -83,6 +92,7 @@ export class TestCluster {
       chunkserverArgs: options.chunkserverArgs ?? ['--scrub-interval-ms', '0', '--log-level', 'debug'],
       labels: options.labels,
       placement: options.placement,
+      insecure: options.insecure,
     };
     const cluster = new TestCluster(dir, undefined as unknown as ClusterFile, full);
     try {
@@ -106,6 +116,7 @@ export class TestCluster {
       chunkserverArgs: this.options.chunkserverArgs,
       ...(this.options.labels ? { labels: this.options.labels } : {}),
       ...(this.options.placement ? { placement: this.options.placement } : {}),
+      ...(this.options.insecure ? { insecure: true } : {}),
       readyTimeoutMs: 30_000,
     });
     for (const p of this.file.processes) everyPid.add(p.pid);
@@ -134,16 +145,62 @@ export class TestCluster {
     return (await readFile(join(this.process(name).dataDir, 'server-id'), 'utf8')).trim();
   }
 
-  async client(options: Partial<DfsClientOptions> = {}): Promise<DfsClient> {
-    const client = await DfsClient.connect({ masters: this.masters, ...options });
+  /** A client acting as `who` (the cluster's admin by default: uid 0). */
+  async client(options: Partial<DfsClientOptions> = {}, who: TestIdentity = 'admin'): Promise<DfsClient> {
+    const client = await DfsClient.connect({ masters: this.masters, security: this.security(who), ...options });
     this.clients.push(client);
     return client;
   }
 
   /** gRPC channel credentials that authenticate as `who` to this cluster's masters and chunkservers. */
   channelCredentials(who: TestIdentity = 'admin'): grpc.ChannelCredentials {
-    void who;
-    return grpc.credentials.createInsecure();
+    if (this.options.insecure) return channelCredentials(PLAINTEXT);
+    const dir = this.credentialsDir(who);
+    const read = (name: string): Buffer | undefined => {
+      try {
+        return readFileSync(join(dir, name));
+      } catch {
+        return undefined;
+      }
+    };
+    const certificate = read(CREDENTIAL_FILES.certificate);
+    const key = read(CREDENTIAL_FILES.key);
+    return channelCredentials({
+      kind: 'tls',
+      credentials: {
+        dir,
+        ca: read(CREDENTIAL_FILES.ca)!,
+        identity: certificate !== undefined && key !== undefined ? { certificate, key } : undefined,
+        secret: undefined,
+        token: read(CREDENTIAL_FILES.token)?.toString('utf8').trim(),
+      },
+    });
+  }
+
+  /** How a client acting as `who` reaches the cluster (DfsClientOptions.security). */
+  security(who: TestIdentity = 'admin'): ClientSecurity {
+    return this.options.insecure ? { insecure: true } : { tlsDir: this.credentialsDir(who) };
+  }
+
+  /**
+   * A credentials directory for `who`, for --tls-dir: the cluster's own for
+   * its roles; for a user, a bearer token signed with the cluster secret
+   * (the way a user without a certificate connects); for no one, the CA's
+   * certificate alone.
+   */
+  credentialsDir(who: TestIdentity = 'admin'): string {
+    const dirs = clusterCredentialDirs(this.dir);
+    if (who === 'admin' || who === 'master' || who === 'chunkserver') return dirs[who];
+    const name = who === 'anonymous' ? 'anonymous' : `user-${who.user}`;
+    const dir = join(this.dir, 'security', name);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, CREDENTIAL_FILES.ca), readFileSync(join(dirs.ca, CA_FILES.certificate)));
+    if (who !== 'anonymous') {
+      const secret = parseClusterSecret(readFileSync(join(dirs.ca, CA_FILES.secret), 'utf8'), dirs.ca);
+      const identity = { name: who.user, role: 'user' as const, uid: who.uid, gid: who.gid, groups: who.groups ?? [] };
+      writeFileSync(join(dir, CREDENTIAL_FILES.token), new IdentityTokens(secret).mint(identity, Date.now() + 24 * 3_600_000) + '\n', { mode: 0o600 });
+    }
+    return dir;
   }
 
   kill(name: string, signal: NodeJS.Signals = 'SIGKILL'): void {
@@ -165,7 +222,7 @@ export class TestCluster {
   /** Restarts whatever is down and waits until the cluster accepts writes again. */
   async restart(): Promise<void> {
     await this.startMissing();
-    await waitUntilWritable(this.masters, this.options.chunkservers, 30_000);
+    await waitUntilWritable(this.masters, this.security(), this.options.chunkservers, 30_000);
   }
 
   /** The end of a process's log, for assertion messages. */

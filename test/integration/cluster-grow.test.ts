@@ -62,7 +62,7 @@ describe('growing a detached local cluster with dfs cluster start --chunkservers
     expect(new Set(servers.map((p) => p.dataDir)).size, 'distinct data dirs').to.equal(5);
     expect(servers.every((p) => p.zone === 'default' && p.rack === 'default')).to.equal(true);
 
-    const client = await DfsClient.connect({ masters: after.masters });
+    const client = await DfsClient.connect({ masters: after.masters, security: after.security });
     try {
       const registered = await client.listChunkservers();
       const live = registered.filter((s) => s.alive).map((s) => s.server!.address).sort();

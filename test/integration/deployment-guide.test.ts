@@ -286,7 +286,7 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
     if (status.role === 'leader' || status.leaderAddress === '') return status;
     let leader = pinned.get(status.leaderAddress);
     if (leader === undefined) {
-      leader = await DfsClient.connect({ masters: [status.leaderAddress] });
+      leader = await DfsClient.connect({ masters: [status.leaderAddress], security: { insecure: true } });
       pinned.set(status.leaderAddress, leader);
     }
     return leader.raftStatus();
@@ -344,7 +344,7 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
     expect(d.machine('admin').env.DFS_MASTERS).to.equal(masterAddresses('m1', 'm2', 'm3').join(','));
     await d.step('start-masters');
     await d.step('start-chunkservers');
-    client = await DfsClient.connect({ masters: masterAddresses('m1', 'm2', 'm3'), retry: { deadlineMs: 30_000 } });
+    client = await DfsClient.connect({ masters: masterAddresses('m1', 'm2', 'm3'), security: { insecure: true }, retry: { deadlineMs: 30_000 } });
     await waitFor('three live chunkservers', async () => ((await client!.listChunkservers()).filter((s) => s.alive).length === 3 ? true : undefined), 30_000);
 
     const [status, masterHealth, chunkserverHealth] = await d.step('check');
@@ -405,7 +405,7 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
 
   it('upgrades the masters one at a time as the guide says while a client appends, and loses nothing', async () => {
     const d = dc!;
-    const writer = await DfsClient.connect({ masters: masterAddresses('m1', 'm2', 'm3'), retry: { deadlineMs: 60_000 } });
+    const writer = await DfsClient.connect({ masters: masterAddresses('m1', 'm2', 'm3'), security: { insecure: true }, retry: { deadlineMs: 60_000 } });
     await writer.create('/shared/upgrade.log');
     const acked: { offset: number; record: Buffer }[] = [];
     const failures: string[] = [];

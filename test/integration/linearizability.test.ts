@@ -314,9 +314,11 @@ function faultSchedule(seed: number, total = 7): Fault[] {
 
 /** Each master's own view of the group, asked directly (no NOT_LEADER redirection). */
 class GroupProbe {
-  private readonly admins = new ClientPool<AdminClient>(masterServices().dfs.master.Admin, metadataChannelOptions());
+  private readonly admins: ClientPool<AdminClient>;
 
-  constructor(private readonly cluster: TestCluster) {}
+  constructor(private readonly cluster: TestCluster) {
+    this.admins = new ClientPool<AdminClient>(masterServices().dfs.master.Admin, metadataChannelOptions(), cluster.channelCredentials('admin'));
+  }
 
   private names(): string[] {
     return Array.from({ length: MASTERS }, (_, i) => `master-${i}`);
@@ -470,7 +472,7 @@ describe('linearizability of the masters\' metadata while leaders are killed, pa
   let probe: GroupProbe | undefined;
   let running: Workload | undefined;
   const paused = new Set<number>();
-  const pinned = new ClientPool<MetadataClient>(masterServices().dfs.master.Metadata, metadataChannelOptions());
+  let pinned: ClientPool<MetadataClient> | undefined;
 
   before(async function () {
     if (!Number.isInteger(seed) || seed < 0) throw new Error(`LINCHECK_SEED must be a non-negative integer, not ${process.env.LINCHECK_SEED}`);
@@ -490,6 +492,7 @@ describe('linearizability of the masters\' metadata while leaders are killed, pa
       },
     });
     probe = new GroupProbe(cluster);
+    pinned = new ClientPool<MetadataClient>(masterServices().dfs.master.Metadata, metadataChannelOptions(), cluster.channelCredentials('admin'));
     console.log(`      6 hosts and the cluster up in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   });
 
@@ -500,7 +503,7 @@ describe('linearizability of the masters\' metadata while leaders are killed, pa
     for (const pid of paused) if (isAlive(pid)) process.kill(pid, 'SIGCONT');
     paused.clear();
     probe?.close();
-    pinned.close();
+    pinned?.close();
     try {
       await cluster?.stop();
     } finally {
@@ -538,7 +541,7 @@ describe('linearizability of the masters\' metadata while leaders are killed, pa
         ...clients.map((client, i) => ({ name: `c${i}`, registers: metadataRegisters(client, counters[i]), putShare: 0.5, paceAfterFailureMs: 0 })),
         ...Array.from({ length: MASTERS * PINNED_READERS_PER_MASTER }, (_, i) => ({
           name: `r${i % MASTERS}.${Math.floor(i / MASTERS)}`,
-          registers: pinnedReader(pinned, c.process(`master-${i % MASTERS}`).address),
+          registers: pinnedReader(pinned!, c.process(`master-${i % MASTERS}`).address),
           putShare: 0,
           paceAfterFailureMs: 50,
         })),

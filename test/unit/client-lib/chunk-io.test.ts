@@ -12,6 +12,7 @@ import { silentLogger, type Logger } from '../../../common/logger.js';
 import { chunkserverServices } from '../../../proto/load.js';
 import type { ReadRequest__Output } from '../../../proto/generated/dfs/chunk/ReadRequest.js';
 import type { ReadResponse } from '../../../proto/generated/dfs/chunk/ReadResponse.js';
+import { channelCredentials, PLAINTEXT } from '../../../security/transport-security.js';
 
 const KiB = 1024;
 
@@ -39,7 +40,7 @@ async function serve(replica: FakeReplica, reads: string[]): Promise<StartedServ
   };
   return startGrpcServer(
     (s) => s.addService(chunkserverServices().dfs.chunk.ChunkData.service, { Read } as unknown as grpc.UntypedServiceImplementation),
-    { host: '127.0.0.1', port: 0, maxMessageBytes: LIMITS.dataMessageMaxBytes, largeWindow: false },
+    { host: '127.0.0.1', port: 0, maxMessageBytes: LIMITS.dataMessageMaxBytes, largeWindow: false, security: PLAINTEXT },
   );
 }
 
@@ -79,8 +80,8 @@ describe('ChunkIo reads', () => {
       servers.push(server);
       refs.push({ id: r.id, address: `127.0.0.1:${server.port}`, zone: '', rack: '' });
     }
-    io = new ChunkIo({ locality: { serverIds: [replicas[0]!.id] }, callTimeoutMs: 5_000, random: () => 0.5, logger });
-    return { chunk: { index: 0, handle: chunkHandle(1), version: 2, replicas: refs }, reads };
+    io = new ChunkIo({ locality: { serverIds: [replicas[0]!.id] }, callTimeoutMs: 5_000, random: () => 0.5, logger }, channelCredentials(PLAINTEXT));
+    return { chunk: { index: 0, handle: chunkHandle(1), version: 2, replicas: refs, accessToken: '' }, reads };
   }
 
   it('never reads a replica that is shorter than another as zeros: it fails over and warns', async () => {

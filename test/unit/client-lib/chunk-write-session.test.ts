@@ -34,15 +34,13 @@ function harness() {
   const streams: FakeStream[] = [];
   let releaseLease: (() => void) | undefined;
   let holdLeases = false;
-  const lease: LeaseInfo = { handle: chunkHandle(1), version: 1, primary: { id: 'p', address: 'p:1', zone: '', rack: '' }, expiresAtMs: Infinity };
+  const lease: LeaseInfo = { handle: chunkHandle(1), version: 1, primary: { id: 'p', address: 'p:1', zone: '', rack: '' }, expiresAtMs: Infinity, accessToken: '' };
   const io = {
-    writer: () => ({
-      Write: () => {
-        const s = new FakeStream();
-        streams.push(s);
-        return s;
-      },
-    }),
+    openWrite: () => {
+      const s = new FakeStream();
+      streams.push(s);
+      return s;
+    },
   } as unknown as ChunkIo;
   const session = new ChunkWriteSession(
     {

@@ -12,6 +12,7 @@ import type { Attr } from '../../../proto/generated/dfs/Attr.js';
 import type { BatchOp__Output } from '../../../proto/generated/dfs/master/BatchOp.js';
 import type { MetadataHandlers } from '../../../proto/generated/dfs/master/Metadata.js';
 import type { OpResult } from '../../../proto/generated/dfs/master/OpResult.js';
+import { channelCredentials, PLAINTEXT } from '../../../security/transport-security.js';
 
 /** What a fake master saw: every Batch call's ops as (op, path, seq), and lone calls by method. */
 interface Seen {
@@ -66,13 +67,14 @@ async function fakeMaster(options: { failNext?: { code: ErrorCode; leaderHint?: 
     host: '127.0.0.1',
     port: 0,
     maxMessageBytes: LIMITS.metadataMessageMaxBytes,
-    largeWindow: false,
+    largeWindow: false, security: PLAINTEXT,
   });
   return { server, address: `127.0.0.1:${server.port}`, seen };
 }
 
 function client(addresses: string[], batching = true): MasterClient {
   return new MasterClient(addresses, 'test-client', {
+    credentials: channelCredentials(PLAINTEXT),
     retry: { ...DEFAULT_BACKOFF, initialMs: 1, maxMs: 5, deadlineMs: 5_000 },
     callTimeoutMs: 5_000,
     random: () => 0.5,

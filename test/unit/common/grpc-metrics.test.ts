@@ -5,6 +5,7 @@ import { GrpcServerMetrics } from '../../../common/grpc-metrics.js';
 import { startGrpcServer, stopGrpcServer, unary, type StartedServer } from '../../../common/grpc-server.js';
 import { createMetricsRegistry, type MetricsRegistry } from '../../../common/metrics.js';
 import { parseExposition, total } from '../../harness/prometheus-text.js';
+import { PLAINTEXT } from '../../../security/transport-security.js';
 
 const json = {
   serialize: (value: unknown) => Buffer.from(JSON.stringify(value)),
@@ -52,7 +53,7 @@ describe('gRPC server metrics', () => {
             call.on('cancelled', () => clearInterval(timer));
           },
         }),
-      { host: '127.0.0.1', port: 0, maxMessageBytes: 1024 * 1024, largeWindow: false, metrics: new GrpcServerMetrics(registry) },
+      { host: '127.0.0.1', port: 0, maxMessageBytes: 1024 * 1024, largeWindow: false, security: PLAINTEXT, metrics: new GrpcServerMetrics(registry) },
     );
     const Client = grpc.makeGenericClientConstructor(PROBE, 'Probe');
     client = new Client(`127.0.0.1:${started.port}`, grpc.credentials.createInsecure()) as unknown as ProbeClient;

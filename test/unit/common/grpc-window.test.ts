@@ -4,6 +4,7 @@ import { LIMITS } from '../../../common/limits.js';
 import { dataChannelOptions, startGrpcServer, stopGrpcServer, type StartedServer } from '../../../common/grpc-server.js';
 import { chunkserverServices } from '../../../proto/load.js';
 import { rawFrameClientConstructor, rawFrameServerDefinition, type RawFrame, encodeFrame } from '../../../proto/pipeline-frames.js';
+import { PLAINTEXT } from '../../../security/transport-security.js';
 
 /**
  * The data path depends on the server's HTTP/2 receive window being raised
@@ -29,7 +30,7 @@ describe('gRPC data window', () => {
           Append: () => undefined,
         });
       },
-      { host: '127.0.0.1', port: 0, maxMessageBytes: LIMITS.dataMessageMaxBytes, largeWindow },
+      { host: '127.0.0.1', port: 0, maxMessageBytes: LIMITS.dataMessageMaxBytes, largeWindow, security: PLAINTEXT },
     );
     const Client = rawFrameClientConstructor(services.ChunkData.service, 'ChunkData');
     const client = new Client(`127.0.0.1:${started.port}`, grpc.credentials.createInsecure(), dataChannelOptions());

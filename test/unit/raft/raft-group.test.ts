@@ -12,6 +12,7 @@ import type { AppliedEntry, StateMachine } from '../../../raft/node/state-machin
 import { LevelDbStorage } from '../../../raft/storage/leveldb-storage.js';
 import { GrpcTransport } from '../../../raft/transport/grpc-transport.js';
 import { TRANSPORT_LIMITS } from '../../../raft/transport/limits.js';
+import { PLAINTEXT } from '../../../security/transport-security.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -78,7 +79,7 @@ describe('RaftGroup over gRPC and LevelDB', function () {
       host: '127.0.0.1',
       port,
       maxMessageBytes: TRANSPORT_LIMITS.grpcMessageBytes,
-      largeWindow: false,
+      largeWindow: false, security: PLAINTEXT,
     });
     return { server: started.server, port: started.port, transport };
   }

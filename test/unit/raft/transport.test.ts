@@ -11,6 +11,7 @@ import { GrpcTransport } from '../../../raft/transport/grpc-transport.js';
 import { TRANSPORT_LIMITS, type TransportLimits } from '../../../raft/transport/limits.js';
 import type { Message as WireMessage, Message__Output as WireMessageOut } from '../../../proto/generated/dfs/raft/Message.js';
 import { bytes, ents } from './harness.js';
+import { PLAINTEXT } from '../../../security/transport-security.js';
 
 const a = nodeId('a');
 const b = nodeId('b');
@@ -70,7 +71,7 @@ describe('raft transport', function () {
         host: '127.0.0.1',
         port: 0,
         maxMessageBytes: TRANSPORT_LIMITS.grpcMessageBytes,
-        largeWindow: false,
+        largeWindow: false, security: PLAINTEXT,
       });
       const n: Node = { id: nodeId(id), transport, server: started.server, address: `127.0.0.1:${started.port}`, received: [], unreachable: [], snapshots: [] };
       transport.start(
