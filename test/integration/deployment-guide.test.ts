@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DfsClient } from '../../client-lib/index.js';
 import { isDfsError } from '../../common/errors.js';
+import { certificateIdentity } from '../../security/node-security.js';
 import { MOUNT_READERS } from '../../cli/mount-commands.js';
 import { DFS_ENTRY, isAlive, launch, terminate } from '../../cli/process-launcher.js';
 import { threadPoolSizeFor } from '../../fuse/fuse-session.js';
@@ -162,6 +163,7 @@ class Datacenter {
       throw err;
     });
     if (existing?.isDirectory() === true) destination = join(destination, basename(source));
+    else if (target[2]!.endsWith('/')) throw new Error(`"${line}": ${target[2]} is not a directory on ${to.name}`);
     await cp(source, destination, { recursive: true, errorOnExist: true, force: false });
   }
 
@@ -357,6 +359,8 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
     const machines = new Map<string, Machine>();
     for (const [i, { name, example }] of table.entries()) {
       machines.set(name, { name, example, host: hosts.host(i), root: join(work, name), env: {}, units: new Map() });
+      // The installation (not run here) makes /etc/dfs on every host.
+      await mkdir(join(work, name, 'etc', 'dfs'), { recursive: true });
     }
     dc = new Datacenter(machines, fencedBlocks(markdown));
   });
@@ -390,9 +394,23 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
     expect(stdout + stderr, 'systemd-analyze verify has no complaint').to.equal('');
   });
 
-  it('issues credentials, starts 3 masters and 3 chunkservers with them, and a client on another host writes and reads a file', async () => {
+  it('issues credentials on the admin host, one directory per host and role, and copies each to its host', async () => {
     const d = dc!;
     await d.step('credentials');
+    const servers = [['m1', 'm2', 'm3', 'master'], ['cs1', 'cs2', 'cs3', 'chunkserver'], ['cs1', 'cs2', 'cs3', 'mount']] as const;
+    const issued = [...servers.flatMap(([a, b, c, role]) => [a, b, c].map((name) => ({ name, role }))), { name: 'admin', role: 'admin' } as const];
+    for (const { name, role } of issued) {
+      const dir = join(d.machine(name).root, 'etc', 'dfs', `${role}-tls`);
+      expect(certificateIdentity(await readFile(join(dir, 'cert.pem'))).role, `${dir}/cert.pem`).to.equal(role);
+      expect((await stat(join(dir, 'key.pem'))).mode & 0o777, `${dir}/key.pem is its owner's alone`).to.equal(0o600);
+    }
+    for (const m of d.machines.values()) {
+      expect(existsSync(join(m.root, 'etc', 'dfs', 'ca')), `the CA on ${m.name}`).to.equal(m.name === 'admin');
+    }
+  });
+
+  it('starts 3 masters and 3 chunkservers with their credentials, and a client on another host writes and reads a file', async () => {
+    const d = dc!;
     for (const m of ['m1', 'm2', 'm3']) await d.writeConfig(m, 'master');
     for (const cs of ['cs1', 'cs2', 'cs3']) await d.writeConfig(cs, 'chunkserver');
     await d.step('admin-env');
@@ -413,14 +431,15 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
     expect(outputs.at(-1)).to.equal(await readFile('/etc/os-release', 'utf8'));
     expect((await client.readFile('/shared/os-release')).toString()).to.equal(await readFile('/etc/os-release', 'utf8'));
 
-    // The masters speak TLS only: a plaintext client gets nowhere.
-    const plaintext = await DfsClient.connect({ masters: masterAddresses('m1', 'm2', 'm3'), security: { insecure: true }, retry: { deadlineMs: 2_000 } });
-    try {
-      const refused = await plaintext.readFile('/shared/os-release').then(() => undefined, (err: unknown) => err);
-      expect(isDfsError(refused) ? refused.code : refused, 'a plaintext read from the TLS cluster').to.equal('UNAVAILABLE');
-    } finally {
-      plaintext.close();
-    }
+    // The masters speak TLS only: a plaintext client does not even connect.
+    const refused = await DfsClient.connect({ masters: masterAddresses('m1', 'm2', 'm3'), security: { insecure: true }, retry: { deadlineMs: 2_000 } }).then(
+      (plaintext) => {
+        plaintext.close();
+        return undefined;
+      },
+      (err: unknown) => err,
+    );
+    expect(isDfsError(refused) ? refused.code : refused, 'a plaintext client of the TLS cluster').to.equal('UNAVAILABLE');
   });
 
   it('mounts the cluster on cs1 with the mount unit: files written there are read on another host', async () => {
