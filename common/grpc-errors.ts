@@ -16,7 +16,24 @@ export function toStatus(err: unknown): grpc.StatusObject {
   metadata.set(DFS_CODE_TRAILER, e.code);
   if (e.details.leaderHint) metadata.set(LEADER_KEY, e.details.leaderHint);
   if (e.details.failedServerIds?.length) metadata.set(FAILED_KEY, e.details.failedServerIds.join(','));
-  return { code: e.grpcStatus, details: e.message, metadata };
+  return { code: e.grpcStatus, details: boundedDetails(e.message), metadata };
+}
+
+/**
+ * Characters of an error message sent as the status's details. Messages quote
+ * what the peer sent (a path, an id), and the details travel in an HTTP/2
+ * trailer: one too large for the peer's header limit (a 256 KiB path) never
+ * arrives, so the call hangs and the connection is dropped. Percent-encoding
+ * may grow a character to 9 bytes; this keeps the trailer under 16 KiB.
+ */
+export const STATUS_DETAILS_MAX_CHARS = 1024;
+
+function boundedDetails(message: string): string {
+  const cut = message.length <= STATUS_DETAILS_MAX_CHARS ? message : `${message.slice(0, STATUS_DETAILS_MAX_CHARS)}… (${message.length} characters in all)`;
+  // grpc-js percent-encodes the details with encodeURI, which throws on a lone
+  // surrogate (a string field of invalid UTF-8 decodes to one, and a cut may
+  // split a pair): the status would never be sent.
+  return cut.replace(/\p{Cs}/gu, '\ufffd');
 }
 
 /** What a client makes of a failed call: the sender's DfsError, or one derived from the transport's status. */

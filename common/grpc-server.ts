@@ -6,6 +6,7 @@ import { toStatus } from './grpc-errors.js';
 import type { GrpcServerMetrics } from './grpc-metrics.js';
 import { LIMITS } from './limits.js';
 import { serverCredentials, type TransportSecurity } from '../security/transport-security.js';
+import { tolerantServiceDefinition, undecodableRequestInterceptor } from './undecodable-request.js';
 
 export interface GrpcServerOptions {
   /** Address to listen on, e.g. 127.0.0.1 or 0.0.0.0. */
@@ -52,8 +53,11 @@ export async function startGrpcServer(
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 5_000,
     'grpc.keepalive_permit_without_calls': 1,
-    interceptors: [...(options.metrics ? [options.metrics.interceptor()] : []), ...(options.auth ? [options.auth] : [])],
+    // The first is nearest the transport: metrics see every status, the last answers an undecodable request from an authenticated peer.
+    interceptors: [...(options.metrics ? [options.metrics.interceptor()] : []), ...(options.auth ? [options.auth] : []), undecodableRequestInterceptor()],
   });
+  const addService = server.addService.bind(server);
+  server.addService = (service, implementation) => addService(tolerantServiceDefinition(service), implementation);
   const internals = server as unknown as GrpcServerInternals;
   let tuned = 0;
   if (options.largeWindow) {
