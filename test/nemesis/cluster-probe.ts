@@ -12,7 +12,7 @@ type Raw = ReturnType<typeof rawClients>;
 /**
  * What the nemesis asks the cluster to aim its faults: which master leads,
  * which chunkserver is the primary of a file's last chunk. Each master is
- * asked directly (no redirection), as an admin.
+ * asked directly (no redirection), with the cluster's credentials.
  */
 export class ClusterProbe {
   private readonly raw = new Map<string, { clients: Raw; admin: ReturnType<Raw['admin']>; metadata: ReturnType<Raw['metadata']> }>();
@@ -25,7 +25,8 @@ export class ClusterProbe {
   private clientsOf(name: string) {
     let entry = this.raw.get(name);
     if (entry === undefined) {
-      const clients = rawClients(this.cluster.process(name).address, this.cluster.channelCredentials('admin'));
+      // Each service as the role that calls it: Admin as an admin, Metadata as a mount.
+      const clients = rawClients(this.cluster.process(name).address, this.cluster);
       entry = { clients, admin: clients.admin(), metadata: clients.metadata() };
       this.raw.set(name, entry);
     }
