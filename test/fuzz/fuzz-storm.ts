@@ -1,8 +1,9 @@
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
+import { ACCESS_TOKEN_KEY } from '../../security/transport-security.js';
 import type { TestIdentity } from '../harness/test-cluster.js';
 import { Prng } from '../sim/prng.js';
 import { caseSeed, makeCase, type MessageLimits } from './fuzz-case.js';
-import { identityFor, identityKey } from './fuzz-identities.js';
+import { forgedAccessToken, identityFor, identityKey } from './fuzz-identities.js';
 import type { FuzzWorld } from './fuzz-world.js';
 import { outcomeLabel, outcomeProblem } from './outcome-policy.js';
 import type { FuzzMethod, ServerKind } from './schema.js';
@@ -93,8 +94,17 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
       const { method, index } = jobs[next++]!;
       const fuzzCase = makeCase(o.seed, method, index, o.world, o.limits);
       const target = targetOf(o.targets, method, index);
-      const who = identityFor(method.service, new Prng(caseSeed(o.seed, method, index) ^ 0x5bd1e995));
-      const outcome = await sendCall({ client: clientFor(target.address, who), deadlineMs: o.deadlineMs }, method.path, method.shape, fuzzCase.frames, fuzzCase.ending);
+      const callRng = new Prng(caseSeed(o.seed, method, index) ^ 0x5bd1e995);
+      const who = identityFor(method.service, callRng);
+      const metadata = new grpc.Metadata();
+      const token = method.service === 'dfs.chunk.ChunkData' && typeof who !== 'string' ? forgedAccessToken(callRng) : undefined;
+      if (token !== undefined) metadata.set(ACCESS_TOKEN_KEY, token);
+      // An oversize message goes on a connection of its own, as a misbehaving peer's would: the
+      // server may protect itself by refusing that connection's streams (HTTP/2 session memory),
+      // which must not be charged to the calls that happen to share it.
+      const own = fuzzCase.kind === 'oversize' ? wireClient(target.address, o.credentials(who)) : undefined;
+      const outcome = await sendCall({ client: own ?? clientFor(target.address, who), deadlineMs: o.deadlineMs }, method.path, method.shape, fuzzCase.frames, fuzzCase.ending, metadata);
+      own?.close();
       result.tally.add(method.fullName, outcomeLabel(outcome));
       result.guardedFrames += fuzzCase.guarded;
       result.perTarget.set(target.label, (result.perTarget.get(target.label) ?? 0) + 1);

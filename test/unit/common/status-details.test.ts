@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { DfsError } from '../../../common/errors.js';
 import { STATUS_DETAILS_MAX_CHARS, toStatus } from '../../../common/grpc-errors.js';
+import { PLAINTEXT } from '../../../security/transport-security.js';
 import { startGrpcServer, stopGrpcServer, unary, type StartedServer } from '../../../common/grpc-server.js';
 
 const json = {
@@ -30,7 +31,7 @@ describe('status details', () => {
             throw new DfsError('INVALID_ARGUMENT', `path is not absolute: ${JSON.stringify((request as { path: string }).path)}`);
           }),
         }),
-      { host: '127.0.0.1', port: 0, maxMessageBytes: 4 * 1024 * 1024, largeWindow: false },
+      { host: '127.0.0.1', port: 0, maxMessageBytes: 4 * 1024 * 1024, largeWindow: false, security: PLAINTEXT },
     );
     client = new grpc.Client(`127.0.0.1:${started.port}`, grpc.credentials.createInsecure());
   });

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
+import { PLAINTEXT } from '../../../security/transport-security.js';
 import { startGrpcServer, stopGrpcServer, unary, type StartedServer } from '../../../common/grpc-server.js';
 
 /** A request whose bytes are not JSON fails to decode, as a broken protobuf message does. */
@@ -39,7 +40,7 @@ describe('undecodable requests', () => {
             call.on('end', () => callback(null, { n }));
           },
         }),
-      { host: '127.0.0.1', port: 0, maxMessageBytes: 1024 * 1024, largeWindow: false },
+      { host: '127.0.0.1', port: 0, maxMessageBytes: 1024 * 1024, largeWindow: false, security: PLAINTEXT },
     );
     client = new grpc.Client(`127.0.0.1:${started.port}`, grpc.credentials.createInsecure());
   });
