@@ -85,7 +85,7 @@ describe('fuzz: every RPC of every service', function () {
       ...(ONLY ? { only: ONLY } : {}),
     });
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    console.log(`    ${storm.tally.total()} calls in ${seconds} s (seed ${SEED}), ${storm.guardedFrames} harmful frames replaced; per target: ${[...storm.perTarget].map(([t, n]) => `${t}=${n}`).join(', ')}`);
+    console.log(`    ${storm.tally.total()} calls in ${seconds} s (seed ${SEED}), ${storm.guardedFrames} harmful frames replaced, ${storm.resentAfterDrop} calls resent after a dropped connection; per target: ${[...storm.perTarget].map(([t, n]) => `${t}=${n}`).join(', ')}`);
     console.log(storm.tally.format().replace(/^/gm, '    '));
     expect(storm.failures.length, `${storm.failures.length} calls without a clear answer:\n${describeFailures(storm)}`).to.equal(0);
     if (ONLY === undefined) for (const m of methods) expect(storm.tally.callsOf(m.fullName), m.fullName).to.be.at.least(perMethod);
