@@ -65,7 +65,7 @@ export async function runFuseBench(options: FuseBenchOptions): Promise<void> {
   try {
     const mount = await launch({
       role: 'mount',
-      args: [mountPoint, '--masters', cluster.masters.join(','), '--log-level', 'warn'],
+      args: [mountPoint, '--masters', cluster.masters.join(','), '--dir', dir, '--log-level', 'warn'],
       readyFile: join(dir, 'mount.ready'),
       logFile: join(dir, 'mount.log'),
       detached: false,

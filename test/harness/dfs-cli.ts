@@ -10,8 +10,7 @@ export interface CliRun {
 
 /** The real `dfs` binary against this cluster's masters, as `who` (its admin by default). */
 export function dfs(cluster: TestCluster, args: string[], who: TestIdentity = 'admin'): Promise<CliRun> {
-  const security = cluster.security(who);
-  const securityArgs = 'tlsDir' in security ? ['--tls-dir', security.tlsDir] : ['--insecure'];
+  const securityArgs = cluster.securityArgs(who);
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [DFS_ENTRY, ...args, '--masters', cluster.masters.join(','), ...securityArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];

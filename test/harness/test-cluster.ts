@@ -34,8 +34,8 @@ export interface TestUser {
   groups?: number[];
 }
 
-/** Who a test connects as: a cluster role, a user, or no one (no certificate, no token). */
-export type TestIdentity = 'admin' | 'master' | 'chunkserver' | 'anonymous' | TestUser;
+/** Who a test connects as: a cluster role (a mount speaks for local users), a user, or no one (no certificate, no token). */
+export type TestIdentity = 'admin' | 'master' | 'chunkserver' | 'mount' | 'anonymous' | TestUser;
 
 export interface TestClusterOptions {
   /** Masters in the Raft group (odd); 1 by default, which starts fastest. */
@@ -145,8 +145,12 @@ export class TestCluster {
     return (await readFile(join(this.process(name).dataDir, 'server-id'), 'utf8')).trim();
   }
 
-  /** A client acting as `who` (the cluster's admin by default: uid 0). */
-  async client(options: Partial<DfsClientOptions> = {}, who: TestIdentity = 'admin'): Promise<DfsClient> {
+  /**
+   * A client acting as `who`: by default the cluster's admin (uid 0), or,
+   * when the options name a caller, a mount, the one identity the master
+   * lets speak for callers.
+   */
+  async client(options: Partial<DfsClientOptions> = {}, who: TestIdentity = options.caller !== undefined ? 'mount' : 'admin'): Promise<DfsClient> {
     const client = await DfsClient.connect({ masters: this.masters, security: this.security(who), ...options });
     this.clients.push(client);
     return client;
@@ -177,6 +181,11 @@ export class TestCluster {
     });
   }
 
+  /** The CLI flags that make a `dfs` command (a mount, say) act as `who`. */
+  securityArgs(who: TestIdentity = 'admin'): string[] {
+    return this.options.insecure ? ['--insecure'] : ['--tls-dir', this.credentialsDir(who)];
+  }
+
   /** How a client acting as `who` reaches the cluster (DfsClientOptions.security). */
   security(who: TestIdentity = 'admin'): ClientSecurity {
     return this.options.insecure ? { insecure: true } : { tlsDir: this.credentialsDir(who) };
@@ -190,7 +199,7 @@ export class TestCluster {
    */
   credentialsDir(who: TestIdentity = 'admin'): string {
     const dirs = clusterCredentialDirs(this.dir);
-    if (who === 'admin' || who === 'master' || who === 'chunkserver') return dirs[who];
+    if (who === 'admin' || who === 'master' || who === 'chunkserver' || who === 'mount') return dirs[who];
     const name = who === 'anonymous' ? 'anonymous' : `user-${who.user}`;
     const dir = join(this.dir, 'security', name);
     mkdirSync(dir, { recursive: true });

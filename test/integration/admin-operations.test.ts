@@ -56,7 +56,7 @@ async function fsckTotals(client: DfsClient, path: string) {
 /** Usable replicas of every chunk of a file, as clients are told (GetChunks). */
 async function replicasPerChunk(cluster: TestCluster, path: string, client: DfsClient): Promise<{ handle: number; replicas: string[] }[]> {
   const attr = await client.stat(path);
-  const raw = rawClients(cluster.masters[0]!);
+  const raw = rawClients(cluster.masters[0]!, cluster);
   try {
     const response = await callUnary(raw.metadata(), 'GetChunks', { inode: String(attr.inode), firstIndex: '0', count: 0 }, 10_000);
     return response.chunks.map((c) => ({ handle: Number(c.handle), replicas: c.replicas.map((r) => r.id) }));

@@ -11,9 +11,9 @@ import { expectStatus } from '../harness/expect-status.js';
 import { rawClients } from '../harness/raw-clients.js';
 
 /** A bidirectional write stream: sends frames, then resolves with the status it ends with. */
-function writeStream(address: string, frames: Buffer[]): Promise<unknown> {
+function writeStream(address: string, credentials: grpc.ChannelCredentials, frames: Buffer[]): Promise<unknown> {
   const Client = rawFrameClientConstructor(chunkserverServices().dfs.chunk.ChunkData.service, 'ChunkData');
-  const client = new Client(address, grpc.credentials.createInsecure());
+  const client = new Client(address, credentials);
   const stream = client.Write();
   return new Promise<unknown>((resolve, reject) => {
     stream.on('data', (_ack: WriteAck__Output) => undefined);
@@ -62,7 +62,7 @@ describe('bad input gets a clear error and changes nothing', function () {
   before(async () => {
     cluster = await TestCluster.start({ chunkservers: 3 });
     client = await cluster.client();
-    raw = rawClients(cluster.masters[0]!);
+    raw = rawClients(cluster.masters[0]!, cluster);
     await client.mkdir('/dir');
     await client.writeFile('/ref', Buffer.from('reference bytes'));
     inode = String((await client.stat('/ref')).inode);
@@ -113,7 +113,7 @@ describe('bad input gets a clear error and changes nothing', function () {
     await expectStatus(() => callUnary(md, 'AllocateChunk', { requestId: rid(), inode, index: String(2 ** 40) }, 5000), grpc.status.RESOURCE_EXHAUSTED, 'TOO_LARGE');
     const read = (offset: string, length: string) =>
       new Promise((resolve, reject) => {
-        const c = rawClients(primary).data();
+        const c = rawClients(primary, cluster).data();
         const s = c.Read({ handle, version, offset, length });
         s.on('data', () => undefined).on('error', reject).on('end', resolve);
       });
@@ -129,7 +129,7 @@ describe('bad input gets a clear error and changes nothing', function () {
     await expectStatus(() => callUnary(md, 'Stat', { path: '/nope' }, 5000), grpc.status.NOT_FOUND, 'NOT_FOUND');
     const read = () =>
       new Promise((resolve, reject) => {
-        const s = rawClients(primary).data().Read({ handle: '999999', version: '1', offset: '0', length: '10' });
+        const s = rawClients(primary, cluster).data().Read({ handle: '999999', version: '1', offset: '0', length: '10' });
         s.on('data', () => undefined).on('error', reject).on('end', resolve);
       });
     await expectStatus(read, grpc.status.NOT_FOUND, 'NOT_FOUND');
@@ -138,16 +138,16 @@ describe('bad input gets a clear error and changes nothing', function () {
   it('refuses wrong versions and mutations sent to a replica that holds no lease', async () => {
     const readAt = (v: string) =>
       new Promise((resolve, reject) => {
-        const s = rawClients(primary).data().Read({ handle, version: v, offset: '0', length: '10' });
+        const s = rawClients(primary, cluster).data().Read({ handle, version: v, offset: '0', length: '10' });
         s.on('data', () => undefined).on('error', reject).on('end', resolve);
       });
     await expectStatus(() => readAt(String(Number(version) + 5)), grpc.status.FAILED_PRECONDITION, 'STALE_VERSION');
     const data = Buffer.from('x');
     const append = (address: string, v: string, crc = crc32c(data)) =>
-      callUnary(rawClients(address).data(), 'Append', { handle, version: v, clientId: 'bad', seq: '1', data, dataCrc32c: crc }, 5000);
+      callUnary(rawClients(address, cluster).data(), 'Append', { handle, version: v, clientId: 'bad', seq: '1', data, dataCrc32c: crc }, 5000);
     await expectStatus(() => append(secondary, version), grpc.status.ABORTED, 'LEASE_EXPIRED');
     const { lease } = await callUnary(raw.metadata(), 'GetLease', { handle }, 5000);
-    const current = rawClients(lease!.primary!.address);
+    const current = rawClients(lease!.primary!.address, cluster);
     await expectStatus(
       () => callUnary(current.data(), 'Append', { handle, version: String(Number(lease!.version) + 1), clientId: 'bad', seq: '1', data, dataCrc32c: crc32c(data) }, 5000),
       grpc.status.FAILED_PRECONDITION,
@@ -171,12 +171,12 @@ describe('bad input gets a clear error and changes nothing', function () {
     const header = encodeFrame({ header: { handle, version: lease!.version, chain: [], clientId: 'bad' } });
     const packet = (offset: number, data: Buffer, crc = crc32c(data)) =>
       encodeFrame({ packet: { kind: 'PACKET_KIND_WRITE', offset: String(offset), data, dataCrc32c: crc } });
-    await expectStatus(() => writeStream(at, [packet(0, Buffer.from('x'))]), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
-    await expectStatus(() => writeStream(at, [Buffer.from([0xff, 0xff, 0xff, 0x01])]), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
-    await expectStatus(() => writeStream(at, [header, packet(cluster.chunkSizeBytes - 1, Buffer.from('xy'))]), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
-    await expectStatus(() => writeStream(at, [header, packet(0, Buffer.from('xy'), 7)]), grpc.status.DATA_LOSS, 'CHECKSUM_MISMATCH');
+    await expectStatus(() => writeStream(at, cluster.channelCredentials('chunkserver'), [packet(0, Buffer.from('x'))]), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectStatus(() => writeStream(at, cluster.channelCredentials('chunkserver'), [Buffer.from([0xff, 0xff, 0xff, 0x01])]), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectStatus(() => writeStream(at, cluster.channelCredentials('chunkserver'), [header, packet(cluster.chunkSizeBytes - 1, Buffer.from('xy'))]), grpc.status.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
+    await expectStatus(() => writeStream(at, cluster.channelCredentials('chunkserver'), [header, packet(0, Buffer.from('xy'), 7)]), grpc.status.DATA_LOSS, 'CHECKSUM_MISMATCH');
     await expectStatus(
-      () => writeStream(at, [header, encodeFrame({ packet: { kind: 'PACKET_KIND_APPEND', offset: '0', data: Buffer.from('x'), dataCrc32c: crc32c(Buffer.from('x')) } })]),
+      () => writeStream(at, cluster.channelCredentials('chunkserver'), [header, encodeFrame({ packet: { kind: 'PACKET_KIND_APPEND', offset: '0', data: Buffer.from('x'), dataCrc32c: crc32c(Buffer.from('x')) } })]),
       grpc.status.INVALID_ARGUMENT,
       'INVALID_ARGUMENT',
     );
@@ -191,7 +191,7 @@ describe('bad input gets a clear error and changes nothing', function () {
     const { lease } = await callUnary(raw.metadata(), 'GetLease', { handle }, 5000);
     const big = Buffer.alloc(2 * 1024 * 1024);
     await expectStatus(
-      () => callUnary(rawClients(lease!.primary!.address).data(), 'Append', { handle, version: lease!.version, clientId: 'bad', seq: '9', data: big, dataCrc32c: crc32c(big) }, 10_000),
+      () => callUnary(rawClients(lease!.primary!.address, cluster).data(), 'Append', { handle, version: lease!.version, clientId: 'bad', seq: '9', data: big, dataCrc32c: crc32c(big) }, 10_000),
       grpc.status.RESOURCE_EXHAUSTED,
       'TOO_LARGE',
     );

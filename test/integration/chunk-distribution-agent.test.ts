@@ -18,6 +18,8 @@ import type { ReadResponse, ReadResponse__Output } from '../../proto/generated/d
 import type { DistributionTask } from '../../proto/generated/dfs/chunk/DistributionTask.js';
 import { scrape, total } from '../harness/prometheus-text.js';
 import { rawClients } from '../harness/raw-clients.js';
+import { loadCredentials } from '../../security/credentials-dir.js';
+import { serverCredentials } from '../../security/transport-security.js';
 import { TestCluster, waitFor } from '../harness/test-cluster.js';
 
 const KiB = 1024;
@@ -83,7 +85,7 @@ describe('distribution agent: cut-through chains, resumed and delta fetches (4 c
   }
 
   function raw(name: string) {
-    const clients = rawClients(cluster.process(name).address);
+    const clients = rawClients(cluster.process(name).address, cluster);
     closers.push(clients.close);
     return clients;
   }
@@ -268,6 +270,8 @@ describe('distribution agent: cut-through chains, resumed and delta fetches (4 c
     const target = names().filter((n) => n !== a)[0]!;
     // A source that sends the first 64 KiB right, then a frame whose bytes do not match its CRC.
     const services = chunkserverServices().dfs.chunk;
+    // A source the others trust: it shows the chunkservers' certificate.
+    const peerCredentials = serverCredentials({ kind: 'tls', credentials: await loadCredentials(cluster.credentialsDir('chunkserver')) });
     const fake = new grpc.Server();
     const first = data.subarray(0, 64 * KiB);
     const second = Buffer.from(data.subarray(64 * KiB, 128 * KiB));
@@ -281,7 +285,7 @@ describe('distribution agent: cut-through chains, resumed and delta fetches (4 c
         call.end();
       },
     });
-    const port = await new Promise<number>((resolve, reject) => fake.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+    const port = await new Promise<number>((resolve, reject) => fake.bindAsync('127.0.0.1:0', peerCredentials, (err, p) => (err ? reject(err) : resolve(p))));
     closers.push(() => fake.forceShutdown());
     const fakeRef: ServerRef = { id: 'fake-source', address: `127.0.0.1:${port}`, zone: 'default', rack: 'default' };
 

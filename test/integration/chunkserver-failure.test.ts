@@ -41,7 +41,7 @@ describe('a chunkserver killed in the middle of a write (4 chunkservers, 3 repli
   before(async () => {
     cluster = await TestCluster.start({ chunkservers: 4 });
     client = await cluster.client({ logger: createLogger('client', 'debug', openSync(join(cluster.dir, 'client.log'), 'a')) });
-    raw = rawClients(cluster.masters[0]!);
+    raw = rawClients(cluster.masters[0]!, cluster);
   });
   after(async () => {
     raw?.close();
@@ -76,7 +76,7 @@ describe('a chunkserver killed in the middle of a write (4 chunkservers, 3 repli
 
   /** A replica as its chunkserver serves it (any version), compared with `want`. */
   async function replicaState(name: string, handle: string, want: Buffer): Promise<string> {
-    const peer = rawClients(cluster.process(name).address);
+    const peer = rawClients(cluster.process(name).address, cluster);
     try {
       const stream = peer.data().Read({ handle, version: '0', offset: '0', length: String(cluster.chunkSizeBytes) });
       const parts: Buffer[] = [];

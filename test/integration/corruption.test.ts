@@ -27,7 +27,7 @@ async function flipByte(path: string, offset: number): Promise<void> {
 
 /** The chunk's handle and its replicas as the master lists them. */
 async function chunkReplicas(cluster: TestCluster, client: DfsClient, path: string, index: number) {
-  const raw = rawClients(cluster.masters[0]!);
+  const raw = rawClients(cluster.masters[0]!, cluster);
   try {
     const inode = String((await client.stat(path)).inode);
     const page = await callUnary(raw.metadata(), 'GetChunks', { inode, firstIndex: String(index), count: 1 }, 5000);
@@ -68,7 +68,7 @@ describe('a corrupted replica on disk', function () {
       await flipByte(chunkPath(cluster.process(bad).dataDir, chunkHandle(chunk.handle)), 300_000);
 
       // Straight to the bad replica: the checksum catches it.
-      const raw = rawClients(cluster.process(bad).address);
+      const raw = rawClients(cluster.process(bad).address, cluster);
       const stream = raw.data().Read({ handle: chunk.handle, version: chunk.version, offset: '0', length: String(MiB) });
       const error = await new Promise<unknown>((resolve) => {
         stream.on('data', () => undefined);

@@ -118,7 +118,7 @@ describe('dashboard (real cluster, headless Chromium)', function () {
     const node = cluster.chunkservers()[2]!.address;
     await page.locator(`#nodes-table tr[data-node="${node}"]`).waitFor();
     expect(await textOf(page, '#maintenance-more')).to.equal('none');
-    const raw = rawClients(leaderAddress);
+    const raw = rawClients(leaderAddress, cluster);
     try {
       await callUnary(raw.admin(), 'SetNodeState', { node, state: 'NODE_ADMIN_STATE_MAINTENANCE' }, 5_000);
       await page.locator('#maintenance-table tbody tr').first().waitFor();

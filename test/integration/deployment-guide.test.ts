@@ -1,12 +1,14 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { DfsClient } from '../../client-lib/index.js';
+import { isDfsError } from '../../common/errors.js';
+import { certificateIdentity } from '../../security/node-security.js';
 import { MOUNT_READERS } from '../../cli/mount-commands.js';
 import { DFS_ENTRY, isAlive, launch, terminate } from '../../cli/process-launcher.js';
 import { threadPoolSizeFor } from '../../fuse/fuse-session.js';
@@ -29,6 +31,12 @@ import { waitFor } from '../harness/test-cluster.js';
  * adds --ready-file so that we know when a process serves), /etc/dfs and
  * /var/lib/dfs are directories of the host under a temporary directory, and
  * the guide's example addresses (its host table) are the namespaces'.
+ * Moving credentials between hosts: `scp -r SRC HOST:DST` copies between
+ * those directories (modes kept, as scp keeps them); `chown -R USER:GROUP
+ * DIR` is checked (DIR exists there, USER:GROUP is what the server units run
+ * as) but not carried out: every process here runs as root, the units'
+ * User= aside. The cluster runs with the guide's credentials: mutual TLS
+ * everywhere, and this file's own clients use the admin's.
  */
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -74,6 +82,8 @@ interface Unit {
   execStartPre: string[][];
   execStart: string[];
   environment: Record<string, string>;
+  /** User= and Group= (root when absent, as systemd has it). */
+  owner: string;
 }
 
 /** The lines of a unit this test runs a process from. Quoting is not parsed, so a unit must not need it. */
@@ -89,7 +99,9 @@ async function readUnit(name: string): Promise<Unit> {
     if (eq <= 0 || /["'\s]/.test(assignment)) throw new Error(`${name}.service: Environment=${assignment} is not one plain KEY=VALUE`);
     environment[assignment.slice(0, eq)] = assignment.slice(eq + 1);
   }
-  return { execStartPre: values('ExecStartPre').map((line) => line.split(/\s+/)), execStart: execStart.split(/\s+/), environment };
+  const [user = 'root'] = values('User');
+  const [group = user] = values('Group');
+  return { execStartPre: values('ExecStartPre').map((line) => line.split(/\s+/)), execStart: execStart.split(/\s+/), environment, owner: `${user}:${group}` };
 }
 
 // ----------------------------------------------------------------- the machines
@@ -131,6 +143,38 @@ class Datacenter {
   /** What a host's /etc/dfs and /var/lib/dfs are here. */
   private paths(machine: Machine, text: string): string {
     return text.replace(/\/etc\/dfs\//g, `${machine.root}/etc/dfs/`).replace(/\/var\/lib\/dfs\b/g, `${machine.root}/var/lib/dfs`);
+  }
+
+  /** A path a step names under /etc/dfs, as this host has it; anything else is not the guide's to touch here. */
+  private configPath(machine: Machine, path: string, line: string): string {
+    if (!path.startsWith('/etc/dfs/')) throw new Error(`"${line}": ${path} is not under /etc/dfs/, the only place this test maps`);
+    return this.paths(machine, path);
+  }
+
+  /** `scp -r SRC HOST:DST` run on `from`: DST/basename(SRC) when DST is a directory there, else DST, as scp does. */
+  private async scp(from: Machine, words: string[], line: string): Promise<void> {
+    const target = words.length === 4 && words[1] === '-r' ? /^([a-z0-9]+):(\/.*)$/.exec(words[3]!) : null;
+    if (target === null) throw new Error(`"${line}": scp -r SRC HOST:DST is the one form this test follows`);
+    const source = this.configPath(from, words[2]!, line);
+    const to = this.machine(target[1]!);
+    let destination = this.configPath(to, target[2]!, line);
+    const existing = await stat(destination).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (existing?.isDirectory() === true) destination = join(destination, basename(source));
+    else if (target[2]!.endsWith('/')) throw new Error(`"${line}": ${target[2]} is not a directory on ${to.name}`);
+    await cp(source, destination, { recursive: true, errorOnExist: true, force: false });
+  }
+
+  /** `chown -R USER:GROUP DIR`: checked, not run (see the header). */
+  private async chown(machine: Machine, words: string[], line: string): Promise<void> {
+    if (words.length !== 4 || words[1] !== '-R') throw new Error(`"${line}": chown -R USER:GROUP DIR is the one form this test follows`);
+    const dir = this.configPath(machine, words[3]!, line);
+    expect((await stat(dir)).isDirectory(), `${line} on ${machine.name}: the directory is there`).to.equal(true);
+    for (const unit of ['dfs-master', 'dfs-chunkserver']) {
+      expect(words[2], `${line}: the owner ${unit}.service runs as`).to.equal((await readUnit(unit)).owner);
+    }
   }
 
   /**
@@ -244,7 +288,7 @@ class Datacenter {
       switch (words[0]) {
         case 'export': {
           const [key, ...value] = words.slice(1).join(' ').split('=');
-          for (const m of on) m.env[key!] = value.join('=');
+          for (const m of on) m.env[key!] = this.paths(m, value.join('='));
           break;
         }
         case 'systemctl':
@@ -252,10 +296,16 @@ class Datacenter {
           break;
         case 'dfs':
         case 'curl':
-          outputs.push(...(await Promise.all(on.map((m) => this.command(m, words)))));
+          outputs.push(...(await Promise.all(on.map((m) => this.command(m, words.map((w) => this.paths(m, w)))))));
+          break;
+        case 'scp':
+          await Promise.all(on.map((m) => this.scp(m, words, line)));
+          break;
+        case 'chown':
+          await Promise.all(on.map((m) => this.chown(m, words, line)));
           break;
         default:
-          throw new Error(`step ${name}: "${line}" is not a command this test can follow (export, systemctl, dfs, curl)`);
+          throw new Error(`step ${name}: "${line}" is not a command this test can follow (export, systemctl, dfs, curl, scp, chown)`);
       }
     }
     return outputs;
@@ -278,6 +328,12 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
   let client: DfsClient | undefined;
 
   const masterAddresses = (...names: string[]) => names.map((n) => `${dc!.machine(n).host.address}:7000`);
+  /** The credentials the guide gives the admin host (its DFS_TLS_DIR, as that host has it). */
+  const adminCredentials = () => {
+    const tlsDir = dc!.machine('admin').env.DFS_TLS_DIR;
+    if (tlsDir === undefined) throw new Error('the guide has not set DFS_TLS_DIR on admin yet');
+    return { tlsDir };
+  };
   /** One client per master address, to ask that master itself. */
   const pinned = new Map<string, DfsClient>();
   /** The group as the leader sees it: only its view has every member's match, and the latest membership. */
@@ -286,7 +342,7 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
     if (status.role === 'leader' || status.leaderAddress === '') return status;
     let leader = pinned.get(status.leaderAddress);
     if (leader === undefined) {
-      leader = await DfsClient.connect({ masters: [status.leaderAddress], security: { insecure: true } });
+      leader = await DfsClient.connect({ masters: [status.leaderAddress], security: adminCredentials() });
       pinned.set(status.leaderAddress, leader);
     }
     return leader.raftStatus();
@@ -303,6 +359,8 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
     const machines = new Map<string, Machine>();
     for (const [i, { name, example }] of table.entries()) {
       machines.set(name, { name, example, host: hosts.host(i), root: join(work, name), env: {}, units: new Map() });
+      // The installation (not run here) makes /etc/dfs on every host.
+      await mkdir(join(work, name, 'etc', 'dfs'), { recursive: true });
     }
     dc = new Datacenter(machines, fencedBlocks(markdown));
   });
@@ -336,15 +394,31 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
     expect(stdout + stderr, 'systemd-analyze verify has no complaint').to.equal('');
   });
 
-  it('starts 3 masters and 3 chunkservers, and a client on another host writes and reads a file', async () => {
+  it('issues credentials on the admin host, one directory per host and role, and copies each to its host', async () => {
+    const d = dc!;
+    await d.step('credentials');
+    const servers = [['m1', 'm2', 'm3', 'master'], ['cs1', 'cs2', 'cs3', 'chunkserver'], ['cs1', 'cs2', 'cs3', 'mount']] as const;
+    const issued = [...servers.flatMap(([a, b, c, role]) => [a, b, c].map((name) => ({ name, role }))), { name: 'admin', role: 'admin' } as const];
+    for (const { name, role } of issued) {
+      const dir = join(d.machine(name).root, 'etc', 'dfs', `${role}-tls`);
+      expect(certificateIdentity(await readFile(join(dir, 'cert.pem'))).role, `${dir}/cert.pem`).to.equal(role);
+      expect((await stat(join(dir, 'key.pem'))).mode & 0o777, `${dir}/key.pem is its owner's alone`).to.equal(0o600);
+    }
+    for (const m of d.machines.values()) {
+      expect(existsSync(join(m.root, 'etc', 'dfs', 'ca')), `the CA on ${m.name}`).to.equal(m.name === 'admin');
+    }
+  });
+
+  it('starts 3 masters and 3 chunkservers with their credentials, and a client on another host writes and reads a file', async () => {
     const d = dc!;
     for (const m of ['m1', 'm2', 'm3']) await d.writeConfig(m, 'master');
     for (const cs of ['cs1', 'cs2', 'cs3']) await d.writeConfig(cs, 'chunkserver');
     await d.step('admin-env');
     expect(d.machine('admin').env.DFS_MASTERS).to.equal(masterAddresses('m1', 'm2', 'm3').join(','));
+    expect(existsSync(join(adminCredentials().tlsDir, 'cert.pem')), "the admin's DFS_TLS_DIR holds the certificate the guide issued").to.equal(true);
     await d.step('start-masters');
     await d.step('start-chunkservers');
-    client = await DfsClient.connect({ masters: masterAddresses('m1', 'm2', 'm3'), security: { insecure: true }, retry: { deadlineMs: 30_000 } });
+    client = await DfsClient.connect({ masters: masterAddresses('m1', 'm2', 'm3'), security: adminCredentials(), retry: { deadlineMs: 30_000 } });
     await waitFor('three live chunkservers', async () => ((await client!.listChunkservers()).filter((s) => s.alive).length === 3 ? true : undefined), 30_000);
 
     const [status, masterHealth, chunkserverHealth] = await d.step('check');
@@ -356,6 +430,16 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
     const outputs = await d.step('use');
     expect(outputs.at(-1)).to.equal(await readFile('/etc/os-release', 'utf8'));
     expect((await client.readFile('/shared/os-release')).toString()).to.equal(await readFile('/etc/os-release', 'utf8'));
+
+    // The masters speak TLS only: a plaintext client does not even connect.
+    const refused = await DfsClient.connect({ masters: masterAddresses('m1', 'm2', 'm3'), security: { insecure: true }, retry: { deadlineMs: 2_000 } }).then(
+      (plaintext) => {
+        plaintext.close();
+        return undefined;
+      },
+      (err: unknown) => err,
+    );
+    expect(isDfsError(refused) ? refused.code : refused, 'a plaintext client of the TLS cluster').to.equal('UNAVAILABLE');
   });
 
   it('mounts the cluster on cs1 with the mount unit: files written there are read on another host', async () => {
@@ -405,7 +489,7 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
 
   it('upgrades the masters one at a time as the guide says while a client appends, and loses nothing', async () => {
     const d = dc!;
-    const writer = await DfsClient.connect({ masters: masterAddresses('m1', 'm2', 'm3'), security: { insecure: true }, retry: { deadlineMs: 60_000 } });
+    const writer = await DfsClient.connect({ masters: masterAddresses('m1', 'm2', 'm3'), security: adminCredentials(), retry: { deadlineMs: 60_000 } });
     await writer.create('/shared/upgrade.log');
     const acked: { offset: number; record: Buffer }[] = [];
     const failures: string[] = [];

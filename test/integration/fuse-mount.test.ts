@@ -37,7 +37,7 @@ describe('dfs mount: the cluster through the kernel', function () {
     if (!mounts.has(name)) await mkdir(dir);
     const launched = await launch({
       role: 'mount',
-      args: [dir, '--masters', cluster.masters.join(','), '--log-level', 'debug'],
+      args: [dir, '--masters', cluster.masters.join(','), ...cluster.securityArgs('mount'), '--log-level', 'debug'],
       readyFile: join(base, `${name}.ready`),
       logFile: join(base, `${name}.log`),
       detached: false,

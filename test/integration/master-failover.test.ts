@@ -111,7 +111,7 @@ describe('masters as a Raft group of three', function () {
   async function leaderStatus() {
     const status = await admin.raftStatus();
     if (status.role === 'leader' || status.leaderAddress === '') return status;
-    const raw = rawClients(status.leaderAddress);
+    const raw = rawClients(status.leaderAddress, cluster);
     try {
       return await callUnary(raw.admin(), 'RaftStatus', {}, 5_000);
     } finally {

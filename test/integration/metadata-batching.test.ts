@@ -117,7 +117,7 @@ describe('metadata batching through a Raft group of masters (real processes)', f
   it('Batch and ReadBatch on the wire: exact limits and codes, per-op checks, NOT_LEADER on a follower', async () => {
     const client = await cluster.client();
     const { leaderAddress, followerAddress } = await roles(client);
-    raw = rawClients(leaderAddress);
+    raw = rawClients(leaderAddress, cluster);
     const metadata: MetadataClient = raw.metadata();
     await client.mkdir('/wire');
     const create = (path: string): BatchOp => ({ create: { requestId: rid(), path, mode: 0o644 } });
@@ -172,7 +172,7 @@ describe('metadata batching through a Raft group of masters (real processes)', f
     ]);
 
     // A follower answers NOT_LEADER naming the leader, for both.
-    const onFollower = rawClients(followerAddress);
+    const onFollower = rawClients(followerAddress, cluster);
     try {
       const follower = onFollower.metadata();
       for (const call of [() => callUnary(follower, 'Batch', { ops: [create('/wire/f')] }, 10_000), () => callUnary(follower, 'ReadBatch', { ops: [] }, 10_000)]) {

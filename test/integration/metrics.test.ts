@@ -165,7 +165,7 @@ describe('metrics: /metrics on masters, chunkservers and a mount', function () {
     try {
       const launched = await launch({
         role: 'mount',
-        args: [dir, '--masters', cluster.masters.join(','), '--metrics-port', '0'],
+        args: [dir, '--masters', cluster.masters.join(','), ...cluster.securityArgs('mount'), '--metrics-port', '0'],
         readyFile: join(base, 'ready.json'),
         logFile: join(base, 'mount.log'),
         detached: false,

@@ -179,7 +179,7 @@ describe('a POSIX namespace by inode, on a real cluster, for two callers', funct
     await lone.remove(home, 'lone-fifo-3', { directory: false });
     expect((await lone.setAttrInode(fifo.inode, { mode: 0o600, mtimeMs: 'now' })).mode).to.equal(0o600);
 
-    const raw = rawClients(cluster.masters[0]!);
+    const raw = rawClients(cluster.masters[0]!, cluster);
     const metadata = raw.metadata() as MetadataClient;
     let seq = 0;
     const requestId = () => ({ clientId: 'posix-raw', seq: String(++seq) });

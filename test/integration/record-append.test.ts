@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { crc32c } from '../../common/crc32c.js';
 import { callUnary } from '../../common/grpc-client-pool.js';
@@ -94,12 +93,12 @@ describe('record append (real processes, 256 KiB chunks)', function () {
     const client = await cluster.client();
     await client.create('/retry');
     const Metadata = masterServices().dfs.master.Metadata;
-    const master = new Metadata(cluster.masters[0]!, grpc.credentials.createInsecure());
+    const master = new Metadata(cluster.masters[0]!, cluster.channelCredentials('mount'));
     const alloc = await callUnary(master, 'AllocateChunk', { requestId: { clientId: 'raw', seq: '1' }, inode: String((await client.stat('/retry')).inode), index: '0' }, 5000);
     const handle = alloc.chunks[0]!.handle;
     const { lease } = await callUnary(master, 'GetLease', { handle }, 5000);
     const ChunkData = chunkserverServices().dfs.chunk.ChunkData;
-    const primary = new ChunkData(lease!.primary!.address, grpc.credentials.createInsecure());
+    const primary = new ChunkData(lease!.primary!.address, cluster.channelCredentials('chunkserver'));
     const data = Buffer.from('exactly once');
     const request = { handle, version: lease!.version, clientId: 'retrying-client', seq: '77', data, dataCrc32c: crc32c(data) };
     const first = await callUnary(primary, 'Append', request, 5000);
