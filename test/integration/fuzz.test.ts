@@ -37,7 +37,8 @@ function parseOnly(value: string | undefined): { method: string; index: number }
 }
 
 describe('fuzz: every RPC of every service', function () {
-  this.timeout(600_000);
+  // A long run (FUZZ_CALLS=20000) takes longer than the CI size: about 30 ms per call on a busy machine, with room.
+  this.timeout(Math.max(600_000, TOTAL_CALLS * 100));
   let cluster: TestCluster;
   let client: DfsClient;
   let world: FuzzWorld;
