@@ -14,7 +14,8 @@ const EXPECTED: Readonly<Record<string, TestIdentity>> = {
   'dfs.master.Registry': 'chunkserver',
   'dfs.master.Admin': 'admin',
   'dfs.raft.RaftTransport': 'master',
-  'dfs.chunk.ChunkData': FUZZ_USER,
+  // A chunkserver needs no chunk access token, so its calls reach the handlers; users' calls carry forged ones (fuzz-storm.ts).
+  'dfs.chunk.ChunkData': 'chunkserver',
   'dfs.chunk.ChunkReplication': 'chunkserver',
   'dfs.chunk.ChunkControl': 'master',
 };
@@ -30,4 +31,11 @@ export function identityFor(service: string, rng: Prng): TestIdentity {
 
 export function identityKey(who: TestIdentity): string {
   return typeof who === 'string' ? who : `user:${who.user}`;
+}
+
+/** Chunk access tokens a user's ChunkData call may carry: none of them signed by the cluster. */
+const FORGED_TOKENS = ['', 'x', '1:rw:99999999999999', '1:rw:99999999999999.AAAAAAAAAAAAAAAAAAAAAA', 'A'.repeat(129), '../../etc/passwd', '\u00e9'.repeat(40), '0:r:0.'];
+
+export function forgedAccessToken(rng: Prng): string | undefined {
+  return rng.chance(0.3) ? undefined : rng.pick(FORGED_TOKENS);
 }

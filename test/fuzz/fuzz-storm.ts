@@ -1,14 +1,15 @@
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
+import { ACCESS_TOKEN_KEY } from '../../security/transport-security.js';
 import type { TestIdentity } from '../harness/test-cluster.js';
 import { Prng } from '../sim/prng.js';
 import { caseSeed, makeCase, type MessageLimits } from './fuzz-case.js';
-import { identityFor, identityKey } from './fuzz-identities.js';
+import { forgedAccessToken, identityFor, identityKey } from './fuzz-identities.js';
 import type { FuzzWorld } from './fuzz-world.js';
 import { outcomeLabel, outcomeProblem } from './outcome-policy.js';
 import type { FuzzMethod, ServerKind } from './schema.js';
 import { summarizeFrames } from './frame-summary.js';
 import { StatusTally } from './summary-table.js';
-import { sendCall, wireClient } from './wire-call.js';
+import { sendCall, wireClient, type CallOutcome } from './wire-call.js';
 
 /** A server the storm sends to. */
 export interface FuzzTarget {
@@ -50,6 +51,8 @@ export interface StormResult {
   failures: StormFailure[];
   /** Frames the harm guard replaced (see harm-guard.ts). */
   guardedFrames: number;
+  /** Calls resent once on a fresh connection because their connection was dropped under them. */
+  resentAfterDrop: number;
   /** Calls per target label. */
   perTarget: Map<string, number>;
 }
@@ -86,15 +89,33 @@ export async function runStorm(o: StormOptions): Promise<StormResult> {
     if (c === undefined) clients.set(key, (c = wireClient(address, o.credentials(who))));
     return c;
   };
-  const result: StormResult = { tally: new StatusTally(), failures: [], guardedFrames: 0, perTarget: new Map() };
+  const result: StormResult = { tally: new StatusTally(), failures: [], guardedFrames: 0, resentAfterDrop: 0, perTarget: new Map() };
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < jobs.length) {
       const { method, index } = jobs[next++]!;
       const fuzzCase = makeCase(o.seed, method, index, o.world, o.limits);
       const target = targetOf(o.targets, method, index);
-      const who = identityFor(method.service, new Prng(caseSeed(o.seed, method, index) ^ 0x5bd1e995));
-      const outcome = await sendCall({ client: clientFor(target.address, who), deadlineMs: o.deadlineMs }, method.path, method.shape, fuzzCase.frames, fuzzCase.ending);
+      const callRng = new Prng(caseSeed(o.seed, method, index) ^ 0x5bd1e995);
+      const who = identityFor(method.service, callRng);
+      const metadata = new grpc.Metadata();
+      const token = method.service === 'dfs.chunk.ChunkData' && typeof who !== 'string' ? forgedAccessToken(callRng) : undefined;
+      if (token !== undefined) metadata.set(ACCESS_TOKEN_KEY, token);
+      // An oversize message goes on a connection of its own, as a misbehaving peer's would: the
+      // server may protect itself by refusing that connection's streams (HTTP/2 session memory),
+      // which must not be charged to the calls that happen to share it.
+      const own = fuzzCase.kind === 'oversize' ? wireClient(target.address, o.credentials(who)) : undefined;
+      let outcome = await sendCall({ client: own ?? clientFor(target.address, who), deadlineMs: o.deadlineMs }, method.path, method.shape, fuzzCase.frames, fuzzCase.ending, metadata);
+      own?.close();
+      if (droppedByTransport(outcome)) {
+        // A connection the server closed (GOAWAY after a keepalive ping this busy client answered
+        // late, on a loaded machine) fails every call on it, whatever each sent. The same bytes go
+        // again on a fresh connection: an input that breaks a server breaks it again.
+        const fresh = wireClient(target.address, o.credentials(who));
+        outcome = await sendCall({ client: fresh, deadlineMs: o.deadlineMs }, method.path, method.shape, fuzzCase.frames, fuzzCase.ending, metadata);
+        fresh.close();
+        result.resentAfterDrop++;
+      }
       result.tally.add(method.fullName, outcomeLabel(outcome));
       result.guardedFrames += fuzzCase.guarded;
       result.perTarget.set(target.label, (result.perTarget.get(target.label) ?? 0) + 1);
@@ -130,4 +151,9 @@ function targetOf(targets: FuzzTarget[], method: FuzzMethod, index: number): Fuz
   const of = targets.filter((t) => t.server === method.server);
   if (method.server === 'chunkserver' || of.length < 2) return of[index % of.length]!;
   return index % 3 === 2 ? of[1]! : of[0]!;
+}
+
+/** UNAVAILABLE that no handler sent: the connection was refused or closed under the call. */
+function droppedByTransport(o: CallOutcome): boolean {
+  return o.code === grpc.status.UNAVAILABLE && o.dfsCode === undefined;
 }

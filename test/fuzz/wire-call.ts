@@ -38,7 +38,7 @@ export function wireClient(address: string, credentials: grpc.ChannelCredentials
   });
 }
 
-export function sendCall(target: WireTarget, path: string, shape: StreamShape, frames: Buffer[], ending: StreamEnding): Promise<CallOutcome> {
+export function sendCall(target: WireTarget, path: string, shape: StreamShape, frames: Buffer[], ending: StreamEnding, metadata = new grpc.Metadata()): Promise<CallOutcome> {
   const started = Date.now();
   const deadline = new Date(started + target.deadlineMs);
   const c = target.client;
@@ -70,7 +70,6 @@ export function sendCall(target: WireTarget, path: string, shape: StreamShape, f
       if (ending.kind === 'cancel-after-first-response' && responses === 1) cancel();
     };
     const options: grpc.CallOptions = { deadline };
-    const metadata = new grpc.Metadata();
     switch (shape) {
       case 'unary':
         call = c.makeUnaryRequest(path, identity, identity, frames[0] ?? Buffer.alloc(0), metadata, options, (err) => {

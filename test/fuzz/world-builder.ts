@@ -37,6 +37,8 @@ export async function buildWorld(cluster: TestCluster, client: DfsClient): Promi
   await client.writeFile(`${SANDBOX}/b`, randomBytes(chunk + 10));
   await client.create(`${SANDBOX}/c`);
   const sandboxPaths = [SANDBOX, `${SANDBOX}/d`, `${SANDBOX}/a`, `${SANDBOX}/b`, `${SANDBOX}/c`];
+  // The storm acts as an ordinary user: the sandbox is open to it, so its requests get past permissions.
+  for (const p of sandboxPaths) await client.setAttributes(p, { mode: p === SANDBOX || p.endsWith('/d') ? 0o777 : 0o666 });
 
   const raw = rawClients(cluster.masters[0]!, cluster.channelCredentials('admin'));
   try {

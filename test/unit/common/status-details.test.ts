@@ -2,8 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { DfsError } from '../../../common/errors.js';
 import { STATUS_DETAILS_MAX_CHARS, toStatus } from '../../../common/grpc-errors.js';
-import { startGrpcServer, stopGrpcServer, unary, type StartedServer } from '../../../common/grpc-server.js';
 import { PLAINTEXT } from '../../../security/transport-security.js';
+import { startGrpcServer, stopGrpcServer, unary, type StartedServer } from '../../../common/grpc-server.js';
 
 const json = {
   serialize: (value: unknown) => Buffer.from(JSON.stringify(value)),

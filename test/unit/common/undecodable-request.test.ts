@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { startGrpcServer, stopGrpcServer, unary, type StartedServer } from '../../../common/grpc-server.js';
 import { PLAINTEXT } from '../../../security/transport-security.js';
+import { startGrpcServer, stopGrpcServer, unary, type StartedServer } from '../../../common/grpc-server.js';
 
 /** A request whose bytes are not JSON fails to decode, as a broken protobuf message does. */
 const json = {
