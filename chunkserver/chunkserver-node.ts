@@ -79,7 +79,7 @@ export class ChunkserverNode {
       chunkSizeBytes: LIMITS.chunkSizeMaxBytes,
       ...(config.capacityBytes !== undefined ? { capacityBytes: config.capacityBytes } : {}),
     });
-    const security = await serverSecurity(config, 'chunkserver', { nowMs: () => clock.nowMs() });
+    const security = await serverSecurity(config, 'chunkserver', { wallMs: () => clock.wallUs() / 1000 });
     const peerCredentials = channelCredentials(security.transport);
     const services = chunkserverServices().dfs.chunk;
     const pipelinePool = new ClientPool(

@@ -72,7 +72,7 @@ export class MasterNode {
   ): Promise<MasterNode> {
     await mkdir(config.dataDir, { recursive: true });
     const raftId = await resolveRaftId(config.dataDir, config.raftId);
-    const security = await serverSecurity(config, 'master', { nowMs: () => clock.nowMs(), chunkTokenTtlMs: config.chunkTokenTtlMs });
+    const security = await serverSecurity(config, 'master', { wallMs: () => clock.wallUs() / 1000, chunkTokenTtlMs: config.chunkTokenTtlMs });
     const peerCredentials = channelCredentials(security.transport);
     const holder = new MasterStateHolder();
     const log = await RaftLog.open(

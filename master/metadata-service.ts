@@ -167,7 +167,7 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
           primary: serverRef(primary),
           secondaries: lease.secondaries.map((id) => leader.registry.get(id)).filter((s) => s !== undefined).map(serverRef),
           expiresInMs: String(Math.max(0, Math.floor(lease.expiresAtMs - ctx.clock.nowMs()))),
-          accessToken: ctx.chunkTokens?.sign(handle, ['read', 'write'], ctx.clock.nowMs()) ?? '',
+          accessToken: ctx.chunkTokens?.sign(handle, ['read', 'write'], ctx.clock.wallUs() / 1000) ?? '',
         },
       };
     }, onInternal),
@@ -255,7 +255,8 @@ function attrOf(value: ApplyValue): AttrView {
 
 function chunksResponse(ctx: MasterContext, leader: LeaderState, attr: AttrView, chunks: readonly ChunkView[]): GetChunksResponse {
   const state = ctx.state();
-  const nowMs = ctx.clock.nowMs();
+  // Tokens expire by the wall clock: chunkservers check them against their own.
+  const wallMs = ctx.clock.wallUs() / 1000;
   return {
     attr: toWireAttr(attr),
     chunkSizeBytes: String(state.config().chunkSizeBytes),
@@ -266,7 +267,7 @@ function chunksResponse(ctx: MasterContext, leader: LeaderState, attr: AttrView,
         handle: String(c.handle),
         version: String(confirmed),
         replicas: confirmed === 0 ? [] : usableReplicas(leader, c.handle, confirmed).map(serverRef),
-        accessToken: ctx.chunkTokens?.sign(c.handle, ['read'], nowMs) ?? '',
+        accessToken: ctx.chunkTokens?.sign(c.handle, ['read'], wallMs) ?? '',
       };
     }),
   };

@@ -15,7 +15,8 @@ export interface AuthOptions {
   identityTokens: IdentityTokens | undefined;
   /** Checks chunk access tokens on ChunkData calls (chunkservers). */
   chunkTokens: ChunkTokenVerifier | undefined;
-  nowMs: () => number;
+  /** Wall-clock milliseconds since the epoch: tokens are signed on one host and checked on another. */
+  wallMs: () => number;
 }
 
 /**
@@ -64,7 +65,7 @@ export class Authenticator {
                   const target = chunkTarget(method.path, message);
                   if (target === undefined) throw new DfsError('INVALID_ARGUMENT', `${method.path}: the first message must name its chunk`);
                   if (this.options.chunkTokens === undefined) throw new DfsError('UNAUTHENTICATED', 'this chunkserver has no cluster secret to check access tokens with');
-                  this.options.chunkTokens.check(accessToken, target.handle, target.op, this.options.nowMs());
+                  this.options.chunkTokens.check(accessToken, target.handle, target.op, this.options.wallMs());
                 }
                 checkedFirst = true;
                 nextMessage(service === METADATA_SERVICE && !speaksForOthers(identity) ? bindCaller(message, callerOf(identity)) : message);
@@ -92,7 +93,7 @@ export class Authenticator {
     if (typeof header === 'string' && header.startsWith('Bearer ')) {
       if (this.options.identityTokens === undefined) throw new DfsError('UNAUTHENTICATED', 'this server accepts certificates only');
       const token = header.slice('Bearer '.length);
-      const now = this.options.nowMs();
+      const now = this.options.wallMs();
       const known = this.byToken.get(token);
       if (known !== undefined && known.expiresAtMs > now) return known.identity;
       const verified = this.options.identityTokens.verify(token, now);
