@@ -114,7 +114,7 @@ export class DfsClient {
     const callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     const random = Math.random;
     const caller = wireCaller(options.caller ?? processCaller());
-    const credentials = channelCredentials(await clientSecurity({ tlsDir: 'tlsDir' in options.security ? options.security.tlsDir : undefined, insecure: 'insecure' in options.security }));
+    const credentials = channelCredentials(await clientSecurity(options.security));
     const master = new MasterClient(options.masters, options.clientId ?? uuidv4(), {
       credentials,
       retry,

@@ -10,10 +10,9 @@ import type { Logger } from '../../common/logger.js';
 import { ClientPool, callUnary } from '../../common/grpc-client-pool.js';
 import { metadataChannelOptions } from '../../common/grpc-server.js';
 import { masterServices } from '../../proto/load.js';
-import type { AdminClient } from '../../proto/generated/dfs/master/Admin.js';
 import type { MetadataClient } from '../../proto/generated/dfs/master/Metadata.js';
-import type { RaftStatusResponse__Output } from '../../proto/generated/dfs/master/RaftStatusResponse.js';
 import { createHosts, type Hosts } from '../harness/netns.js';
+import { RaftGroupProbe } from '../harness/raft-group-probe.js';
 import { FAST_MASTER_ARGS, TestCluster, waitFor } from '../harness/test-cluster.js';
 import { checkOperations, type CheckResult } from '../lincheck/checker.js';
 import { kvModel, type KvInput, type KvOperation, type KvOutput } from '../lincheck/kv-model.js';
@@ -312,60 +311,19 @@ function faultSchedule(seed: number, total = 7): Fault[] {
   }));
 }
 
-/** Each master's own view of the group, asked directly (no NOT_LEADER redirection). */
-class GroupProbe {
-  private readonly admins: ClientPool<AdminClient>;
-
-  constructor(private readonly cluster: TestCluster) {
-    this.admins = new ClientPool<AdminClient>(masterServices().dfs.master.Admin, metadataChannelOptions(), cluster.channelCredentials('admin'));
-  }
-
-  private names(): string[] {
-    return Array.from({ length: MASTERS }, (_, i) => `master-${i}`);
-  }
-
-  async views(): Promise<Map<string, RaftStatusResponse__Output>> {
-    const views = new Map<string, RaftStatusResponse__Output>();
-    await Promise.all(
-      this.names().map(async (name) => {
-        const { address, pid } = this.cluster.process(name);
-        if (!isAlive(pid)) return;
-        try {
-          views.set(name, await callUnary(this.admins.get(address), 'RaftStatus', {}, 500));
-        } catch (err) {
-          if (!isDfsError(err)) throw err;
-          // Down, paused or restarting: it has no say.
-        }
-      }),
-    );
-    return views;
-  }
-
-  /** The leader that a majority of the group follows in its own term, if there is one. */
-  async leader(): Promise<string | undefined> {
-    const views = await this.views();
-    const leaders = [...views.values()].filter((v) => v.role === 'leader').sort((a, b) => Number(b.term) - Number(a.term));
-    for (const l of leaders) {
-      const following = [...views.values()].filter((v) => v.term === l.term && v.leaderId === l.id).length;
-      if (following * 2 > MASTERS) return l.id;
-    }
-    return undefined;
+/** The Raft group's probe, with the settling this test waits for after each fault. */
+class GroupProbe extends RaftGroupProbe {
+  constructor(cluster: TestCluster) {
+    super(cluster, Array.from({ length: MASTERS }, (_, i) => `master-${i}`), 500);
   }
 
   /** Every master up, following one leader, and caught up with its log. */
   async settled(): Promise<string | undefined> {
-    const views = await this.views();
-    if (views.size < MASTERS) return undefined;
-    const leader = [...views.values()].find((v) => v.role === 'leader');
+    const leader = await this.wholeGroupLeader();
     if (leader === undefined) return undefined;
-    if (![...views.values()].every((v) => v.term === leader.term && v.leaderId === leader.id)) return undefined;
     const commit = Number(leader.commit);
     const voters = leader.members.filter((m) => m.role === 'voter');
     return voters.length === MASTERS && voters.every((m) => Number(m.match) >= commit - 100) ? leader.id : undefined;
-  }
-
-  close(): void {
-    this.admins.close();
   }
 }
 

@@ -1,7 +1,6 @@
 import { isDfsError } from '../../client-lib/index.js';
 import { callUnary } from '../../common/grpc-client-pool.js';
-import { isAlive } from '../../cli/process-launcher.js';
-import type { RaftStatusResponse__Output } from '../../proto/generated/dfs/master/RaftStatusResponse.js';
+import { RaftGroupProbe } from '../harness/raft-group-probe.js';
 import { rawClients } from '../harness/raw-clients.js';
 import type { TestCluster } from '../harness/test-cluster.js';
 
@@ -15,58 +14,35 @@ type Raw = ReturnType<typeof rawClients>;
  * asked directly (no redirection), with the cluster's credentials.
  */
 export class ClusterProbe {
-  private readonly raw = new Map<string, { clients: Raw; admin: ReturnType<Raw['admin']>; metadata: ReturnType<Raw['metadata']> }>();
+  private readonly raw = new Map<string, { clients: Raw; metadata: ReturnType<Raw['metadata']> }>();
+  private readonly group: RaftGroupProbe;
 
   constructor(
     private readonly cluster: TestCluster,
-    private readonly masterNames: readonly string[],
-  ) {}
+    masterNames: readonly string[],
+  ) {
+    this.group = new RaftGroupProbe(cluster, masterNames, PROBE_TIMEOUT_MS);
+  }
 
   private clientsOf(name: string) {
     let entry = this.raw.get(name);
     if (entry === undefined) {
-      // Each service as the role that calls it: Admin as an admin, Metadata as a mount.
+      // Metadata as a mount, the role rawClients gives it.
       const clients = rawClients(this.cluster.process(name).address, this.cluster);
-      entry = { clients, admin: clients.admin(), metadata: clients.metadata() };
+      entry = { clients, metadata: clients.metadata() };
       this.raw.set(name, entry);
     }
     return entry;
   }
 
-  /** Each live master's own view of the group; a master that does not answer has no say. */
-  async views(): Promise<Map<string, RaftStatusResponse__Output>> {
-    const views = new Map<string, RaftStatusResponse__Output>();
-    await Promise.all(
-      this.masterNames.map(async (name) => {
-        if (!isAlive(this.cluster.process(name).pid)) return;
-        try {
-          views.set(name, await callUnary(this.clientsOf(name).admin, 'RaftStatus', {}, PROBE_TIMEOUT_MS));
-        } catch (err) {
-          if (!isDfsError(err)) throw err;
-        }
-      }),
-    );
-    return views;
-  }
-
   /** The master a majority follows in its term, if there is one. */
-  async leader(): Promise<string | undefined> {
-    const views = await this.views();
-    const leaders = [...views.values()].filter((v) => v.role === 'leader').sort((a, b) => Number(b.term) - Number(a.term));
-    for (const l of leaders) {
-      const following = [...views.values()].filter((v) => v.term === l.term && v.leaderId === l.id).length;
-      if (following * 2 > this.masterNames.length) return l.id;
-    }
-    return undefined;
+  leader(): Promise<string | undefined> {
+    return this.group.leader();
   }
 
   /** Every master up and following one leader: the group is whole again. */
   async settledLeader(): Promise<string | undefined> {
-    const views = await this.views();
-    if (views.size < this.masterNames.length) return undefined;
-    const leader = [...views.values()].find((v) => v.role === 'leader');
-    if (leader === undefined) return undefined;
-    return [...views.values()].every((v) => v.term === leader.term && v.leaderId === leader.id) ? leader.id : undefined;
+    return (await this.group.wholeGroupLeader())?.id;
   }
 
   /**
@@ -96,5 +72,6 @@ export class ClusterProbe {
   close(): void {
     for (const { clients } of this.raw.values()) clients.close();
     this.raw.clear();
+    this.group.close();
   }
 }
