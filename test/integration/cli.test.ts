@@ -35,7 +35,7 @@ describe('the dfs command line', function () {
 
   before(async () => {
     cluster = await TestCluster.start({ chunkservers: 3 });
-    masters = ['--masters', cluster.masters.join(',')];
+    masters = ['--masters', cluster.masters.join(','), ...cluster.securityArgs('admin')];
     work = await mkdtemp(join(tmpdir(), 'dfs-cli-'));
   });
   after(async () => {
@@ -73,7 +73,7 @@ describe('the dfs command line', function () {
   });
 
   it('lists, stats, renames and deletes, with --json for scripts and DFS_MASTERS in the environment', async () => {
-    const env = { DFS_MASTERS: cluster.masters.join(',') };
+    const env = { DFS_MASTERS: cluster.masters.join(','), DFS_TLS_DIR: cluster.credentialsDir('admin') };
     const ls = await dfs(['ls', '/cli', '--json'], { env });
     expect(ls.code, ls.stderr).to.equal(0);
     expect((JSON.parse(ls.stdout) as { name: string }[]).map((e) => e.name)).to.deep.equal(['in.bin', 'log']);

@@ -196,7 +196,7 @@ describe('masters as a Raft group of three', function () {
       const dataDir = join(cluster.dir, 'master-new');
       const joining = await launch({
         role: 'master',
-        args: ['--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--http-port', '0', '--raft-id', 'master-new', '--join', ...FAST_MASTER_ARGS, ...RAFT_ARGS, '--log-level', 'info'],
+        args: ['--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', '--http-port', '0', '--raft-id', 'master-new', '--join', ...FAST_MASTER_ARGS, ...RAFT_ARGS, ...cluster.securityArgs('master'), '--log-level', 'info'],
         readyFile: join(cluster.dir, 'master-new.ready'),
         logFile: join(cluster.dir, 'master-new.log'),
         detached: false,

@@ -41,10 +41,10 @@ describe('config loading: master, chunkserver and mount', () => {
   }
 
   const loaders = {
-    master: (flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => loadMasterConfig({ dataDir: '/srv/m', ...flags }, env),
+    master: (flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => loadMasterConfig({ dataDir: '/srv/m', insecure: true, ...flags }, env),
     chunkserver: (flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) =>
-      loadChunkserverConfig({ dataDir: '/srv/c', masters: '127.0.0.1:7000', ...flags }, env),
-    mount: (flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => loadMountSettings({ masters: '127.0.0.1:7000', ...flags }, env, dir),
+      loadChunkserverConfig({ dataDir: '/srv/c', masters: '127.0.0.1:7000', insecure: true, ...flags }, env),
+    mount: (flags: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) => loadMountSettings({ masters: '127.0.0.1:7000', insecure: true, ...flags }, env, dir),
   };
 
   for (const [name, load] of Object.entries(loaders)) {
@@ -105,13 +105,13 @@ describe('config loading: master, chunkserver and mount', () => {
 
   it('master: values of every kind, from every source', async () => {
     const config = await file(JSON.stringify({ chunkSize: '1MiB', peers: ['a=h1:7000', 'b=h2:7000'], raftId: 'a', replication: 2 }));
-    const m = loadMasterConfig({ config, dataDir: '/d', join: undefined }, { DFS_LEASE_DURATION_MS: '9000', DFS_HIGH_WATER_MARK: '0.8' });
+    const m = loadMasterConfig({ config, dataDir: '/d', join: undefined, insecure: true }, { DFS_LEASE_DURATION_MS: '9000', DFS_HIGH_WATER_MARK: '0.8' });
     expect(m.chunkSizeBytes).to.equal(1024 * 1024);
     expect(m.peers).to.deep.equal([{ id: 'a', address: 'h1:7000' }, { id: 'b', address: 'h2:7000' }]);
     expect(m.defaultReplication).to.equal(2);
     expect(m.leaseDurationMs).to.equal(9000);
     expect(m.highWaterMark).to.equal(0.8);
-    expect(loadMasterConfig({ dataDir: '/d', balancerEnabled: true, balancerThresholdPct: '12.5' }, {})).to.include({ balancerEnabled: true, balancerThresholdPct: 12.5 });
+    expect(loadMasterConfig({ dataDir: '/d', insecure: true, balancerEnabled: true, balancerThresholdPct: '12.5' }, {})).to.include({ balancerEnabled: true, balancerThresholdPct: 12.5 });
     expect(await refusal(() => loaders.master({ highWaterMark: '90%' }))).to.equal('highWaterMark must be a number, got "90%" (from flag --high-water-mark)');
     expect(await refusal(() => loaders.master({ peers: 'a=h1:7000,b' , raftId: 'a' }))).to.match(/peer "b" must be id=host:port \(peers from flag --peers\)/);
   });
@@ -124,13 +124,13 @@ describe('config loading: master, chunkserver and mount', () => {
       'chunkserver config: capacityBytes must be positive (capacity from flag --capacity)',
     );
     const config = await file(JSON.stringify({ masters: ['h1:7000', 7] }));
-    expect(await refusal(() => loadChunkserverConfig({ dataDir: '/d', config }, {}))).to.match(
+    expect(await refusal(() => loadChunkserverConfig({ dataDir: '/d', config, insecure: true }, {}))).to.match(
       /^masters must be a comma-separated list or an array of strings, got \["h1:7000",7\] \(from config file .*\)$/,
     );
-    expect(await refusal(() => loadChunkserverConfig({ dataDir: '/d' }, { DFS_MASTERS: 'h1' }))).to.equal(
+    expect(await refusal(() => loadChunkserverConfig({ dataDir: '/d', insecure: true }, { DFS_MASTERS: 'h1' }))).to.equal(
       'chunkserver config: master address "h1" is not host:port (masters from environment variable DFS_MASTERS)',
     );
-    const c = loadChunkserverConfig({ dataDir: '/d', masters: 'h1:7000, h2:7000' }, { DFS_CAPACITY: '10GiB', DFS_ZONE: 'z1' });
+    const c = loadChunkserverConfig({ dataDir: '/d', masters: 'h1:7000, h2:7000', insecure: true }, { DFS_CAPACITY: '10GiB', DFS_ZONE: 'z1' });
     expect(c.masters).to.deep.equal(['h1:7000', 'h2:7000']);
     expect(c.capacityBytes).to.equal(10 * 1024 ** 3);
     expect(c.zone).to.equal('z1');
