@@ -11,7 +11,7 @@ import type { ReadResponse__Output } from '../proto/generated/dfs/chunk/ReadResp
 import type { ChunkserverContext } from './chunkserver-context.js';
 import { Import } from './import-registry.js';
 import { checkLineage, sameLineage } from './lineage.js';
-import { lineageFromWire, READ_PURPOSE_KEY } from './read-wire.js';
+import { appendsFromWire, lineageFromWire, READ_PURPOSE_KEY } from './read-wire.js';
 
 /** A source that sends nothing for this long is given up (a followed source waits on its own source, which has the same bound). */
 const STALL_MS = 30_000;
@@ -222,6 +222,7 @@ class ChunkFetch {
   private async take(frame: ReadResponse__Output): Promise<void> {
     const imp = this.imp!;
     if (requireInteger(frame.version, 'version') !== imp.version) throw new DfsError('INVALID_ARGUMENT', 'version changed within a copy');
+    if (frame.appends.length > 0) imp.addAppends(appendsFromWire(frame.appends, imp.expectedLength));
     if (frame.data.length === 0) return;
     if (requireInteger(frame.offset, 'offset') !== this.position) {
       throw new DfsError('INVALID_ARGUMENT', `frame at offset ${frame.offset}, expected ${this.position}`);
@@ -258,6 +259,8 @@ class ChunkFetch {
     const imp = this.imp!;
     await ctx.chunkLocks.run(options.handle, async () => {
       this.signal.throwIfAborted();
+      // Durable with the bytes: a retried append must find its first offset here too.
+      for (const a of imp.appends) ctx.store.recordAppend(options.handle, a.clientId, a.seq, a.offset, a.length);
       await ctx.store.sync(options.handle);
       await ctx.inventory.finishImport(options.handle, imp.version, imp.lineage);
     });

@@ -27,6 +27,12 @@ export interface DedupEntry {
   readonly length: number;
 }
 
+/** A record append remembered with its key: a replica's dedup table as a copy carries it. */
+export interface LandedAppend extends DedupEntry {
+  readonly clientId: ClientId;
+  readonly seq: number;
+}
+
 export type MetaOp = { readonly type: 'put'; readonly key: string; readonly value: Buffer } | { readonly type: 'del'; readonly key: string };
 
 /** Everything stored about one handle; `record` is undefined when it is missing or unreadable. */

@@ -23,7 +23,7 @@ import {
   type Segment,
 } from './block-checksums.js';
 import { ChunkFiles, errnoCode, handleHex, readFull, writeFull } from './chunk-files.js';
-import { ChunkMetaDb, encodeDedup, encodeLineage, encodeRecord, metaKeys, type DedupEntry, type MetaOp } from './chunk-meta-db.js';
+import { ChunkMetaDb, encodeDedup, encodeLineage, encodeRecord, metaKeys, type DedupEntry, type LandedAppend, type MetaOp } from './chunk-meta-db.js';
 import { committed, EMPTY_LINEAGE, overwritten, UNKNOWN_LINEAGE, type Lineage } from './lineage.js';
 
 /**
@@ -398,6 +398,18 @@ export class ChunkStore {
       entries.delete(oldest);
       r.dedupPending.push({ stamp, op: { type: 'del', key: metaKeys.dedup(handle, clientId, oldest) } });
     }
+  }
+
+  /** The appends remembered for the replica that lie within its first `length` bytes, each client's oldest first: what a copy of those bytes carries. */
+  appendsWithin(handle: ChunkHandle, length: number): LandedAppend[] {
+    const r = this.mutable(handle);
+    const out: LandedAppend[] = [];
+    for (const [clientId, entries] of r.dedup) {
+      for (const [seq, entry] of entries) {
+        if (entry.offset + entry.length <= length) out.push({ clientId, seq, offset: entry.offset, length: entry.length });
+      }
+    }
+    return out;
   }
 
   findAppend(handle: ChunkHandle, clientId: ClientId, seq: number): { offset: number; length: number } | undefined {

@@ -11,13 +11,14 @@ import type { ReadResponse } from '../proto/generated/dfs/chunk/ReadResponse.js'
 import type { WriteAck } from '../proto/generated/dfs/chunk/WriteAck.js';
 import type { AppendRequest__Output } from '../proto/generated/dfs/chunk/AppendRequest.js';
 import type { AppendResponse } from '../proto/generated/dfs/chunk/AppendResponse.js';
+import type { LandedAppend } from './chunk-meta-db.js';
 import type { ChunkserverContext } from './chunkserver-context.js';
 import type { RawFrame } from '../proto/pipeline-frames.js';
 import { validatePacket } from './packet-validation.js';
 import type { PrimaryChunk } from './primary-chunk.js';
 import type { Import } from './import-registry.js';
 import { reusableLength, type Lineage } from './lineage.js';
-import { lineageToWire, READ_PURPOSE_KEY } from './read-wire.js';
+import { APPENDS_PER_FRAME, appendsToWire, lineageToWire, READ_PURPOSE_KEY } from './read-wire.js';
 import { handleCorruption } from './replica-problems.js';
 import { StreamAcks } from './stream-acks.js';
 
@@ -38,6 +39,7 @@ export function dataHandlers(ctx: ChunkserverContext) {
       if (!req.clientId || Buffer.byteLength(req.clientId) > LIMITS.clientIdMaxBytes || seq === 0) {
         throw new DfsError('INVALID_ARGUMENT', `an append needs a client id (1 to ${LIMITS.clientIdMaxBytes} bytes) and a positive sequence number`);
       }
+      if (req.data.length === 0) throw new DfsError('INVALID_ARGUMENT', 'an empty record cannot be appended');
       if (req.data.length > LIMITS.dataPacketMaxBytes) {
         throw new DfsError('TOO_LARGE', `a record may be at most ${LIMITS.dataPacketMaxBytes} bytes`);
       }
@@ -166,6 +168,7 @@ async function serveHeld(
   const meta = { version: String(version), chunkLength: String(chunkLength) };
   const firstMeta = ask.copy ? { ...meta, ...lineageToWire(lineage), reuseLength: String(reuse) } : meta;
   const sender = new FrameSender(ctx, call, ask.copy, gone);
+  const appends = ask.copy ? ctx.store.appendsWithin(ask.handle, chunkLength) : [];
   if (start >= end) {
     await sender.send(start, Buffer.alloc(0), firstMeta);
   } else {
@@ -179,7 +182,15 @@ async function serveHeld(
   if (ask.copy && ctx.store.lineage(ask.handle) !== lineage) {
     throw new DfsError('UNAVAILABLE', `chunk ${ask.handle} changed version or was written over during the copy`);
   }
+  await sendAppends(sender, end, meta, appends);
   call.end();
+}
+
+/** The last frames of a copy: where record appends landed, in batches. */
+async function sendAppends(sender: FrameSender, end: number, meta: { version: string; chunkLength: string }, appends: readonly LandedAppend[]): Promise<void> {
+  for (let i = 0; i < appends.length; i += APPENDS_PER_FRAME) {
+    await sender.send(end, Buffer.alloc(0), { ...meta, appends: appendsToWire(appends.slice(i, i + APPENDS_PER_FRAME)) });
+  }
 }
 
 /** An import still arriving: bytes as they are written, waiting (on events) when caught up, to the announced end. */
@@ -214,6 +225,11 @@ async function serveImport(
     await sender.send(position, data, meta);
     position += data.length;
   }
+  // The landed appends arrive after the bytes: wait for the import to have them all.
+  while (imp.state === 'receiving' && !gone.aborted) await Promise.race([imp.changed(), cancelled]);
+  if (gone.aborted) return;
+  checkAlive();
+  await sendAppends(sender, end, meta, imp.appends);
   call.end();
 }
 

@@ -1,6 +1,7 @@
 import { assert } from '../common/assert.js';
 import { DfsError } from '../common/errors.js';
 import type { ChunkHandle, ChunkVersion } from '../common/ids.js';
+import type { LandedAppend } from './chunk-meta-db.js';
 import type { Lineage } from './lineage.js';
 
 export type ImportState = 'receiving' | 'complete' | 'failed';
@@ -17,6 +18,9 @@ export class Import {
   private stateNow: ImportState = 'receiving';
   private frontierNow: number;
   private waiters: (() => void)[] = [];
+  /** Where record appends landed in these bytes, as the source sent them at the end of the copy. */
+  private readonly landed = new Map<string, LandedAppend>();
+  private landedBytes = 0;
 
   constructor(
     readonly handle: ChunkHandle,
@@ -45,6 +49,22 @@ export class Import {
     if (to === this.frontierNow) return;
     this.frontierNow = to;
     this.wake();
+  }
+
+  /** Records never overlap, so a source naming more bytes of records than the chunk holds is lying. */
+  addAppends(appends: readonly LandedAppend[]): void {
+    for (const a of appends) {
+      const key = `${a.clientId}\0${a.seq}`;
+      this.landedBytes += a.length - (this.landed.get(key)?.length ?? 0);
+      this.landed.set(key, a);
+    }
+    if (this.landedBytes > this.expectedLength) {
+      throw new DfsError('INVALID_ARGUMENT', `landed appends of chunk ${this.handle} cover ${this.landedBytes} bytes, more than its ${this.expectedLength}`);
+    }
+  }
+
+  get appends(): LandedAppend[] {
+    return [...this.landed.values()];
   }
 
   complete(): void {

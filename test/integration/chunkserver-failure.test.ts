@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { chunkPath } from '../../chunkserver/chunk-files.js';
 import { isAlive } from '../../cli/process-launcher.js';
+import { crc32c } from '../../common/crc32c.js';
 import { callUnary } from '../../common/grpc-client-pool.js';
 import { chunkHandle } from '../../common/ids.js';
 import { createLogger } from '../../common/logger.js';
@@ -153,6 +154,52 @@ describe('a chunkserver killed in the middle of a write (4 chunkservers, 3 repli
       return ok ? true : undefined;
     }, 60_000);
   }
+
+  it('answers a retried append with its first offset from a copy that became primary (invariant 4)', async () => {
+    const path = '/dedup-after-copy';
+    await client.create(path);
+    const inode = String((await client.stat(path)).inode);
+    const metadata = raw.metadata();
+    const alloc = await callUnary(metadata, 'AllocateChunk', { requestId: { clientId: 'dedup-test', seq: '1' }, inode, index: '0' }, 5000);
+    const handle = alloc.chunks[0]!.handle;
+    const names = new Map<string, string>();
+    for (const cs of cluster.chunkservers()) names.set(await cluster.serverId(cs.name), cs.name);
+    const before = Buffer.from('a record from another client, so that the retried one is not at offset 0');
+    const record = Buffer.from('landed once, whoever is primary');
+    /** Appends through whichever chunkserver holds the lease now, as a client retrying would. */
+    const append = async (data: Buffer, clientId: string, seq: number) => {
+      const { lease } = await callUnary(metadata, 'GetLease', { handle }, 5000);
+      const primary = rawClients(lease!.primary!.address, cluster);
+      try {
+        const request = { handle, version: lease!.version, clientId, seq: String(seq), data, dataCrc32c: crc32c(data) };
+        const { offset } = await callUnary(primary.data(), 'Append', request, 5000);
+        return { offset: Number(offset), primary: names.get(lease!.primary!.id)!, holders: [lease!.primary!, ...lease!.secondaries].map((r) => names.get(r.id)!) };
+      } finally {
+        primary.close();
+      }
+    };
+    await append(before, 'other-client', 1);
+    const first = await append(record, 'retrying-client', 9);
+    expect(first.offset).to.equal(before.length);
+    const [lost, ...originals] = first.holders.filter((n) => n !== first.primary).concat(first.primary);
+    const spare = [...names.values()].find((n) => !first.holders.includes(n))!;
+
+    // One replica dies; the master copies the chunk to the spare.
+    await cluster.killAndWait(lost!);
+    await waitForGoal(path, 3, await cluster.serverId(lost!));
+    // The two originals die: the copy is the only replica left, and becomes primary.
+    for (const name of originals) await cluster.killAndWait(name);
+    const retried = await waitFor('the retried append answered by the copy', async () => {
+      try {
+        return await append(record, 'retrying-client', 9);
+      } catch {
+        return undefined;
+      }
+    }, 60_000);
+    expect(retried.primary).to.equal(spare);
+    expect(retried.offset, 'the retry found where the record first landed').to.equal(first.offset);
+    expect((await client.readFile(path)).toString()).to.equal(before.toString() + record.toString());
+  });
 
   for (const role of ['secondary', 'primary'] as const) {
     it(`loses no acknowledged byte when a ${role} dies, and the chunks get back to 3 replicas`, async () => {
