@@ -23,6 +23,7 @@ import {
   type Segment,
 } from './block-checksums.js';
 import { ChunkFiles, errnoCode, handleHex, readFull, writeFull } from './chunk-files.js';
+import { DiskSpace } from './disk-space.js';
 import { ChunkMetaDb, encodeDedup, encodeLineage, encodeRecord, metaKeys, type DedupEntry, type LandedAppend, type MetaOp } from './chunk-meta-db.js';
 import { committed, EMPTY_LINEAGE, overwritten, UNKNOWN_LINEAGE, type Lineage } from './lineage.js';
 
@@ -108,6 +109,8 @@ export interface ChunkStoreOptions {
   logger: Logger;
   /** Defaults to the size of the file system holding `dir`. */
   capacityBytes?: number;
+  /** Free space on the file system kept for everything but chunks; defaults to 5% of it, at most 1 GiB (disk-space.ts). */
+  reservedBytes?: number;
   /** No mutation may reach past this; defaults to 64 MiB. */
   chunkSizeBytes?: number;
   /** Open chunk files kept in the LRU; defaults to 512. */
@@ -190,6 +193,7 @@ export class ChunkStore {
     private readonly files: ChunkFiles,
     private readonly capacity: number,
     private readonly chunkSizeBytes: number,
+    private readonly disk: DiskSpace,
   ) {}
 
   static async open(dir: string, options: ChunkStoreOptions): Promise<ChunkStore> {
@@ -199,16 +203,19 @@ export class ChunkStore {
     const files = new ChunkFiles(dir, options.openFilesMax ?? DEFAULT_OPEN_FILES_MAX, logger);
     await files.prepare();
     const meta = await ChunkMetaDb.open(join(dir, 'meta'));
+    let disk: DiskSpace | undefined;
     try {
+      disk = await DiskSpace.open(dir, options.reservedBytes, logger);
       let capacity = options.capacityBytes;
       if (capacity === undefined) {
         const stats = await fs.statfs(dir);
         capacity = stats.blocks * stats.bsize;
       }
-      const store = new ChunkStore(logger, meta, files, capacity, chunkSizeBytes);
+      const store = new ChunkStore(logger, meta, files, capacity, chunkSizeBytes, disk);
       await store.recover();
       return store;
     } catch (err) {
+      disk?.close();
       await files.close();
       await meta.close();
       throw err;
@@ -255,8 +262,9 @@ export class ChunkStore {
     return this.used;
   }
 
+  /** The configured capacity, or less when the disk's free space (beyond the reserve) is. */
   capacityBytes(): number {
-    return this.capacity;
+    return Math.min(this.capacity, this.used + this.disk.available());
   }
 
   /** An empty replica, durable when this resolves. Mutations called before it resolves queue behind it. */
@@ -545,6 +553,10 @@ export class ChunkStore {
     if (growth > 0 && this.used + growth > this.capacity) {
       throw new DfsError('NO_SPACE', `chunk ${r.handle}: ${growth} more bytes exceed the capacity of ${this.capacity}`);
     }
+    if (growth > 0 && growth > this.disk.available()) {
+      throw new DfsError('NO_SPACE', `chunk ${r.handle}: ${growth} more bytes exceed the disk's free space beyond its reserve of ${this.disk.reserveBytes} bytes`);
+    }
+    this.disk.book(growth);
     this.used += growth;
     r.issuedLength = newLength;
     return ++r.issueSeq;
@@ -894,6 +906,8 @@ export class ChunkStore {
    */
   private failReplica(r: Replica, what: string, err: unknown): Error {
     if (err instanceof DfsError || err instanceof AssertionError) return err;
+    // Someone else filled the disk between two samples: refuse growth from now on.
+    if (errnoCode(err) === 'ENOSPC') void this.disk.sample();
     this.markCorrupt(r, `${what} failed: ${err instanceof Error ? err.message : String(err)}`);
     return ioError(r.handle, what, err);
   }
@@ -925,6 +939,7 @@ export class ChunkStore {
 
   private async shutDown(): Promise<void> {
     this.state = 'closing';
+    this.disk.close();
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
     await this.files.close();

@@ -19,6 +19,8 @@ export interface ChunkserverConfig {
   rack: string;
   /** Bytes offered for chunks; defaults to the size of the file system holding dataDir. */
   capacityBytes: number | undefined;
+  /** Free space on dataDir's file system kept for everything but chunks; defaults to 5% of it, at most 1 GiB. */
+  reservedBytes: number | undefined;
   /** How often idle replicas are re-verified in the background; 0 turns the scrubber off. */
   scrubIntervalMs: number;
   /** Distribution tasks fetched at once (each a chunk from one source at a time). */
@@ -39,6 +41,7 @@ export const CHUNKSERVER_DEFAULTS: Omit<ChunkserverConfig, 'dataDir' | 'masters'
   zone: 'default',
   rack: 'default',
   capacityBytes: undefined,
+  reservedBytes: undefined,
   scrubIntervalMs: 60_000,
   distributionDownloads: 2,
   tlsDir: undefined,
@@ -65,6 +68,7 @@ export function validateChunkserverConfig(
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) fail('port', `port ${config.port} is not a port`);
   if (!Number.isInteger(config.httpPort) || config.httpPort < -1 || config.httpPort > 65535) fail('httpPort', `httpPort ${config.httpPort} is not a port (or -1 for none)`);
   if (config.capacityBytes !== undefined && !(config.capacityBytes > 0)) fail('capacityBytes', 'capacityBytes must be positive');
+  if (config.reservedBytes !== undefined && !(config.reservedBytes >= 0)) fail('reservedBytes', 'reservedBytes must not be negative');
   if (!(config.scrubIntervalMs >= 0)) fail('scrubIntervalMs', 'scrubIntervalMs must not be negative');
   const downloadsMax = LIMITS.distributionDownloadsMax;
   if (!Number.isInteger(config.distributionDownloads) || config.distributionDownloads < 1 || config.distributionDownloads > downloadsMax) {

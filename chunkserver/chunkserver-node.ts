@@ -78,6 +78,7 @@ export class ChunkserverNode {
       // opens; packets are checked against it (packet-validation.ts).
       chunkSizeBytes: LIMITS.chunkSizeMaxBytes,
       ...(config.capacityBytes !== undefined ? { capacityBytes: config.capacityBytes } : {}),
+      ...(config.reservedBytes !== undefined ? { reservedBytes: config.reservedBytes } : {}),
     });
     const security = await serverSecurity(config, 'chunkserver', { wallMs: () => clock.wallUs() / 1000 });
     const peerCredentials = channelCredentials(security.transport);

@@ -15,11 +15,11 @@ const MASTER_KEYS = [
 ] as const;
 
 const CHUNKSERVER_KEYS = [
-  'host', 'port', 'httpPort', 'advertiseAddress', 'dataDir', 'masters', 'zone', 'rack', 'capacity', 'scrubIntervalMs', 'distributionDownloads', 'tlsDir', 'insecure', 'logLevel', 'readyFile',
+  'host', 'port', 'httpPort', 'advertiseAddress', 'dataDir', 'masters', 'zone', 'rack', 'capacity', 'reserved', 'scrubIntervalMs', 'distributionDownloads', 'tlsDir', 'insecure', 'logLevel', 'readyFile',
 ] as const;
 
 /** Config fields whose setting has another name (the unit is implied on the command line). */
-const SETTING_OF_FIELD: Record<string, string> = { chunkSizeBytes: 'chunkSize', defaultReplication: 'replication', capacityBytes: 'capacity' };
+const SETTING_OF_FIELD: Record<string, string> = { chunkSizeBytes: 'chunkSize', defaultReplication: 'replication', capacityBytes: 'capacity', reservedBytes: 'reserved' };
 
 function whence(settings: Settings): (fields: string[]) => string {
   return (fields) => settings.describe(fields.map((f) => SETTING_OF_FIELD[f] ?? f));
@@ -88,6 +88,7 @@ export function loadChunkserverConfig(flags: FlagValues & { config?: string }, e
       zone: s.string('zone') ?? d.zone,
       rack: s.string('rack') ?? d.rack,
       capacityBytes: s.size('capacity'),
+      reservedBytes: s.size('reserved'),
       scrubIntervalMs: s.integer('scrubIntervalMs') ?? d.scrubIntervalMs,
       distributionDownloads: s.integer('distributionDownloads') ?? d.distributionDownloads,
       logLevel: s.logLevel() ?? d.logLevel,
@@ -191,6 +192,7 @@ export function addProcessCommands(program: Command, env: NodeJS.ProcessEnv): vo
       .option('--zone <zone>', 'zone label for placement (default "default")')
       .option('--rack <rack>', 'rack label for placement (default "default")')
       .option('--capacity <size>', 'bytes offered for chunks (default: the file system size)')
+      .option('--reserved <size>', 'free space on the file system never used for chunks (default 5% of it, at most 1GiB)')
       .option('--scrub-interval-ms <ms>', 'verify one idle replica this often, 0 for never (default 60000)')
       .option('--distribution-downloads <n>', 'distribution tasks fetched at once (default 2)'),
   ).action(async (opts: FlagValues & { config?: string }) => {

@@ -14,7 +14,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** A JSON logger on stderr (or a file descriptor), one line per record. */
 export function createLogger(name: string, level: LogLevel, fd = 2): Logger {
-  return pino({ name, level, base: { pid: process.pid } }, pino.destination({ fd, sync: false }));
+  const destination = pino.destination({ fd, sync: false });
+  // A log file on a full disk must not take the server down with it (an
+  // 'error' nobody listens to is thrown): those lines are lost, service goes on.
+  destination.on('error', () => undefined);
+  return pino({ name, level, base: { pid: process.pid } }, destination);
 }
 
 export const silentLogger: Logger = pino({ level: 'silent' });

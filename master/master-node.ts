@@ -29,7 +29,10 @@ import { RaftLog } from './raft-log.js';
 import { judge, registryHandlers } from './registry-service.js';
 import type { ApplyValue } from './state-machine.js';
 
-const TRASH_PURGE_INTERVAL_MS = 60_000;
+/** The trash is purged a tenth of its retention apart, between 1 s and 1 min: a short retention frees space soon after a delete. */
+function trashPurgeIntervalMs(retentionMs: number): number {
+  return Math.min(60_000, Math.max(1_000, Math.floor(retentionMs / 10)));
+}
 const FULL_SCAN_EVERY_GC_ROUNDS = 12;
 
 /**
@@ -222,7 +225,7 @@ export class MasterNode {
         });
       }
     });
-    this.everyWhileLeading(TRASH_PURGE_INTERVAL_MS, () => {
+    this.everyWhileLeading(trashPurgeIntervalMs(ctx.config.trashRetentionMs), () => {
       const nowUs = ctx.clock.wallUs();
       ctx
         .propose({

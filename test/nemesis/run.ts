@@ -13,7 +13,7 @@ import { ClusterProbe } from './cluster-probe.js';
 import { DelayProxies } from './faults/delay-proxies.js';
 import type { ActiveFault, FaultContext } from './faults/fault.js';
 import { INJECTORS } from './faults/index.js';
-import { SmallDisk } from './faults/small-disk.js';
+import { SmallDisk } from '../harness/small-disk.js';
 import { NetworkFaults } from './network.js';
 import { firstOf, type Check, type Figure, type Report } from './report.js';
 import { FAULT_KINDS, faultPlan, type FaultKind } from './schedule.js';

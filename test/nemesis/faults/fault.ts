@@ -4,7 +4,7 @@ import type { Prng } from '../../sim/prng.js';
 import type { ClusterProbe } from '../cluster-probe.js';
 import type { NetworkFaults } from '../network.js';
 import type { DelayProxies } from './delay-proxies.js';
-import type { SmallDisk } from './small-disk.js';
+import type { SmallDisk } from '../../harness/small-disk.js';
 
 /** What a fault may reach: the cluster's processes, hosts, network, disks, and where the workload's file lives. */
 export interface FaultContext {

@@ -2,8 +2,8 @@ import { execFile, execFileSync } from 'node:child_process';
 import { open, rename, rm, mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ExitCleanup } from '../../../common/exit-cleanup.js';
-import type { TestCluster } from '../../harness/test-cluster.js';
+import { ExitCleanup } from '../../common/exit-cleanup.js';
+import type { TestCluster } from './test-cluster.js';
 
 const run = promisify(execFile);
 const FILLER = '.nemesis-filler';
