@@ -50,7 +50,7 @@ export class Authenticator {
                 const token = metadata.get(ACCESS_TOKEN_KEY)[0];
                 accessToken = typeof token === 'string' ? token : undefined;
                 if (!mayCall(identity.role, method.path)) {
-                  throw new DfsError('UNAUTHENTICATED', `${identity.role} ${identity.name} may not call ${method.path} (it needs ${rolesAllowed(method.path).join(' or ') || 'a role no one has'})`);
+                  throw new DfsError('PERMISSION_DENIED', `${identity.role} ${identity.name} may not call ${method.path} (it needs ${rolesAllowed(method.path).join(' or ') || 'a role no one has'})`);
                 }
               } catch (err) {
                 refuse(err);

@@ -5,11 +5,11 @@ import { runNemesis } from '../nemesis/run.js';
 /**
  * A short nemesis run per seed (see test/nemesis/OVERVIEW.md): 8 hosts,
  * every fault kind drawn from, the full checker. Fixed seeds, so a failure
- * here replays with `npm run nemesis -- --seed S --duration 45`; set
+ * here replays with `npm run nemesis -- --seed S --duration 30`; set
  * NEMESIS_SEEDS=1,2,3 to run others.
  */
 const SEEDS = (process.env.NEMESIS_SEEDS ?? '7,11').split(',').map(Number);
-const DURATION_S = 45;
+const DURATION_S = 30;
 
 describe('nemesis: nothing acknowledged is lost, duplicated or corrupted while faults are injected (8 hosts)', function () {
   this.timeout(300_000);

@@ -114,7 +114,7 @@ describe('security: mutual TLS, identities, permissions and chunk access tokens'
     expect(aliceGet.stdout).to.equal(SECRET.toString());
     const bobAdmin = await dfs(cluster, ['admin', 'nodes'], bob);
     expect(bobAdmin.code).to.not.equal(0);
-    expect(bobAdmin.stderr).to.contain('UNAUTHENTICATED');
+    expect(bobAdmin.stderr).to.contain('PERMISSION_DENIED');
     const anonymous = await dfs(cluster, ['ls', '/'], 'anonymous');
     expect(anonymous.code).to.not.equal(0);
     expect(anonymous.stderr).to.contain('UNAUTHENTICATED');
@@ -202,15 +202,15 @@ describe('security: mutual TLS, identities, permissions and chunk access tokens'
     const admin = new (masterServices().dfs.master.Admin)(cluster.masters[0]!, bobs);
     const fsck = await failure(callUnary(admin, 'Fsck', { path: '/' }, 5_000));
     admin.close();
-    expect(fsck?.code, String(fsck)).to.equal('UNAUTHENTICATED');
+    expect(fsck?.code, String(fsck)).to.equal('PERMISSION_DENIED');
     const registry = new (masterServices().dfs.master.Registry)(cluster.masters[0]!, bobs);
     const heartbeat = await failure(callUnary(registry, 'Heartbeat', {}, 5_000));
     registry.close();
-    expect(heartbeat?.code, String(heartbeat)).to.equal('UNAUTHENTICATED');
+    expect(heartbeat?.code, String(heartbeat)).to.equal('PERMISSION_DENIED');
     const control = new (chunkserverServices().dfs.chunk.ChunkControl)(cluster.chunkservers()[0]!.address, cluster.channelCredentials('admin'));
     const copy = await failure(callUnary(control, 'CopyChunk', {}, 5_000));
     control.close();
-    expect(copy?.code, String(copy)).to.equal('UNAUTHENTICATED');
+    expect(copy?.code, String(copy)).to.equal('PERMISSION_DENIED');
     expect(isDfsError(copy) && copy.message).to.contain('may not call');
   });
 
