@@ -52,6 +52,7 @@ export class GrpcTransport implements RaftTransport {
           callback(toStatus(err));
         }
       },
+      Stream: (call, callback) => this.receiveStream(call, callback),
       InstallSnapshot: (call, callback) => this.receiveSnapshot(call, callback),
     };
     server.addService(raftServices().dfs.raft.RaftTransport.service, handlers);
@@ -98,6 +99,28 @@ export class GrpcTransport implements RaftTransport {
     this.handler = null;
     for (const p of this.peers.values()) p.close();
     this.peers.clear();
+  }
+
+  /** Delivers each batch as it arrives; the first refused one ends the stream with its error. */
+  private receiveStream(call: grpc.ServerReadableStream<MessageBatch__Output, SendResponse>, callback: grpc.sendUnaryData<SendResponse>): void {
+    let answered = false;
+    const answer = (err: grpc.StatusObject | null): void => {
+      if (answered) return;
+      answered = true;
+      if (err === null) callback(null, {});
+      else callback(err);
+    };
+    call.on('data', (batch: MessageBatch__Output) => {
+      if (answered) return;
+      try {
+        this.deliverBatch(batch);
+      } catch (err) {
+        answer(toStatus(err));
+      }
+    });
+    call.on('end', () => answer(null));
+    // A sender that cancels or goes away is expected: there is no one left to answer.
+    call.on('error', () => undefined);
   }
 
   private receiver(): TransportHandler {

@@ -1,8 +1,8 @@
 /** Every bound of the gRPC transport, in one place. */
 export const TRANSPORT_LIMITS = {
-  /** Messages queued for one peer while a batch is in flight; the oldest are dropped beyond it. */
+  /** Messages queued for one peer while its stream is full; the oldest are dropped beyond it. */
   queuedMessagesPerPeer: 4096,
-  /** Bytes of messages in one Send batch (a single larger message still goes alone). */
+  /** Bytes of messages in one batch on the stream (a single larger message still goes alone). */
   batchBytes: 4 * 1024 * 1024,
   /** Largest gRPC message either side accepts: one batch, or one large entry. */
   grpcMessageBytes: 64 * 1024 * 1024,
@@ -10,7 +10,7 @@ export const TRANSPORT_LIMITS = {
   snapshotChunkBytes: 1024 * 1024,
   /** Largest snapshot a receiver assembles. */
   snapshotMaxBytes: 1024 * 1024 * 1024,
-  /** Deadline of one Send call; a peer that hangs longer counts as unreachable. */
+  /** A peer whose stream takes nothing for this long counts as unreachable (its stream is dropped). */
   sendTimeoutMs: 5_000,
   /** Deadline of one whole snapshot transfer. */
   snapshotTimeoutMs: 120_000,

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../common/logger.js';
 import type { Message as WireMessage } from '../../proto/generated/dfs/raft/Message.js';
+import type { MessageBatch as WireMessageBatch } from '../../proto/generated/dfs/raft/MessageBatch.js';
 import type { RaftTransportClient } from '../../proto/generated/dfs/raft/RaftTransport.js';
 import type { SnapshotChunk } from '../../proto/generated/dfs/raft/SnapshotChunk.js';
 import type { Message, SnapshotMessage } from '../core/messages.js';
@@ -10,14 +11,18 @@ import type { TransportLimits } from './limits.js';
 import type { TransportHandler } from './transport.js';
 
 /**
- * Everything bound for one peer: a bounded FIFO drained by one Send call at
- * a time (so messages arrive in order, batched), and at most one snapshot
- * stream beside it. A failed call drops its batch and reports the peer
- * unreachable; nothing here ever waits on another peer.
+ * Everything bound for one peer: a bounded FIFO written, in batches, to one
+ * long-lived Stream call (so messages arrive in order), and at most one
+ * snapshot stream beside it. While the stream cannot take more, messages
+ * wait in the FIFO; a stream that stays full past the send timeout, or that
+ * fails, is dropped with what it carried and the peer reported unreachable.
+ * The next message opens a new one. Nothing here ever waits on another peer.
  */
 export class PeerSender {
   private queue: Message[] = [];
-  private sending = false;
+  private stream: grpc.ClientWritableStream<WireMessageBatch> | undefined;
+  /** Waiting for the stream to drain; the timer gives up on it. */
+  private blocked: NodeJS.Timeout | undefined;
   private snapshotInFlight = false;
   private closed = false;
   dropped = 0;
@@ -49,22 +54,54 @@ export class PeerSender {
   close(): void {
     this.closed = true;
     this.queue = [];
+    clearTimeout(this.blocked);
+    this.stream?.cancel();
     this.client.close();
   }
 
   private pump(): void {
-    if (this.sending || this.closed || this.queue.length === 0) return;
-    const batch = this.takeBatch();
-    this.sending = true;
-    const deadline = Date.now() + this.limits.sendTimeoutMs;
-    this.client.send({ messages: batch.map(messageToWire), senderAddress: this.localAddress }, { deadline }, (err) => {
-      this.sending = false;
-      if (err !== null && !this.closed) {
-        this.logger.debug({ peer: this.id, code: err.code, lost: batch.length }, 'raft transport: send failed');
+    if (this.closed || this.blocked !== undefined) return;
+    while (this.queue.length > 0) {
+      const stream = this.stream ?? this.open();
+      const batch = this.takeBatch();
+      if (!stream.write({ messages: batch.map(messageToWire), senderAddress: this.localAddress })) {
+        this.waitForDrain(stream);
+        return;
+      }
+    }
+  }
+
+  private open(): grpc.ClientWritableStream<WireMessageBatch> {
+    const stream = this.client.stream((err) => {
+      if (this.stream !== stream) return;
+      this.stream = undefined;
+      clearTimeout(this.blocked);
+      this.blocked = undefined;
+      if (this.closed) return;
+      if (err !== null) {
+        this.logger.debug({ peer: this.id, code: err.code, message: err.message }, 'raft transport: stream failed');
         this.handler.reportUnreachable(this.id);
       }
       this.pump();
     });
+    // Failures arrive through the callback above; an 'error' event nobody listened to would throw.
+    stream.on('error', () => undefined);
+    this.stream = stream;
+    return stream;
+  }
+
+  /** A peer that takes nothing for the send timeout is hung (stopped, or its network is): give the stream up. */
+  private waitForDrain(stream: grpc.ClientWritableStream<WireMessageBatch>): void {
+    const onDrain = (): void => {
+      clearTimeout(this.blocked);
+      this.blocked = undefined;
+      this.pump();
+    };
+    stream.once('drain', onDrain);
+    this.blocked = setTimeout(() => {
+      stream.off('drain', onDrain);
+      stream.cancel();
+    }, this.limits.sendTimeoutMs);
   }
 
   private takeBatch(): Message[] {
