@@ -11,7 +11,8 @@ import { residentBytes } from './rss-sampler.js';
  * Loads FILES files of CHUNKS_PER_FILE chunks each into a fresh master state
  * machine, in Batch entries as a leader applies them, then records REPLICAS
  * replicas of every chunk in the leader's chunk locations (what it learns
- * from chunkservers' reports). Prints one JSON line, a MasterMemoryReport.
+ * from chunkservers' reports), after a warm-up of a tenth as many (at most
+ * 50,000). Prints one JSON line, a MasterMemoryReport.
  */
 export interface MasterMemoryReport {
   files: number;
@@ -36,6 +37,7 @@ const EPOCH_US = 1_700_000_000_000_000;
 /** Clients whose request ids the creates carry, so that the session table is as a busy master's. */
 const CLIENTS = 64;
 const CHUNK_SIZE_BYTES = 64 * 1024 * 1024;
+const WARM_FILES_MAX = 50_000;
 
 function settle(): NodeJS.MemoryUsage & { rss: number } {
   // Several rounds: a collection can free what keeps another object alive.
@@ -64,47 +66,79 @@ function applyBatch(subEntries: LogEntry[]): ApplyValue[] {
   });
 }
 
-apply(entries.initCluster(timeUs++, undefined, { chunkSizeBytes: CHUNK_SIZE_BYTES, defaultReplication: 3, clusterId: 'bench' }));
-const directories = Math.ceil(files / FILES_PER_DIRECTORY);
-for (let d = 0; d < directories; d++) apply(entries.mkdir(timeUs++, undefined, { path: `/d${d}`, mode: 0o755 }));
+/** The chunks the benchmark allocated, in order: its own record, not the master's, allocated before the first reading. */
+class ChunkLog {
+  readonly handles: Float64Array;
+  readonly versions: Float64Array;
+  count = 0;
 
-// The benchmark's own record of the chunks, allocated before the first reading so that it is not counted as the master's.
-const handles = new Float64Array(files * chunksPerFile);
-const versions = new Float64Array(files * chunksPerFile);
-let chunkCount = 0;
+  constructor(capacity: number) {
+    this.handles = new Float64Array(capacity);
+    this.versions = new Float64Array(capacity);
+  }
+
+  push(handle: number, version: number): void {
+    this.handles[this.count] = handle;
+    this.versions[this.count++] = version;
+  }
+}
+
+/** Creates `count` files of `chunksPerFile` chunks under /PREFIX<d>/ (1,000 a directory), every one written to its last chunk. */
+function loadFiles(prefix: string, count: number, log: ChunkLog): void {
+  const directories = Math.ceil(count / FILES_PER_DIRECTORY);
+  for (let d = 0; d < directories; d++) apply(entries.mkdir(timeUs++, undefined, { path: `/${prefix}${d}`, mode: 0o755 }));
+  // Files go in groups small enough that each group's chunk allocations fit one batch.
+  const filesPerGroup = Math.max(1, Math.floor(LIMITS.batchOpsMax / chunksPerFile));
+  for (let first = 0; first < count; first += filesPerGroup) {
+    const group = Array.from({ length: Math.min(filesPerGroup, count - first) }, (_, k) => first + k);
+    const created = applyBatch(
+      group.map((i) =>
+        entries.create(timeUs, { clientId: `${prefix}-client-${i % CLIENTS}`, seq: Math.floor(i / CLIENTS) + 1 }, { path: `/${prefix}${Math.floor(i / FILES_PER_DIRECTORY)}/file-${i}`, mode: 0o644, uid: 1000, gid: 1000 }),
+      ),
+    );
+    const inodes = created.map((v) => {
+      if (v.kind !== 'attr') throw new Error(`a create applied as ${v.kind}`);
+      return v.attr.inode;
+    });
+    const allocated = applyBatch(inodes.flatMap((inode) => Array.from({ length: chunksPerFile }, (_, index) => entries.allocateChunk(timeUs, undefined, { inode, index }))));
+    for (const v of allocated) {
+      if (v.kind !== 'chunk') throw new Error(`an allocation applied as ${v.kind}`);
+      log.push(v.chunk.handle, v.chunk.version);
+    }
+    applyBatch(inodes.map((inode) => entries.commitWrite(timeUs, undefined, { inode, endOffset: chunksPerFile * CHUNK_SIZE_BYTES - 1000 })));
+  }
+}
+
+/** Records every replica of the chunks log[from, to) in the leader's locations, as the chunkservers' reports would. */
+function addLocations(locations: ChunkLocations, log: ChunkLog, from: number, to: number): void {
+  const servers = Array.from({ length: replicas }, (_, s) => serverId(`chunkserver-${s}`));
+  for (let c = from; c < to; c++) {
+    for (const server of servers) locations.set(server, chunkHandle(log.handles[c]!), chunkVersion(log.versions[c]!));
+  }
+}
+
+apply(entries.initCluster(timeUs++, undefined, { chunkSizeBytes: CHUNK_SIZE_BYTES, defaultReplication: 3, clusterId: 'bench' }));
+// A warm-up of the same work first, so that what any master pays once whatever it holds (compiled
+// code, V8's young generation grown to its working size, the session table's clients) is in the
+// first reading and the deltas are what the files themselves cost.
+const warmFiles = Math.min(WARM_FILES_MAX, Math.ceil(files / 10));
+const log = new ChunkLog((warmFiles + files) * chunksPerFile);
+const locations = new ChunkLocations();
+loadFiles('warm', warmFiles, log);
+addLocations(locations, log, 0, log.count);
+const warmChunks = log.count;
 const before = settle();
 const started = process.hrtime.bigint();
-// Files go in groups small enough that each group's chunk allocations fit one batch.
-const filesPerGroup = Math.max(1, Math.floor(LIMITS.batchOpsMax / chunksPerFile));
-for (let first = 0; first < files; first += filesPerGroup) {
-  const group = Array.from({ length: Math.min(filesPerGroup, files - first) }, (_, k) => first + k);
-  const created = applyBatch(
-    group.map((i) =>
-      entries.create(timeUs, { clientId: `client-${i % CLIENTS}`, seq: Math.floor(i / CLIENTS) + 1 }, { path: `/d${Math.floor(i / FILES_PER_DIRECTORY)}/file-${i}`, mode: 0o644, uid: 1000, gid: 1000 }),
-    ),
-  );
-  const inodes = created.map((v) => {
-    if (v.kind !== 'attr') throw new Error(`a create applied as ${v.kind}`);
-    return v.attr.inode;
-  });
-  const allocated = applyBatch(inodes.flatMap((inode) => Array.from({ length: chunksPerFile }, (_, index) => entries.allocateChunk(timeUs, undefined, { inode, index }))));
-  for (const v of allocated) {
-    if (v.kind !== 'chunk') throw new Error(`an allocation applied as ${v.kind}`);
-    handles[chunkCount] = v.chunk.handle;
-    versions[chunkCount++] = v.chunk.version;
-  }
-  applyBatch(inodes.map((inode) => entries.commitWrite(timeUs, undefined, { inode, endOffset: chunksPerFile * CHUNK_SIZE_BYTES - 1000 })));
-}
+loadFiles('d', files, log);
 const applySeconds = Number(process.hrtime.bigint() - started) / 1e9;
 const afterFiles = settle();
-
-const locations = new ChunkLocations();
-const servers = Array.from({ length: replicas }, (_, s) => serverId(`chunkserver-${s}`));
-for (let c = 0; c < chunkCount; c++) {
-  for (const server of servers) locations.set(server, chunkHandle(handles[c]!), chunkVersion(versions[c]!));
-}
+addLocations(locations, log, warmChunks, log.count);
 const afterLocations = settle();
 
+const counts = sm.counts();
+if (counts.files !== warmFiles + files || counts.chunks !== log.count || log.count !== (warmFiles + files) * chunksPerFile) {
+  throw new Error(`loaded ${counts.files} files and ${counts.chunks} chunks, expected ${warmFiles + files} and ${(warmFiles + files) * chunksPerFile}`);
+}
 const report: MasterMemoryReport = {
   files,
   chunks: files * chunksPerFile,
@@ -115,8 +149,4 @@ const report: MasterMemoryReport = {
   arrayBuffersDeltaBytes: afterFiles.arrayBuffers - before.arrayBuffers,
   applySeconds,
 };
-const counts = sm.counts();
-if (counts.files !== files || counts.chunks !== chunkCount || chunkCount !== files * chunksPerFile) {
-  throw new Error(`loaded ${counts.files} files and ${counts.chunks} chunks, expected ${files} and ${files * chunksPerFile}`);
-}
 process.stdout.write(`${JSON.stringify(report)}\n`);
