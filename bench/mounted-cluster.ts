@@ -10,6 +10,8 @@ export interface MountedClusterOptions {
   masters: number;
   chunkservers: number;
   chunkSizeBytes: number;
+  /** Extra node arguments for every server and the mount (e.g. --cpu-prof). */
+  nodeArgs?: string[];
 }
 
 /** A local cluster with our mount on it, in a fresh temporary directory. */
@@ -49,6 +51,7 @@ export async function startMountedCluster(options: MountedClusterOptions): Promi
       detach: false,
       masterArgs: ['--log-level', 'warn'],
       chunkserverArgs: ['--log-level', 'warn', '--scrub-interval-ms', '0'],
+      ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}),
     });
     const mount = await launch({
       role: 'mount',
@@ -56,6 +59,7 @@ export async function startMountedCluster(options: MountedClusterOptions): Promi
       readyFile: join(dir, 'mount.ready'),
       logFile: join(dir, 'mount.log'),
       detached: false,
+      ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}),
     });
     mountPid = mount.pid;
     return { dir, cluster, mountPoint, mountPid, stop };

@@ -144,6 +144,7 @@ program
   .option('--loopback-seconds <s>', 'length of the loopback TCP stream', '3')
   .option('--meta-files <n>', 'files of 2 chunks loaded into a master state machine for its memory', '1000000')
   .option('--masters <n>', 'our masters (a Raft group)', '3')
+  .option('--node-args <args>', 'extra node arguments for our servers and mount, e.g. "--cpu-prof --cpu-prof-dir=prof"', '')
   .action(async (opts: Record<string, string>) => {
     await runVsMoosefsBench({
       fileBytes: parseSize(opts.size!),
@@ -157,6 +158,7 @@ program
       loopbackSeconds: positive(opts.loopbackSeconds!, 'loopback-seconds'),
       metaFiles: positive(opts.metaFiles!, 'meta-files'),
       masters: positive(opts.masters!, 'masters'),
+      nodeArgs: opts.nodeArgs!.split(' ').filter(Boolean),
       print,
       log: (line) => process.stderr.write(`# ${line}\n`),
     });

@@ -28,6 +28,8 @@ export interface VsMoosefsOptions {
   /** Files (of 2 chunks each) loaded into a state machine to measure the master's memory. */
   metaFiles: number;
   masters: number;
+  /** Extra node arguments for our servers and mount, e.g. "--cpu-prof --cpu-prof-dir=prof". */
+  nodeArgs: string[];
   print: (name: string, value: number, unit: string) => void;
   log: (line: string) => void;
 }
@@ -134,7 +136,7 @@ async function measurePhysicalLimits(options: VsMoosefsOptions): Promise<Physica
 /** Our cluster and mount: the client library first (the mount idle), then the mount workloads; the cluster stopped at the end whatever happens. */
 async function measureOurs(options: VsMoosefsOptions, samples: Samples): Promise<void> {
   options.log(`dfs: starting ${options.masters} masters, ${REPLICAS} chunkservers and a mount`);
-  const cluster = await startMountedCluster({ masters: options.masters, chunkservers: REPLICAS, chunkSizeBytes: 64 * MIB });
+  const cluster = await startMountedCluster({ masters: options.masters, chunkservers: REPLICAS, chunkSizeBytes: 64 * MIB, nodeArgs: options.nodeArgs });
   const stopOnSignal = onInterrupt(() => cluster.stop());
   const pidsOf = (role: 'master' | 'chunkserver') => cluster.cluster.processes.filter((p) => p.role === role).map((p) => p.pid);
   const rss = new RssSampler<RssGroup>({ master: pidsOf('master'), chunkserver: pidsOf('chunkserver'), mount: [cluster.mountPid] });
