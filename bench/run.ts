@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { Command } from 'commander';
 import { parseSize } from '../cli/size.js';
 import { runCoreBench } from './core.js';
@@ -160,7 +161,8 @@ program
       masters: positive(opts.masters!, 'masters'),
       nodeArgs: opts.nodeArgs!.split(' ').filter(Boolean),
       print,
-      log: (line) => process.stderr.write(`# ${line}\n`),
+      // The machine is shared: the load average on every progress line shows a run that others disturbed.
+      log: (line) => process.stderr.write(`# ${line} [load ${loadavg()[0]!.toFixed(2)}]\n`),
     });
   });
 
