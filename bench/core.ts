@@ -2,11 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { DfsClient } from '../client-lib/index.js';
 import { startCluster } from '../cli/cluster-commands.js';
 import { terminate } from '../cli/process-launcher.js';
+import { dataBlock, readThroughClient, writeThroughClient } from './client-stream.js';
 import { measureCpu, median } from './process-cpu.js';
 
 export interface CoreBenchOptions {
@@ -47,36 +46,17 @@ export async function runCoreBench(options: CoreBenchOptions): Promise<void> {
   const pids = [process.pid, ...cluster.processes.map((p) => p.pid)];
   const client = await DfsClient.connect({ masters: cluster.masters, security: cluster.security });
   try {
-    const block = randomBytes(8 * 1024 * 1024);
+    const block = dataBlock();
     const writes: number[] = [];
     const writeCpu: number[] = [];
     const reads: number[] = [];
     const readCpu: number[] = [];
     for (let run = 0; run < options.runs; run++) {
       const path = `/seq-${run}.bin`;
-      const written = await measureCpu(pids, async () => {
-        const sink = await client.createWriteStream(path);
-        for (let done = 0; done < options.fileBytes; done += block.length) {
-          const piece = block.subarray(0, Math.min(block.length, options.fileBytes - done));
-          if (!sink.write(piece)) await new Promise((r) => sink.once('drain', r));
-        }
-        await new Promise<void>((resolve, reject) => sink.end(() => resolve()).once('error', reject));
-      });
+      const written = await measureCpu(pids, () => writeThroughClient(client, path, options.fileBytes, block));
       writes.push(options.fileBytes / MB / written.wallSeconds);
       writeCpu.push(written.cpuSeconds / (options.fileBytes / GB));
-      let readBytes = 0;
-      const read = await measureCpu(pids, async () => {
-        await pipeline(
-          await client.createReadStream(path),
-          new Writable({
-            write(chunk: Buffer, _encoding, callback) {
-              readBytes += chunk.length;
-              callback();
-            },
-          }),
-        );
-      });
-      if (readBytes !== options.fileBytes) throw new Error(`read ${readBytes} bytes of ${options.fileBytes}`);
+      const read = await measureCpu(pids, () => readThroughClient(client, path, options.fileBytes));
       reads.push(options.fileBytes / MB / read.wallSeconds);
       readCpu.push(read.cpuSeconds / (options.fileBytes / GB));
       await client.delete(path);

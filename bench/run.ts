@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { Command } from 'commander';
 import { parseSize } from '../cli/size.js';
 import { runCoreBench } from './core.js';
@@ -9,6 +10,7 @@ import { runFuseBench } from './fuse.js';
 import { runDistributionBench } from './distribution.js';
 import { parseRate } from './distribution-figures.js';
 import { runDistributionSimBench } from './distribution-sim.js';
+import { runVsMoosefsBench } from './vs-moosefs.js';
 
 const PHASES: readonly Phase[] = ['mkdir', 'create', 'stat', 'rename'];
 
@@ -130,6 +132,41 @@ program
   });
 
 program
+  .command('vs-moosefs')
+  .description('the performance issue\'s table: ours and the MooseFS peer one after the other (client library, dd, fio, metadata, appends, CPU, memory) and this machine\'s disk and loopback; also `--vs moosefs`')
+  .option('--size <size>', 'bytes of the sequential file (client library and dd)', '2GiB')
+  .option('--fio-size <size>', 'bytes of the file read at random by fio', '1GiB')
+  .option('--fio-seconds <s>', 'length of each fio run', '10')
+  .option('--files <n>', 'files created, stat-ed and unlinked through each mount', '10000')
+  .option('--runs <n>', 'runs of every workload (medians reported)', '3')
+  .option('--appenders <n>', 'concurrent appenders (clients, or processes on MooseFS)', '8')
+  .option('--appends <n>', '1 KiB records per appender', '250')
+  .option('--disk-size <size>', 'bytes written to the local disk with O_DIRECT', '1GiB')
+  .option('--loopback-seconds <s>', 'length of the loopback TCP stream', '3')
+  .option('--meta-files <n>', 'files of 2 chunks loaded into a master state machine for its memory', '1000000')
+  .option('--masters <n>', 'our masters (a Raft group)', '3')
+  .option('--node-args <args>', 'extra node arguments for our servers and mount, e.g. "--cpu-prof --cpu-prof-dir=prof"', '')
+  .action(async (opts: Record<string, string>) => {
+    await runVsMoosefsBench({
+      fileBytes: parseSize(opts.size!),
+      fioFileBytes: parseSize(opts.fioSize!),
+      fioSeconds: positive(opts.fioSeconds!, 'fio-seconds'),
+      files: positive(opts.files!, 'files'),
+      runs: positive(opts.runs!, 'runs'),
+      appenders: positive(opts.appenders!, 'appenders'),
+      appendsPerClient: positive(opts.appends!, 'appends'),
+      diskBytes: parseSize(opts.diskSize!),
+      loopbackSeconds: positive(opts.loopbackSeconds!, 'loopback-seconds'),
+      metaFiles: positive(opts.metaFiles!, 'meta-files'),
+      masters: positive(opts.masters!, 'masters'),
+      nodeArgs: opts.nodeArgs!.split(' ').filter(Boolean),
+      print,
+      // The machine is shared: the load average on every progress line shows a run that others disturbed.
+      log: (line) => process.stderr.write(`# ${line} [load ${loadavg()[0]!.toFixed(2)}]\n`),
+    });
+  });
+
+program
   .command('distribution')
   .description('one file from h0 to every host of a shaped network of namespaces (setrep all), then a 10% append; --vs bittorrent for the baseline')
   .option('--hosts <n>', 'hosts, one chunkserver each (the master runs on h0)', '8')
@@ -208,7 +245,20 @@ function positive(value: string, name: string): number {
   return n;
 }
 
-program.parseAsync(process.argv).then(
+/**
+ * `bench --vs moosefs [options]`, as the performance issue names it, is the
+ * vs-moosefs command: commander has no command named by an option, so the
+ * two leading words are rewritten before it parses (`fuse --vs moosefs`,
+ * an option of another command, is left alone).
+ */
+function withVsAlias(argv: readonly string[]): string[] {
+  const [node, script, first, second, ...rest] = argv;
+  if (first === '--vs' && second === 'moosefs') return [node!, script!, 'vs-moosefs', ...rest];
+  if (first === '--vs=moosefs') return [node!, script!, 'vs-moosefs', ...(second === undefined ? [] : [second]), ...rest];
+  return [...argv];
+}
+
+program.parseAsync(withVsAlias(process.argv)).then(
   () => process.exit(0),
   (err: unknown) => {
     process.stderr.write(`bench: ${err instanceof Error ? err.stack : String(err)}\n`);
