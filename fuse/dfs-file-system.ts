@@ -226,7 +226,8 @@ export class DfsFileSystem implements FileSystem {
     return this.openFresh(await this.client.statInode(ino), flags);
   }
 
-  private async openFresh(fresh: FileAttr, flags: number): Promise<OpenReply> {
+  /** `created`: the master made the file for this open, so O_TRUNC has nothing to cut. */
+  private async openFresh(fresh: FileAttr, flags: number, created = false): Promise<OpenReply> {
     let attr = fresh;
     const ino = attr.inode;
     if (attr.kind === 'directory') throw new FuseError(errno.EISDIR);
@@ -234,7 +235,7 @@ export class DfsFileSystem implements FileSystem {
     const open = this.openInode(attr);
     try {
       // Linux truncates on O_TRUNC whatever the access mode (the kernel checked write permission).
-      if ((flags & O_TRUNC) !== 0) {
+      if ((flags & O_TRUNC) !== 0 && !(created && attr.size === 0)) {
         await open.writer.truncate(0);
         this.invalidateReads(open);
         attr = open.file.stat;
@@ -264,7 +265,8 @@ export class DfsFileSystem implements FileSystem {
     checkName(name);
     const caller = await this.callers.callerOf(ctx);
     const attr = await this.client.makeNode(parent, name, { kind: 'file', mode: mode & 0o7777, exclusive: (flags & O_EXCL) !== 0 }, caller);
-    const opened = await this.openFresh(attr, flags);
+    // A create that found a non-empty file already there (no O_EXCL, another node won the race) still truncates it.
+    const opened = await this.openFresh(attr, flags, true);
     return { ...this.entry(attr), ...opened };
   }
 

@@ -67,6 +67,8 @@ export class RaftLog implements ReplicatedLog<ApplyResult> {
       electionTicks: this.options.electionTicks,
       snapshotEveryEntries: this.options.snapshotEveryEntries,
       logger: this.options.logger,
+      // Every read of the namespace needs a read index; a lease spares each one a heartbeat round.
+      leaseReads: true,
       core: { maxMessageBytes: LIMITS.metadataMessageMaxBytes / 4 },
     });
     for (const listener of this.pendingListeners) this.group.onLeadershipChange(listener);

@@ -31,6 +31,20 @@ export interface RaftConfig {
   maxUncommittedBytes?: number;
   /** Largest batch of committed entries in one Ready. */
   maxApplyBytesPerReady?: number;
+  /**
+   * Lease-based reads (thesis §6.4.1), 0 to turn them off. A heartbeat round
+   * that a quorum acknowledged proves that no other leader can be elected
+   * until each of them has counted electionTicks ticks without a leader, so
+   * for this many milliseconds after the round was sent the leader answers
+   * read-index requests at once. It must stay below what electionTicks
+   * ticks take in real time on the slowest member, less clock drift; every
+   * member of the group must set it alike, because followers also refuse
+   * votes for electionTicks ticks after they start (a restarted follower has
+   * forgotten when it last heard from the leader).
+   */
+  leaseReadMs?: number;
+  /** A monotonic clock in milliseconds; read only when leaseReadMs > 0, and it must keep counting while the process is stopped. */
+  monotonicMs?: () => number;
 }
 
 /** The defaults, documented in one place. */
@@ -42,6 +56,7 @@ export const RAFT_DEFAULTS = {
   maxInflightBytes: 0,
   maxUncommittedBytes: 64 * 1024 * 1024,
   maxApplyBytesPerReady: 64 * 1024 * 1024,
+  leaseReadMs: 0,
 } as const;
 
 export type ResolvedRaftConfig = Required<RaftConfig>;
@@ -55,6 +70,8 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
     maxInflightBytes: config.maxInflightBytes ?? RAFT_DEFAULTS.maxInflightBytes,
     maxUncommittedBytes: config.maxUncommittedBytes ?? RAFT_DEFAULTS.maxUncommittedBytes,
     maxApplyBytesPerReady: config.maxApplyBytesPerReady ?? RAFT_DEFAULTS.maxApplyBytesPerReady,
+    leaseReadMs: config.leaseReadMs ?? RAFT_DEFAULTS.leaseReadMs,
+    monotonicMs: config.monotonicMs ?? noClock,
     ...stripUndefined(config),
   } as ResolvedRaftConfig;
   assert(typeof c.id === 'string' && c.id.length > 0, 'raft config: id must be a non-empty string');
@@ -68,10 +85,16 @@ export function resolveConfig(config: RaftConfig): ResolvedRaftConfig {
   assert(c.maxInflightBytes >= 0, 'raft config: maxInflightBytes must be >= 0');
   assert(c.maxUncommittedBytes >= 0, 'raft config: maxUncommittedBytes must be >= 0');
   assert(c.maxApplyBytesPerReady > 0, 'raft config: maxApplyBytesPerReady must be positive');
+  assert(Number.isFinite(c.leaseReadMs) && c.leaseReadMs >= 0, 'raft config: leaseReadMs must be >= 0');
+  assert(c.leaseReadMs === 0 || (c.checkQuorum && config.monotonicMs !== undefined), 'raft config: lease reads need checkQuorum and a monotonicMs clock');
   assert(typeof c.random === 'function', 'raft config: random must be a function');
   return c;
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function noClock(): number {
+  throw new Error('raft config: no monotonicMs clock (lease reads are off)');
 }

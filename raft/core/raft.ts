@@ -92,6 +92,12 @@ export class Raft {
   private pendingReads: Array<{ context: string; from: NodeId }> = [];
 
   private electionElapsed = 0;
+  /** Ticks since this node started, counted up to electionTicks only. */
+  private ticksSinceStart = 0;
+  /** The read lease: until then (monotonicMs) no other leader can exist. */
+  private leaseUntilMs = -Infinity;
+  /** Set once this term's leader asked a follower to take over: no lease holds after that. */
+  private leaseRevoked = false;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
 
@@ -161,6 +167,7 @@ export class Raft {
   // ---------------------------------------------------------------- inputs
 
   tick(): void {
+    if (this.ticksSinceStart < this.cfg.electionTicks) this.ticksSinceStart++;
     this.tickRole();
   }
 
@@ -177,7 +184,11 @@ export class Raft {
     }
     if (m.term > this.term) {
       if (m.type === 'vote' || m.type === 'preVote') {
-        const inLease = this.cfg.checkQuorum && this.lead !== null && this.electionElapsed < this.cfg.electionTicks;
+        const inLease =
+          this.cfg.checkQuorum &&
+          ((this.lead !== null && this.electionElapsed < this.cfg.electionTicks) ||
+            // A leader's read lease may count on our ack from before we restarted.
+            (this.cfg.leaseReadMs > 0 && this.ticksSinceStart < this.cfg.electionTicks));
         if (inLease && !m.transfer) {
           // Thesis §4.2.3: a server that hears from a leader within the minimum
           // election timeout ignores vote requests, so removed or partitioned
@@ -294,6 +305,8 @@ export class Raft {
   /** Puts a committed membership change into force; the driver calls it when it applies the entry. */
   applyConfChange(change: ConfChange): ConfState {
     const next = this.log.lastIndex() + 1;
+    // The acks behind the lease were counted against the old membership.
+    this.leaseUntilMs = -Infinity;
     const { nodeId: id } = change;
     let added = false;
     switch (change.type) {
@@ -454,6 +467,8 @@ export class Raft {
     this.uncommittedBytes = 0;
     this.readOnly = new ReadOnly();
     this.pendingReads = [];
+    this.leaseUntilMs = -Infinity;
+    this.leaseRevoked = false;
   }
 
   // ------------------------------------------------------------ elections
@@ -717,6 +732,9 @@ export class Raft {
   }
 
   private sendTimeoutNow(to: NodeId): void {
+    // The transferee campaigns past every follower's lease check.
+    this.leaseRevoked = true;
+    this.leaseUntilMs = -Infinity;
     this.send({ type: 'timeoutNow', to, term: this.term });
   }
 
@@ -838,7 +856,10 @@ export class Raft {
     if (m.context === '') return;
     const acks = this.readOnly.ack(m.from, m.context);
     if (acks === undefined || this.tracker.ackResult(acks) !== 'won') return;
-    for (const req of this.readOnly.release(m.context)) this.answerRead(req.index, req.context, req.from);
+    for (const req of this.readOnly.release(m.context)) {
+      if (this.cfg.leaseReadMs > 0 && !this.leaseRevoked) this.leaseUntilMs = Math.max(this.leaseUntilMs, req.sentAtMs + this.cfg.leaseReadMs);
+      this.answerRead(req.index, req.context, req.from);
+    }
   }
 
   // ------------------------------------------------------------ reads
@@ -854,7 +875,13 @@ export class Raft {
       this.answerRead(this.log.committed, context, from);
       return;
     }
-    this.readOnly.add(this.log.committed, context, from);
+    const lease = this.cfg.leaseReadMs > 0;
+    const now = lease ? this.cfg.monotonicMs() : -Infinity;
+    if (lease && !this.leaseRevoked && this.leadTransferee === null && now < this.leaseUntilMs) {
+      this.answerRead(this.log.committed, context, from);
+      return;
+    }
+    this.readOnly.add(this.log.committed, context, from, now);
     this.readOnly.ack(this.id, context);
     this.bcastHeartbeat();
   }

@@ -5,6 +5,8 @@ interface ReadRequest {
   /** The node waiting for the answer (the leader itself or a follower). */
   readonly from: NodeId;
   readonly acks: Set<NodeId>;
+  /** When the leader sent the heartbeat round for this request (the lease clock), or -Infinity without lease reads. */
+  readonly sentAtMs: number;
 }
 
 /**
@@ -16,9 +18,9 @@ export class ReadOnly {
   private readonly pending = new Map<string, ReadRequest>();
   private queue: string[] = [];
 
-  add(index: Index, context: string, from: NodeId): void {
+  add(index: Index, context: string, from: NodeId, sentAtMs: number): void {
     if (this.pending.has(context)) return;
-    this.pending.set(context, { index, from, acks: new Set() });
+    this.pending.set(context, { index, from, acks: new Set(), sentAtMs });
     this.queue.push(context);
   }
 
@@ -31,7 +33,7 @@ export class ReadOnly {
   }
 
   /** Removes and returns the requests up to and including `context`, oldest first. */
-  release(context: string): Array<{ index: Index; from: NodeId; context: string }> {
+  release(context: string): Array<{ index: Index; from: NodeId; context: string; sentAtMs: number }> {
     const at = this.queue.indexOf(context);
     if (at < 0) return [];
     const done = this.queue.slice(0, at + 1);
@@ -39,7 +41,7 @@ export class ReadOnly {
     return done.map((ctx) => {
       const req = this.pending.get(ctx)!;
       this.pending.delete(ctx);
-      return { index: req.index, from: req.from, context: ctx };
+      return { index: req.index, from: req.from, context: ctx, sentAtMs: req.sentAtMs };
     });
   }
 

@@ -37,6 +37,12 @@ export interface RaftGroupOptions<Result> {
   requestTimeoutTicks?: number;
   /** A learner is promoted once it is within this many entries of the leader's commit index. */
   catchUpLagEntries?: number;
+  /**
+   * Answer reads from a leader lease instead of a heartbeat round each
+   * (RaftConfig.leaseReadMs): the lease lasts 90% of electionTicks - 2 ticks.
+   * Every member of a group must agree on it.
+   */
+  leaseReads?: boolean;
   /** Random source for election jitter; Math.random unless a test wants it reproducible. */
   random?: () => number;
   logger?: Logger;
@@ -76,4 +82,15 @@ export function resolveGroupOptions<R>(o: RaftGroupOptions<R>): ResolvedGroupOpt
   assert(r.tickIntervalMs > 0 && r.snapshotEveryEntries > 0, 'raft group: tickIntervalMs and snapshotEveryEntries must be positive');
   assert(o.id.length > 0 && o.address.length > 0, 'raft group: id and address must be non-empty');
   return r;
+}
+
+/**
+ * How long a read lease lasts. Followers refuse votes for electionTicks
+ * ticks after hearing from the leader; their first tick may come at once
+ * and a timer never fires early, so that is at least electionTicks - 1
+ * intervals of real time. One more interval and 10% go to timer slack and
+ * clock drift between hosts.
+ */
+export function leaseReadMs(o: Pick<ResolvedGroupOptions, 'electionTicks' | 'tickIntervalMs'>): number {
+  return Math.max(0, Math.floor((o.electionTicks - 2) * o.tickIntervalMs * 0.9));
 }

@@ -9,7 +9,7 @@ import type { Ready } from '../core/ready.js';
 import { nodeId, type ConfState, type Entry, type Index, type NodeId, type Role, type Snapshot, type SoftState, type Term } from '../core/types.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import type { RaftTransport } from '../transport/transport.js';
-import { resolveGroupOptions, type RaftGroupOptions, type ResolvedGroupOptions } from './raft-group-options.js';
+import { leaseReadMs, resolveGroupOptions, type RaftGroupOptions, type ResolvedGroupOptions } from './raft-group-options.js';
 import { decodeEnvelope, encodeEnvelope } from './snapshot-envelope.js';
 import type { StateMachine } from './state-machine.js';
 
@@ -131,6 +131,7 @@ export class RaftGroup<Result> {
       heartbeatTicks: this.opts.heartbeatTicks,
       random: this.options.random ?? Math.random,
       logger: this.logger,
+      ...(this.options.leaseReads ? { leaseReadMs: leaseReadMs(this.opts), monotonicMs: () => performance.now() } : {}),
       ...this.options.core,
     });
     this.transport.start({
