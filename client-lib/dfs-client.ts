@@ -13,6 +13,7 @@ import { createReadStream, createWriteStream } from './streams.js';
 import { processCaller, type WireCaller, wireCaller } from './caller.js';
 import { type Caller, type DirEntry, type FileAttr, type FileKind, fromWireAttr, toWireKind } from './types.js';
 import type { ListResponse__Output } from '../proto/generated/dfs/master/ListResponse.js';
+import type { Attr__Output } from '../proto/generated/dfs/Attr.js';
 
 const DEFAULT_CALL_TIMEOUT_MS = 10_000;
 const DEFAULT_LOCATION_TTL_MS = 30_000;
@@ -97,6 +98,16 @@ export interface ClusterInfo {
  * `errno` is the one to report); retryable ones are retried with backoff
  * before they surface.
  */
+/** What a namespace change made, and the directory it changed as it was right after (absent when the master no longer had it). */
+export interface Changed {
+  attr: FileAttr;
+  parent?: FileAttr;
+}
+
+function changed(attr: Attr__Output | null | undefined, parent: Attr__Output | null | undefined): Changed {
+  return parent ? { attr: fromWireAttr(attr ?? null), parent: fromWireAttr(parent) } : { attr: fromWireAttr(attr ?? null) };
+}
+
 export class DfsClient {
   private appendSeq = 0;
 
@@ -260,6 +271,11 @@ export class DfsClient {
 
   /** mknod(2), mkdir(2), symlink(2), or open(2) with O_CREAT, of `name` in `parent`. */
   async makeNode(parent: number, name: string, spec: NodeSpec, caller?: Caller): Promise<FileAttr> {
+    return (await this.makeNodeIn(parent, name, spec, caller)).attr;
+  }
+
+  /** makeNode, with the directory as it was right after (when the master still has it). */
+  async makeNodeIn(parent: number, name: string, spec: NodeSpec, caller?: Caller): Promise<Changed> {
     const response = await this.master.call('MakeNode', {
       requestId: this.master.requestId(),
       parent: String(parent),
@@ -271,7 +287,7 @@ export class DfsClient {
       exclusive: spec.exclusive ?? false,
       caller: this.callerOf(caller),
     });
-    return fromWireAttr(response.attr);
+    return changed(response.attr, response.parent);
   }
 
   /** A symlink's target. */
@@ -281,6 +297,11 @@ export class DfsClient {
 
   /** link(2): `newName` in `newParent` becomes another name of `inode` (not a directory). */
   async link(inode: number, newParent: number, newName: string, caller?: Caller): Promise<FileAttr> {
+    return (await this.linkIn(inode, newParent, newName, caller)).attr;
+  }
+
+  /** link, with the directory as it was right after (when the master still has it). */
+  async linkIn(inode: number, newParent: number, newName: string, caller?: Caller): Promise<Changed> {
     const response = await this.master.call('Link', {
       requestId: this.master.requestId(),
       inode: String(inode),
@@ -288,18 +309,20 @@ export class DfsClient {
       newName,
       caller: this.callerOf(caller),
     });
-    return fromWireAttr(response.attr);
+    return changed(response.attr, response.parent);
   }
 
   /** unlink(2), or rmdir(2) with `directory`; never recursive. The last link's inode stays reachable by inode until the trash is purged. */
-  async remove(parent: number, name: string, options: { directory: boolean }, caller?: Caller): Promise<void> {
-    await this.master.call('Remove', {
+  async remove(parent: number, name: string, options: { directory: boolean }, caller?: Caller): Promise<FileAttr | undefined> {
+    const response = await this.master.call('Remove', {
       requestId: this.master.requestId(),
       parent: String(parent),
       name,
       directory: options.directory,
       caller: this.callerOf(caller),
     });
+    // The directory right after, when the master still has it.
+    return response.parent ? fromWireAttr(response.parent) : undefined;
   }
 
   /** renameat2(2), with RENAME_NOREPLACE or RENAME_EXCHANGE. */

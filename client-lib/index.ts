@@ -4,6 +4,7 @@
  */
 export {
   DfsClient,
+  type Changed,
   type ClusterInfo,
   type CreateOptions,
   type InodeAttrChanges,

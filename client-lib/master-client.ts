@@ -229,14 +229,15 @@ export class MasterClient {
 }
 
 /** A batched op's result as its lone RPC would have answered: an AttrResponse, a ReadlinkResponse, an empty response, or its error. */
-function responseOf(result: OpResult__Output): { attr?: OpResult__Output['attr']; target?: string } {
+function responseOf(result: OpResult__Output): { attr?: OpResult__Output['attr']; target?: string; parent?: OpResult__Output['parent'] } {
+  const parent = result.parent ? { parent: result.parent } : {};
   switch (result.result) {
     case 'attr':
-      return { attr: result.attr ?? null };
+      return { attr: result.attr ?? null, ...parent };
     case 'target':
       return { target: result.target ?? '' };
     case 'done':
-      return {};
+      return parent;
     case 'error': {
       const code = result.error?.code ?? '';
       const message = result.error?.message ?? '';

@@ -1,6 +1,6 @@
 import { constants as fsConstants } from 'node:fs';
 import { constants } from 'node:os';
-import type { DfsClient } from '../client-lib/dfs-client.js';
+import type { Changed, DfsClient } from '../client-lib/dfs-client.js';
 import type { DfsFile } from '../client-lib/dfs-file.js';
 import type { Caller, DirEntry, FileAttr } from '../client-lib/types.js';
 import { permits } from '../common/access.js';
@@ -9,6 +9,7 @@ import type { Logger } from '../common/logger.js';
 import { checkName } from '../common/path.js';
 import { kindOfMode, toInodeAttr, typeBits } from './attr-mapping.js';
 import { CallerGroups } from './caller-groups.js';
+import { FreshDirectories } from './fresh-directories.js';
 import {
   FuseError,
   RENAME_EXCHANGE,
@@ -104,6 +105,7 @@ export class DfsFileSystem implements FileSystem {
   private readonly dirs = new Map<number, DirHandle>();
   private readonly pageStamps = new Map<number, PageStamp>();
   private readonly callers = new CallerGroups();
+  private readonly freshDirs: FreshDirectories;
   private nextHandle = 1;
   private statfsCache: { reply: StatfsReply; atMs: number } | undefined;
 
@@ -111,7 +113,9 @@ export class DfsFileSystem implements FileSystem {
     private readonly client: DfsClient,
     private readonly options: DfsMountOptions,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.freshDirs = new FreshDirectories(options.attrTimeoutMs);
+  }
 
   // ----- names -----
 
@@ -125,11 +129,12 @@ export class DfsFileSystem implements FileSystem {
   }
 
   async getattr(_ctx: RequestContext, ino: number): Promise<AttrReply> {
-    return this.attrReply(await this.client.statInode(ino));
+    return this.attrReply(this.freshDirs.take(ino) ?? (await this.client.statInode(ino)));
   }
 
   async setattr(ctx: RequestContext, ino: number, changes: AttrChanges): Promise<AttrReply> {
     const caller = await this.callers.callerOf(ctx);
+    this.freshDirs.forget(ino);
     const open = this.inodes.get(ino);
     if (changes.size !== undefined) {
       if (open !== undefined) {
@@ -175,29 +180,29 @@ export class DfsFileSystem implements FileSystem {
     const kind = kindOfMode(mode);
     if (kind === 'directory' || kind === 'symlink') throw new FuseError(errno.EINVAL, 'mknod cannot make a directory or symlink');
     const caller = await this.callers.callerOf(ctx);
-    return this.entry(await this.client.makeNode(parent, name, { kind, mode: mode & 0o7777, rdev, exclusive: true }, caller));
+    return this.madeIn(parent, await this.client.makeNodeIn(parent, name, { kind, mode: mode & 0o7777, rdev, exclusive: true }, caller));
   }
 
   async mkdir(ctx: RequestContext, parent: number, name: string, mode: number): Promise<EntryReply> {
     checkName(name);
     const caller = await this.callers.callerOf(ctx);
-    return this.entry(await this.client.makeNode(parent, name, { kind: 'directory', mode: mode & 0o7777 }, caller));
+    return this.madeIn(parent, await this.client.makeNodeIn(parent, name, { kind: 'directory', mode: mode & 0o7777 }, caller));
   }
 
   async unlink(ctx: RequestContext, parent: number, name: string): Promise<void> {
     checkName(name);
-    await this.client.remove(parent, name, { directory: false }, await this.callers.callerOf(ctx));
+    this.noteDir(parent, await this.client.remove(parent, name, { directory: false }, await this.callers.callerOf(ctx)));
   }
 
   async rmdir(ctx: RequestContext, parent: number, name: string): Promise<void> {
     checkName(name);
-    await this.client.remove(parent, name, { directory: true }, await this.callers.callerOf(ctx));
+    this.noteDir(parent, await this.client.remove(parent, name, { directory: true }, await this.callers.callerOf(ctx)));
   }
 
   async symlink(ctx: RequestContext, parent: number, name: string, target: string): Promise<EntryReply> {
     checkName(name);
     const caller = await this.callers.callerOf(ctx);
-    return this.entry(await this.client.makeNode(parent, name, { kind: 'symlink', mode: 0o777, target }, caller));
+    return this.madeIn(parent, await this.client.makeNodeIn(parent, name, { kind: 'symlink', mode: 0o777, target }, caller));
   }
 
   async rename(ctx: RequestContext, parent: number, name: string, newParent: number, newName: string, flags: number): Promise<void> {
@@ -212,11 +217,13 @@ export class DfsFileSystem implements FileSystem {
       { noReplace: (flags & RENAME_NOREPLACE) !== 0, exchange: (flags & RENAME_EXCHANGE) !== 0 },
       await this.callers.callerOf(ctx),
     );
+    // No directory attributes come back, and a directory moved changes too: all are asked afresh.
+    this.freshDirs.clear();
   }
 
   async link(ctx: RequestContext, ino: number, newParent: number, newName: string): Promise<EntryReply> {
     checkName(newName);
-    return this.entry(await this.client.link(ino, newParent, newName, await this.callers.callerOf(ctx)));
+    return this.madeIn(newParent, await this.client.linkIn(ino, newParent, newName, await this.callers.callerOf(ctx)));
   }
 
   // ----- files -----
@@ -264,7 +271,9 @@ export class DfsFileSystem implements FileSystem {
   async create(ctx: RequestContext, parent: number, name: string, mode: number, flags: number): Promise<CreateReply> {
     checkName(name);
     const caller = await this.callers.callerOf(ctx);
-    const attr = await this.client.makeNode(parent, name, { kind: 'file', mode: mode & 0o7777, exclusive: (flags & O_EXCL) !== 0 }, caller);
+    const made = await this.client.makeNodeIn(parent, name, { kind: 'file', mode: mode & 0o7777, exclusive: (flags & O_EXCL) !== 0 }, caller);
+    this.noteDir(parent, made.parent);
+    const attr = made.attr;
     // A create that found a non-empty file already there (no O_EXCL, another node won the race) still truncates it.
     const opened = await this.openFresh(attr, flags, true);
     return { ...this.entry(attr), ...opened };
@@ -408,6 +417,18 @@ export class DfsFileSystem implements FileSystem {
 
   private plus(name: string, attr: FileAttr, nextOffset: number): DirEntryPlusOut {
     return { name, ino: attr.inode, type: typeBits(attr.kind), nextOffset, entry: this.entry(attr) };
+  }
+
+  /** The entry of what a change made, keeping the directory's attributes its reply carried. */
+  private madeIn(parent: number, made: Changed): EntryReply {
+    this.noteDir(parent, made.parent);
+    return this.entry(made.attr);
+  }
+
+  /** Keeps `attr` for the kernel's next getattr of the directory; without it, the directory `changed` must be asked afresh. */
+  private noteDir(changed: number, attr: FileAttr | undefined): void {
+    if (attr !== undefined) this.freshDirs.note(attr);
+    else this.freshDirs.forget(changed);
   }
 
   private entry(attr: FileAttr): EntryReply {

@@ -20,7 +20,8 @@ import type { ListResponse } from '../proto/generated/dfs/master/ListResponse.js
 import type { OpResult } from '../proto/generated/dfs/master/OpResult.js';
 import type { ReadOp__Output } from '../proto/generated/dfs/master/ReadOp.js';
 import type { LogEntry } from '../proto/generated/dfs/masterlog/LogEntry.js';
-import { batchSubEntry, changesReplication, opError, opResultOf } from './batch-ops.js';
+import { batchSubEntry, changesReplication, opAttr, opError, opResultOf } from './batch-ops.js';
+import type { Attr } from '../proto/generated/dfs/Attr.js';
 import { type ReadAnswer, readQuery, readResultOf, runRead } from './read-ops.js';
 import { BatchProposer } from './batch-proposer.js';
 import { BATCH_ENTRY_OVERHEAD_BYTES, encodeBatchBody } from './log-entry.js';
@@ -56,6 +57,20 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
     const query = readQuery(op);
     await ctx.log.readBarrier();
     return runRead(ctx.state(), query);
+  };
+  /** The directory a namespace op changed, as it is now (right after the op applied); undefined if it is gone. */
+  const parentAttr = (op: BatchOp__Output): Attr | undefined => {
+    const parent = op.op === 'makeNode' ? op.makeNode?.parent : op.op === 'link' ? op.link?.newParent : op.op === 'remove' ? op.remove?.parent : undefined;
+    if (parent === undefined) return undefined;
+    try {
+      return opAttr(ctx.state().statInode(inodeId(requireInode(parent, 'parent')))).attr ?? undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const withParent = <R extends object>(response: R, op: BatchOp__Output): R & { parent?: Attr } => {
+    const parent = parentAttr(op);
+    return parent === undefined ? response : { ...response, parent };
   };
   const attrOfRead = (answer: ReadAnswer) => {
     if (answer.kind !== 'attr') throw new DfsError('INTERNAL', `expected an attribute result, got ${answer.kind}`);
@@ -102,11 +117,18 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
       return listResponse(ctx.state().readDir(inode, req.startAfter, req.limit, caller));
     }, onInternal),
 
-    MakeNode: unary(async (req) => attrResponse(await mutate({ op: 'makeNode', makeNode: req })), onInternal),
-    Link: unary(async (req) => attrResponse(await mutate({ op: 'link', link: req })), onInternal),
+    MakeNode: unary(async (req) => {
+      const op: BatchOp__Output = { op: 'makeNode', makeNode: req };
+      return withParent(attrResponse(await mutate(op)), op);
+    }, onInternal),
+    Link: unary(async (req) => {
+      const op: BatchOp__Output = { op: 'link', link: req };
+      return withParent(attrResponse(await mutate(op)), op);
+    }, onInternal),
     Remove: unary(async (req) => {
-      await mutate({ op: 'remove', remove: req });
-      return {};
+      const op: BatchOp__Output = { op: 'remove', remove: req };
+      await mutate(op);
+      return withParent({}, op);
     }, onInternal),
     RenameAt: unary(async (req) => {
       await mutate({ op: 'renameAt', renameAt: req });
@@ -197,7 +219,7 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
         const applied = await batches.submit(body, subEntries.length);
         applied.forEach((result, j) => {
           const i = slots[j]!;
-          results[i] = opResultOf(result);
+          results[i] = result.ok ? withParent(opResultOf(result), req.ops[i]!) : opResultOf(result);
           if (result.ok && changesReplication(req.ops[i]!)) {
             goalChanged(leader, attrOf(result.value).inode);
           }
