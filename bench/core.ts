@@ -18,6 +18,8 @@ export interface CoreBenchOptions {
   metadataConcurrency: number;
   /** Extra node arguments for the servers (e.g. --cpu-prof). */
   nodeArgs: string[];
+  /** Plaintext with no authentication (`dfs cluster start --insecure`): what TLS and auth cost, by difference. */
+  insecure: boolean;
   print: (name: string, value: number, unit: string) => void;
 }
 
@@ -42,6 +44,7 @@ export async function runCoreBench(options: CoreBenchOptions): Promise<void> {
     masterArgs: ['--log-level', 'warn'],
     chunkserverArgs: ['--log-level', 'warn', '--scrub-interval-ms', '0'],
     nodeArgs: options.nodeArgs,
+    insecure: options.insecure,
   });
   const pids = [process.pid, ...cluster.processes.map((p) => p.pid)];
   const client = await DfsClient.connect({ masters: cluster.masters, security: cluster.security });

@@ -33,16 +33,18 @@ program
   .option('--metadata-ops <n>', 'creates, then stats', '5000')
   .option('--metadata-concurrency <n>', 'metadata requests in flight', '16')
   .option('--node-args <args>', 'extra node arguments for every server, e.g. "--cpu-prof --cpu-prof-dir=prof"', '')
-  .action(async (opts: Record<string, string>) => {
+  .option('--insecure', 'a plaintext cluster with no authentication, to measure what TLS costs', false)
+  .action(async (opts: Record<string, string | boolean>) => {
     await runCoreBench({
-      fileBytes: parseSize(opts.size!),
-      chunkSizeBytes: parseSize(opts.chunkSize!),
+      fileBytes: parseSize(String(opts.size)),
+      chunkSizeBytes: parseSize(String(opts.chunkSize)),
       runs: Number(opts.runs),
       appenders: Number(opts.appenders),
       appendsPerClient: Number(opts.appends),
       metadataOps: Number(opts.metadataOps),
       metadataConcurrency: Number(opts.metadataConcurrency),
-      nodeArgs: opts.nodeArgs!.split(' ').filter(Boolean),
+      nodeArgs: String(opts.nodeArgs).split(' ').filter(Boolean),
+      insecure: opts.insecure === true,
       print,
     });
   });
