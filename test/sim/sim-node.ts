@@ -13,13 +13,17 @@ import type { Prng } from './prng.js';
 export type CrashPoint = 'beforeSend' | 'beforePersist' | 'afterPersist';
 
 /** Deliberate defects, to prove that the checkers catch what they claim to. */
-export type SimBug = 'doubleVote' | 'unsyncedEntries' | 'staleRead';
+export type SimBug = 'doubleVote' | 'unsyncedEntries' | 'staleRead' | 'leaseTooLong';
 
 export interface NodeHost {
   readonly checker: SafetyChecker;
   readonly bug: SimBug | null;
   readonly compactEvery: number;
   readonly compactKeep: number;
+  /** RaftConfig.leaseReadMs for every node; 0 for none. */
+  readonly leaseReadMs: number;
+  /** The simulation's clock, in virtual milliseconds. */
+  now(): number;
   send(from: SimNode, messages: readonly Message[]): void;
   onApplied(node: SimNode, entry: Entry): void;
   onReadState(node: SimNode, readState: ReadState): void;
@@ -68,6 +72,7 @@ export class SimNode {
       logger: silentLogger,
       maxMessageBytes: 512,
       maxInflightMessages: 4,
+      ...(this.host.leaseReadMs > 0 ? { leaseReadMs: this.host.leaseReadMs, monotonicMs: () => this.host.now() } : {}),
     });
     const snap = this.storage.snapshot();
     this.sm = new KvStateMachine();

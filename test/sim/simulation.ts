@@ -21,6 +21,8 @@ export interface SimOptions {
   bug?: SimBug;
   /** Keep a trace of faults and leadership changes for failure reports. */
   trace?: boolean;
+  /** Lease-based reads (the masters' setting); by default on for even seeds. */
+  leaseReads?: boolean;
 }
 
 export interface SimStats {
@@ -89,6 +91,7 @@ export class Simulation implements NodeHost {
   readonly bug: SimBug | null;
   readonly compactEvery: number;
   readonly compactKeep: number;
+  readonly leaseReadMs: number;
   private readonly queue = new EventQueue();
   private readonly rng: Prng;
   private readonly netRng: Prng;
@@ -98,6 +101,8 @@ export class Simulation implements NodeHost {
   private readonly initialSize: number;
   private readonly steps: number;
   private readonly cuts = new Set<string>();
+  /** Nodes stopped as by SIGSTOP: no ticks, messages and client calls wait, the clock runs on. */
+  private readonly pausedUntil = new Map<NodeId, number>();
   private dropRate = 0;
   private dupRate = 0;
   private chaos = true;
@@ -137,6 +142,9 @@ export class Simulation implements NodeHost {
     this.traceOn = options.trace ?? false;
     this.compactEvery = this.rng.int(8, 40);
     this.compactKeep = this.rng.int(0, 8);
+    const lease = options.leaseReads ?? options.seed % 2 === 0;
+    // The masters' rule (leaseReadMs in raft-group-options.ts); the defect outlives every follower's refusal to vote.
+    this.leaseReadMs = this.bug === 'leaseTooLong' ? 3 * ELECTION_TICKS * TICK_MS : lease ? Math.floor((ELECTION_TICKS - 2) * TICK_MS * 0.9) : 0;
     this.nextNode = this.initialSize + 1;
     // Bootstrapped as the driver does it: the initial membership is in the log,
     // so members added later learn it by replication like everything else.
@@ -196,7 +204,7 @@ export class Simulation implements NodeHost {
     this.nodes.set(id, node);
     const phase = this.rng.int(0, TICK_MS - 1);
     const tick = (): void => {
-      if (node.core !== null) {
+      if (node.core !== null && this.pauseLeft(node) === 0) {
         node.core.tick();
         node.process();
       }
@@ -204,6 +212,10 @@ export class Simulation implements NodeHost {
     };
     this.queue.after(phase + 1, tick);
     return node;
+  }
+
+  now(): number {
+    return this.queue.now;
   }
 
   private alive(): SimNode[] {
@@ -262,8 +274,19 @@ export class Simulation implements NodeHost {
     }
   }
 
+  /** Virtual ms until `node` runs again; 0 when it runs. */
+  private pauseLeft(node: SimNode): number {
+    const until = this.pausedUntil.get(node.id);
+    return until === undefined || until <= this.queue.now ? 0 : until - this.queue.now;
+  }
+
   private deliver(m: Message, from: SimNode, incarnation: number): void {
     const target = this.nodes.get(m.to);
+    const paused = target === undefined ? 0 : this.pauseLeft(target);
+    if (paused > 0) {
+      this.queue.after(paused, () => this.deliver(m, from, incarnation));
+      return;
+    }
     if (target === undefined || target.core === null || this.cuts.has(`${m.from}>${m.to}`)) {
       if (m.type === 'snapshot') this.queue.after(5, () => this.reportSnapshot(from, incarnation, m.to, false));
       return;
@@ -331,6 +354,13 @@ export class Simulation implements NodeHost {
       this.removeMember();
     } else if (roll < 76) {
       this.transfer();
+    } else if (roll < 80) {
+      const l = this.leader();
+      if (l !== undefined && this.pauseLeft(l) === 0) {
+        const ms = r.int(20, 400);
+        this.pausedUntil.set(l.id, this.queue.now + ms);
+        this.trace(`pause leader ${l.id} for ${ms} ms`);
+      }
     }
   }
 
@@ -502,6 +532,18 @@ export class Simulation implements NodeHost {
     const op = this.nextOp++;
     const key = rng.pick(KEYS);
     const read: PendingRead = { op, node, incarnation: node.incarnation, key, call: this.queue.now, mustSee: this.maxAckedIndex, index: null };
+    this.startRead(read);
+  }
+
+  /** A read reaches its node; one sent to a paused node is handled when it runs again. */
+  private startRead(read: PendingRead): void {
+    const { node, op } = read;
+    if (node.core === null || node.incarnation !== read.incarnation) return;
+    const paused = this.pauseLeft(node);
+    if (paused > 0) {
+      this.queue.after(paused, () => this.startRead(read));
+      return;
+    }
     if (this.bug === 'staleRead') {
       // The defect: serve from local state without confirming leadership.
       read.index = node.applied;

@@ -15,7 +15,7 @@ function firstFailure(bug: SimBug, seeds: number): SimResult | undefined {
 describe('deterministic simulation', function () {
   this.timeout(240_000);
 
-  it(`holds election safety, log matching, leader completeness, state machine safety, liveness after healing and linearizable reads over ${SEEDS} seeds (3, 5 and 7 nodes)`, () => {
+  it(`holds election safety, log matching, leader completeness, state machine safety, liveness after healing and linearizable reads over ${SEEDS} seeds (3, 5 and 7 nodes; read leases on even seeds)`, () => {
     const failures: string[] = [];
     let events = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
@@ -44,6 +44,12 @@ describe('deterministic simulation', function () {
     it('a disk that acknowledges entries before they are durable', () => {
       const failed = firstFailure('unsyncedEntries', 80);
       expect(failed, 'no seed caught the defect').to.not.equal(undefined);
+    });
+
+    it('a read lease that outlasts the followers\' refusal to vote', () => {
+      const failed = firstFailure('leaseTooLong', 200);
+      expect(failed, 'no seed caught the defect').to.not.equal(undefined);
+      expect(failed!.failure).to.match(/linearizability/);
     });
 
     it('reads served from local state without ReadIndex', () => {
