@@ -88,6 +88,17 @@ export interface ClusterInfo {
   leaderAddress: string;
 }
 
+/** What a namespace change made, and the directory it changed as it was right after (absent when the master no longer had it). */
+export interface Changed {
+  attr: FileAttr;
+  parent?: FileAttr;
+}
+
+function changed(attr: Attr__Output | null | undefined, parent: Attr__Output | null | undefined): Changed {
+  const made = { attr: fromWireAttr(attr ?? null) };
+  return parent ? { ...made, parent: fromWireAttr(parent) } : made;
+}
+
 /**
  * The client of a cluster: metadata through the masters, data straight from
  * chunkservers. Paths are absolute and canonical ("/a/b"); the inode
@@ -98,16 +109,6 @@ export interface ClusterInfo {
  * `errno` is the one to report); retryable ones are retried with backoff
  * before they surface.
  */
-/** What a namespace change made, and the directory it changed as it was right after (absent when the master no longer had it). */
-export interface Changed {
-  attr: FileAttr;
-  parent?: FileAttr;
-}
-
-function changed(attr: Attr__Output | null | undefined, parent: Attr__Output | null | undefined): Changed {
-  return parent ? { attr: fromWireAttr(attr ?? null), parent: fromWireAttr(parent) } : { attr: fromWireAttr(attr ?? null) };
-}
-
 export class DfsClient {
   private appendSeq = 0;
 

@@ -1,4 +1,4 @@
-import { DfsError } from '../common/errors.js';
+import { DfsError, isDfsError } from '../common/errors.js';
 import { chunkHandle, inodeId, type InodeId } from '../common/ids.js';
 import { LIMITS } from '../common/limits.js';
 import { unary } from '../common/grpc-server.js';
@@ -64,8 +64,9 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
     if (parent === undefined) return undefined;
     try {
       return opAttr(ctx.state().statInode(inodeId(requireInode(parent, 'parent')))).attr ?? undefined;
-    } catch {
-      return undefined;
+    } catch (err) {
+      if (isDfsError(err)) return undefined;
+      throw err;
     }
   };
   const withParent = <R extends object>(response: R, op: BatchOp__Output): R & { parent?: Attr } => {

@@ -734,7 +734,6 @@ export class Raft {
   private sendTimeoutNow(to: NodeId): void {
     // The transferee campaigns past every follower's lease check.
     this.leaseRevoked = true;
-    this.leaseUntilMs = -Infinity;
     this.send({ type: 'timeoutNow', to, term: this.term });
   }
 
@@ -857,7 +856,7 @@ export class Raft {
     const acks = this.readOnly.ack(m.from, m.context);
     if (acks === undefined || this.tracker.ackResult(acks) !== 'won') return;
     for (const req of this.readOnly.release(m.context)) {
-      if (this.cfg.leaseReadMs > 0 && !this.leaseRevoked) this.leaseUntilMs = Math.max(this.leaseUntilMs, req.sentAtMs + this.cfg.leaseReadMs);
+      this.leaseUntilMs = Math.max(this.leaseUntilMs, req.sentAtMs + this.cfg.leaseReadMs);
       this.answerRead(req.index, req.context, req.from);
     }
   }

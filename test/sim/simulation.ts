@@ -3,6 +3,7 @@ import { bootstrapEntries, type ConfChange } from '../../raft/core/conf-change.j
 import { isRaftError } from '../../raft/core/errors.js';
 import type { Message } from '../../raft/core/messages.js';
 import { nodeId, type Entry, type Index, type NodeId, type ReadState, type Term } from '../../raft/core/types.js';
+import { leaseReadMs } from '../../raft/node/raft-group-options.js';
 import { MemoryStorage } from '../../raft/storage/memory-storage.js';
 import { checkOperations } from '../lincheck/checker.js';
 import { kvModel, type KvOperation } from '../lincheck/kv-model.js';
@@ -143,8 +144,9 @@ export class Simulation implements NodeHost {
     this.compactEvery = this.rng.int(8, 40);
     this.compactKeep = this.rng.int(0, 8);
     const lease = options.leaseReads ?? options.seed % 2 === 0;
-    // The masters' rule (leaseReadMs in raft-group-options.ts); the defect outlives every follower's refusal to vote.
-    this.leaseReadMs = this.bug === 'leaseTooLong' ? 3 * ELECTION_TICKS * TICK_MS : lease ? Math.floor((ELECTION_TICKS - 2) * TICK_MS * 0.9) : 0;
+    // The masters' rule; the defect outlives every follower's refusal to vote.
+    this.leaseReadMs =
+      this.bug === 'leaseTooLong' ? 3 * ELECTION_TICKS * TICK_MS : lease ? leaseReadMs({ electionTicks: ELECTION_TICKS, tickIntervalMs: TICK_MS }) : 0;
     this.nextNode = this.initialSize + 1;
     // Bootstrapped as the driver does it: the initial membership is in the log,
     // so members added later learn it by replication like everything else.
