@@ -21,16 +21,29 @@ import type { ReadBatchRequest } from '../proto/generated/dfs/master/ReadBatchRe
 type BatchMethod = 'Batch' | 'ReadBatch';
 type RequestOf<M extends BatchMethod> = M extends 'Batch' ? BatchRequest : ReadBatchRequest;
 
-let responseType: protobuf.Type | undefined;
+const types = new Map<string, protobuf.Type>();
 
 /** 64-bit fields as numbers; see attrWithStrings for why that loses nothing the caller keeps. */
 const DECODING = { ...CONVERSION, longs: Number } as const;
 
+/**
+ * A message of `typeName` (a BatchResponse, or a SessionResponse that
+ * carries one) decoded with 64-bit fields as numbers; every OpResult's attr
+ * then gets the generated type's strings back.
+ */
+export function decodeWithResults<T>(typeName: string, bytes: Buffer, resultsOf: (message: T) => OpResult__Output[] | undefined): T {
+  let type = types.get(typeName);
+  if (type === undefined) {
+    type = protoRoot().lookupType(typeName);
+    types.set(typeName, type);
+  }
+  const decoded = type.toObject(type.decode(bytes), DECODING) as T;
+  for (const result of resultsOf(decoded) ?? []) if (result.attr) result.attr = attrWithStrings(result.attr);
+  return decoded;
+}
+
 function decodeResults(bytes: Buffer): OpResult__Output[] {
-  responseType ??= protoRoot().lookupType('dfs.master.BatchResponse');
-  const decoded = responseType.toObject(responseType.decode(bytes), DECODING) as { results: OpResult__Output[] };
-  for (const result of decoded.results) if (result.attr) result.attr = attrWithStrings(result.attr);
-  return decoded.results;
+  return decodeWithResults<{ results: OpResult__Output[] }>('dfs.master.BatchResponse', bytes, (m) => m.results).results;
 }
 
 /**

@@ -134,6 +134,7 @@ export class DfsClient {
       random,
       logger,
       batching: options.metadataBatching ?? true,
+      sessions: options.metadataSessions ?? true,
     });
     const io = new ChunkIo({ locality: options.locality, callTimeoutMs, random, logger }, credentials);
     try {

@@ -16,6 +16,7 @@ import { isErrorCode } from '../common/errors.js';
 import { LIMITS } from '../common/limits.js';
 import { callBatch } from './batch-call.js';
 import { Coalescer } from './batch-coalescer.js';
+import { MetadataSession, type SessionCall } from './metadata-session.js';
 import { withRetry } from './retry.js';
 
 type Method<C> = {
@@ -123,6 +124,12 @@ export interface MasterClientOptions {
    * True unless turned off (benchmarks compare).
    */
   batching?: boolean;
+  /**
+   * Send those batches as messages on one long-lived Metadata.Session stream
+   * per master, not as unary calls (which cost about twice as much). True
+   * unless turned off; a master without sessions gets unary calls either way.
+   */
+  sessions?: boolean;
 }
 
 /**
@@ -144,6 +151,7 @@ export class MasterClient {
   private seq = 0;
   private readonly mutations: Coalescer<BatchOp, OpResult__Output> | undefined;
   private readonly reads: Coalescer<ReadOp, OpResult__Output> | undefined;
+  private readonly sessions = new Map<string, MetadataSession>();
 
   constructor(
     addresses: readonly string[],
@@ -156,14 +164,28 @@ export class MasterClient {
     this.addresses = [...addresses];
     if (options.batching ?? true) {
       const limits = { opsMax: LIMITS.batchOpsMax, bytesMax: LIMITS.batchEntryMaxBytes };
-      const timeoutMs = options.callTimeoutMs;
-      this.mutations = new Coalescer(
-        (ops) => this.withLeader((address) => callBatch(this.metadata.get(address), 'Batch', { ops }, timeoutMs)),
-        limits,
-        mutationBytes,
-      );
-      this.reads = new Coalescer((ops) => this.withLeader((address) => callBatch(this.metadata.get(address), 'ReadBatch', { ops }, timeoutMs)), limits, readBytes);
+      this.mutations = new Coalescer((ops) => this.withLeader((address) => this.batch(address, { kind: 'batch', request: { ops } })), limits, mutationBytes);
+      this.reads = new Coalescer((ops) => this.withLeader((address) => this.batch(address, { kind: 'readBatch', request: { ops } })), limits, readBytes);
     }
+  }
+
+  /** A Batch or ReadBatch: on the master's session unless sessions are off or the master has none, else a unary call. */
+  private batch(address: string, call: SessionCall): Promise<OpResult__Output[]> {
+    const timeoutMs = this.options.callTimeoutMs;
+    const unary = (): Promise<OpResult__Output[]> =>
+      call.kind === 'batch' ? callBatch(this.metadata.get(address), 'Batch', call.request, timeoutMs) : callBatch(this.metadata.get(address), 'ReadBatch', call.request, timeoutMs);
+    if (!(this.options.sessions ?? true)) return unary();
+    let session = this.sessions.get(address);
+    if (session === undefined) {
+      session = new MetadataSession(this.metadata.get(address));
+      this.sessions.set(address, session);
+    }
+    if (session.unsupported) return unary();
+    const opened = session;
+    return opened.request(call, timeoutMs).catch((err: unknown) => {
+      if (opened.unsupported) return unary();
+      throw err;
+    });
   }
 
   /**
@@ -223,6 +245,8 @@ export class MasterClient {
   close(): void {
     this.mutations?.close();
     this.reads?.close();
+    for (const session of this.sessions.values()) session.close();
+    this.sessions.clear();
     this.metadata.close();
     this.admin.close();
   }

@@ -60,6 +60,12 @@ export const LIMITS = {
    * message, so a batch entry always travels in one.
    */
   batchEntryMaxBytes: 1024 * 1024,
+  /**
+   * Requests a master serves at once on one metadata session; it reads no
+   * more of the stream until one is answered. A client sends one Batch and
+   * one ReadBatch at a time, so only a misbehaving one meets this.
+   */
+  metadataSessionInFlightMax: 16,
   /** Metadata proposals waiting for the log before the master refuses with OVERLOADED. */
   queuedProposalsMax: 10_000,
   /** Inodes one Fsck page examines at most. */

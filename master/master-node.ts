@@ -24,6 +24,7 @@ import type { MasterConfig } from './master-config.js';
 import type { MasterContext } from './master-context.js';
 import { MasterStateHolder } from './master-state.js';
 import { metadataHandlers } from './metadata-service.js';
+import { MetadataSessions } from './metadata-session.js';
 import { registerMasterMetrics } from './master-metrics.js';
 import { RaftLog } from './raft-log.js';
 import { judge, registryHandlers } from './registry-service.js';
@@ -56,6 +57,8 @@ export class MasterNode {
     private readonly holder: MasterStateHolder,
     /** Metrics, health and the dashboard; undefined when httpPort is -1. */
     readonly http: HttpServer | undefined,
+    /** Clients' metadata sessions, ended first on stop. */
+    readonly sessions: MetadataSessions,
   ) {}
 
   get port(): number {
@@ -121,18 +124,23 @@ export class MasterNode {
       },
     };
     const services = masterServices().dfs.master;
+    const grpcMetrics = new GrpcServerMetrics(metrics);
+    const sessions = new MetadataSessions({
+      record: (path, code, dfsCode, seconds) => grpcMetrics.record(path, code, dfsCode, seconds),
+      onInternal: (err) => logger.error({ err }, 'internal error in a metadata session'),
+    });
     const server = await startGrpcServer(
       (s) => {
-        s.addService(services.Metadata.service, metadataHandlers(ctx));
+        s.addService(services.Metadata.service, metadataHandlers(ctx, sessions));
         s.addService(services.Registry.service, registryHandlers(ctx));
         s.addService(services.Admin.service, adminHandlers(ctx));
         log.transport.register(s);
       },
-      { host: config.host, port: config.port, maxMessageBytes: LIMITS.metadataMessageMaxBytes, largeWindow: false, metrics: new GrpcServerMetrics(metrics), security: security.transport, auth: security.interceptor },
+      { host: config.host, port: config.port, maxMessageBytes: LIMITS.metadataMessageMaxBytes, largeWindow: false, metrics: grpcMetrics, security: security.transport, auth: security.interceptor },
     );
     address = config.advertiseAddress ?? `${config.host}:${server.port}`;
     const http = config.httpPort < 0 ? undefined : await HttpServer.start(config.host, config.httpPort, logger.child({ component: 'http' }));
-    node = new MasterNode(ctx, server, holder, http);
+    node = new MasterNode(ctx, server, holder, http, sessions);
     http?.get('/healthz', (_req, res) => {
       const status = log.status();
       sendJson(res, 200, { role: node!.leaderState !== undefined ? 'leader' : 'follower', leaderAddress: status.leaderAddress ?? null, term: status.term });
@@ -259,6 +267,7 @@ export class MasterNode {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     await this.http?.stop();
+    this.sessions.endAll();
     await stopGrpcServer(this.server.server);
     this.ctx.chunkservers.close();
     this.ctx.masters.close();

@@ -24,6 +24,10 @@ import { batchSubEntry, changesReplication, opAttr, opError, opResultOf } from '
 import type { Attr } from '../proto/generated/dfs/Attr.js';
 import { type ReadAnswer, readQuery, readResultOf, runRead } from './read-ops.js';
 import { BatchProposer } from './batch-proposer.js';
+import type { MetadataSessions } from './metadata-session.js';
+import type { BatchRequest__Output } from '../proto/generated/dfs/master/BatchRequest.js';
+import type { BatchResponse } from '../proto/generated/dfs/master/BatchResponse.js';
+import type { ReadBatchRequest__Output } from '../proto/generated/dfs/master/ReadBatchRequest.js';
 import { BATCH_ENTRY_OVERHEAD_BYTES, encodeBatchBody } from './log-entry.js';
 
 /**
@@ -32,7 +36,7 @@ import { BATCH_ENTRY_OVERHEAD_BYTES, encodeBatchBody } from './log-entry.js';
  * one log entry or reads the state machine behind a read barrier, and maps
  * the outcome: nothing more. Errors leave as typed statuses (unary()).
  */
-export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
+export function metadataHandlers(ctx: MasterContext, sessions: MetadataSessions): MetadataHandlers {
   const onInternal = (err: unknown) => ctx.logger.error({ err }, 'internal error in a metadata handler');
   const now = () => String(ctx.clock.wallUs());
   const attrResponse = (value: ApplyValue) => ({ attr: toWireAttr(attrOf(value)) });
@@ -76,6 +80,63 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
   const attrOfRead = (answer: ReadAnswer) => {
     if (answer.kind !== 'attr') throw new DfsError('INTERNAL', `expected an attribute result, got ${answer.kind}`);
     return { attr: toWireAttr(answer.attr) };
+  };
+
+  /** Metadata.Batch, also a batch on a session. */
+  const runBatch = async (req: BatchRequest__Output): Promise<BatchResponse> => {
+    const leader = ctx.leader();
+    if (req.ops.length > LIMITS.batchOpsMax) throw new DfsError('TOO_LARGE', `a batch of ${req.ops.length} ops is above ${LIMITS.batchOpsMax}`);
+    const results: OpResult[] = new Array<OpResult>(req.ops.length);
+    // An op that fails its checks gets its error here and never reaches the log, as a lone call would not.
+    const subEntries: LogEntry[] = [];
+    const slots: number[] = [];
+    req.ops.forEach((op, i) => {
+      try {
+        subEntries.push(batchSubEntry(op));
+        slots.push(i);
+      } catch (err) {
+        results[i] = opError(err);
+      }
+    });
+    if (subEntries.length > 0) {
+      const body = encodeBatchBody(subEntries);
+      if (body.length + BATCH_ENTRY_OVERHEAD_BYTES > LIMITS.batchEntryMaxBytes) {
+        throw new DfsError('TOO_LARGE', `a batch entry of ${body.length + BATCH_ENTRY_OVERHEAD_BYTES} bytes is above ${LIMITS.batchEntryMaxBytes}`);
+      }
+      const applied = await batches.submit(body, subEntries.length);
+      applied.forEach((result, j) => {
+        const i = slots[j]!;
+        results[i] = result.ok ? withParent(opResultOf(result), req.ops[i]!) : opResultOf(result);
+        if (result.ok && changesReplication(req.ops[i]!)) {
+          goalChanged(leader, attrOf(result.value).inode);
+        }
+      });
+    }
+    return { results };
+  };
+  /** Metadata.ReadBatch, also a read batch on a session. */
+  const runReadBatch = async (req: ReadBatchRequest__Output): Promise<BatchResponse> => {
+    ctx.leader();
+    if (req.ops.length > LIMITS.batchOpsMax) throw new DfsError('TOO_LARGE', `a read batch of ${req.ops.length} ops is above ${LIMITS.batchOpsMax}`);
+    const queries = req.ops.map((op) => {
+      try {
+        return readQuery(op);
+      } catch (err) {
+        return opError(err);
+      }
+    });
+    await ctx.log.readBarrier();
+    const state = ctx.state();
+    return {
+      results: queries.map((query) => {
+        if (!('kind' in query)) return query;
+        try {
+          return readResultOf(runRead(state, query));
+        } catch (err) {
+          return opError(err);
+        }
+      }),
+    };
   };
 
   return {
@@ -197,61 +258,9 @@ export function metadataHandlers(ctx: MasterContext): MetadataHandlers {
 
     CommitWrite: unary(async (req) => attrResponse(await mutate({ op: 'commitWrite', commitWrite: req })), onInternal),
 
-    Batch: unary(async (req) => {
-      const leader = ctx.leader();
-      if (req.ops.length > LIMITS.batchOpsMax) throw new DfsError('TOO_LARGE', `a batch of ${req.ops.length} ops is above ${LIMITS.batchOpsMax}`);
-      const results: OpResult[] = new Array<OpResult>(req.ops.length);
-      // An op that fails its checks gets its error here and never reaches the log, as a lone call would not.
-      const subEntries: LogEntry[] = [];
-      const slots: number[] = [];
-      req.ops.forEach((op, i) => {
-        try {
-          subEntries.push(batchSubEntry(op));
-          slots.push(i);
-        } catch (err) {
-          results[i] = opError(err);
-        }
-      });
-      if (subEntries.length > 0) {
-        const body = encodeBatchBody(subEntries);
-        if (body.length + BATCH_ENTRY_OVERHEAD_BYTES > LIMITS.batchEntryMaxBytes) {
-          throw new DfsError('TOO_LARGE', `a batch entry of ${body.length + BATCH_ENTRY_OVERHEAD_BYTES} bytes is above ${LIMITS.batchEntryMaxBytes}`);
-        }
-        const applied = await batches.submit(body, subEntries.length);
-        applied.forEach((result, j) => {
-          const i = slots[j]!;
-          results[i] = result.ok ? withParent(opResultOf(result), req.ops[i]!) : opResultOf(result);
-          if (result.ok && changesReplication(req.ops[i]!)) {
-            goalChanged(leader, attrOf(result.value).inode);
-          }
-        });
-      }
-      return { results };
-    }, onInternal),
-
-    ReadBatch: unary(async (req) => {
-      ctx.leader();
-      if (req.ops.length > LIMITS.batchOpsMax) throw new DfsError('TOO_LARGE', `a read batch of ${req.ops.length} ops is above ${LIMITS.batchOpsMax}`);
-      const queries = req.ops.map((op) => {
-        try {
-          return readQuery(op);
-        } catch (err) {
-          return opError(err);
-        }
-      });
-      await ctx.log.readBarrier();
-      const state = ctx.state();
-      return {
-        results: queries.map((query) => {
-          if (!('kind' in query)) return query;
-          try {
-            return readResultOf(runRead(state, query));
-          } catch (err) {
-            return opError(err);
-          }
-        }),
-      };
-    }, onInternal),
+    Batch: unary(runBatch, onInternal),
+    ReadBatch: unary(runReadBatch, onInternal),
+    Session: sessions.handler({ batch: runBatch, readBatch: runReadBatch }),
 
     GetClusterInfo: unary(async () => {
       ctx.leader();

@@ -125,7 +125,7 @@ function handleOf(handle: unknown, op: ChunkOp): { handle: string; op: ChunkOp }
  * present, so a request type with a caller field always has the key.
  */
 export function bindCaller(message: unknown, caller: AccessCaller, depth = 0): unknown {
-  if (depth > 4 || message === null || typeof message !== 'object') return message;
+  if (depth > 6 || message === null || typeof message !== 'object') return message;
   if (Array.isArray(message)) {
     for (const item of message) bindCaller(item, caller, depth + 1);
     return message;

@@ -98,6 +98,9 @@ describe('security: mutual TLS, identities, permissions and chunk access tokens'
     const claiming = await cluster.client({ caller: { uid: alice.uid, gid: alice.gid, groups: [] } }, bob);
     const stillDenied = await failure(claiming.readFile(secretPath));
     expect(stillDenied?.code, String(stillDenied)).to.equal('PERMISSION_DENIED');
+    // Mutations travel on a metadata session, where the claim is overwritten per message.
+    const removal = await failure(claiming.delete(secretPath));
+    expect(removal?.code, String(removal)).to.equal('PERMISSION_DENIED');
     const overwrite = await failure(asBob.writeFile(secretPath, Buffer.from('pwned')));
     expect(overwrite?.code, String(overwrite)).to.equal('PERMISSION_DENIED');
     expect((await asBob.readFile('/home/alice/public')).toString()).to.equal('hello');

@@ -112,5 +112,8 @@ describe('the access policy', () => {
     const stat = { path: '/x', caller: null };
     bindCaller(stat, { uid: 7, gid: 8, groups: [] });
     expect(stat.caller).to.deep.equal({ uid: 7, gid: 8, groups: [] });
+    const session = { id: 3, call: 'batch', batch: { ops: [{ op: 'makeNode', makeNode: { parent: '1', name: 'x', caller: claimed } }] }, readBatch: null };
+    bindCaller(session, { uid: 1001, gid: 1001, groups: [] });
+    expect(session.batch.ops[0]!.makeNode.caller).to.deep.equal({ uid: 1001, gid: 1001, groups: [] });
   });
 });
