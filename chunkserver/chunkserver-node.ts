@@ -25,6 +25,7 @@ import type { ChunkserverContext } from './chunkserver-context.js';
 import { ChunkserverMetrics } from './chunkserver-metrics.js';
 import { controlHandlers } from './control-service.js';
 import { dataHandlers } from './data-service.js';
+import { ReadSessions } from './read-session.js';
 import { DistributionAgent } from './distribution-agent.js';
 import { ImportRegistry } from './import-registry.js';
 import { ReadHeat } from './read-heat.js';
@@ -53,6 +54,8 @@ export class ChunkserverNode {
     private readonly pools: { close(): void }[],
     /** Metrics and health; undefined when httpPort is -1. */
     readonly http: HttpServer | undefined,
+    /** Clients' read sessions, ended first on stop. */
+    private readonly readSessions: ReadSessions,
   ) {}
 
   get port(): number {
@@ -123,13 +126,15 @@ export class ChunkserverNode {
     };
     const agent = new DistributionAgent(ctx, config.distributionDownloads);
     distribution = agent;
+    const grpcMetrics = new GrpcServerMetrics(metrics);
+    const readSessions = new ReadSessions(ctx, { record: (path, code, dfsCode, seconds) => grpcMetrics.record(path, code, dfsCode, seconds) });
     const server = await startGrpcServer(
       (s) => {
-        s.addService(rawFrameServerDefinition(services.ChunkData.service), dataHandlers(ctx));
+        s.addService(rawFrameServerDefinition(services.ChunkData.service), { ...dataHandlers(ctx), ReadSession: readSessions.handler() });
         s.addService(rawFrameServerDefinition(services.ChunkReplication.service), replicationHandlers(ctx));
         s.addService(services.ChunkControl.service, controlHandlers(ctx, agent));
       },
-      { host: config.host, port: config.port, maxMessageBytes: LIMITS.dataMessageMaxBytes, largeWindow: true, metrics: new GrpcServerMetrics(metrics), security: security.transport, auth: security.interceptor },
+      { host: config.host, port: config.port, maxMessageBytes: LIMITS.dataMessageMaxBytes, largeWindow: true, metrics: grpcMetrics, security: security.transport, auth: security.interceptor },
     );
     self = { ...self, address: config.advertiseAddress ?? `${config.host}:${server.port}` };
     const heartbeats = new HeartbeatLoop(ctx, agent, (bytes) => (chunkSizeBytes = bytes));
@@ -138,7 +143,7 @@ export class ChunkserverNode {
     const http = config.httpPort < 0 ? undefined : await HttpServer.start(config.host, config.httpPort, logger.child({ component: 'http' }));
     if (http) serveMetrics(http, metrics);
     http?.get('/healthz', (_req, res) => sendJson(res, 200, { id, address: self.address, registered: chunkSizeBytes !== 0 }));
-    const node = new ChunkserverNode(ctx, server, heartbeats, scrubber, agent, [pipelinePool, dataPool, replicationPool, master], http);
+    const node = new ChunkserverNode(ctx, server, heartbeats, scrubber, agent, [pipelinePool, dataPool, replicationPool, master], http, readSessions);
     await heartbeats.start();
     scrubber.start(config.scrubIntervalMs);
     if (config.readyFile) await writeReadyFile(config.readyFile, { pid: process.pid, port: server.port, address: self.address, ...(http ? { httpPort: http.port } : {}) });
@@ -152,6 +157,7 @@ export class ChunkserverNode {
     await this.heartbeats.stop();
     await this.scrubber.stop();
     await this.http?.stop();
+    this.readSessions.endAll();
     await stopGrpcServer(this.server.server);
     await this.distribution.stop();
     await this.ctx.imports.abortAll(new DfsError('UNAVAILABLE', 'chunkserver stopping'));

@@ -102,9 +102,7 @@ async function serveRead(
     }
     // The import may have completed meanwhile.
     if (ask.follow && (await serveIfHeld(ctx, call, ask, gone.signal))) return;
-    const older = ctx.inventory.version(handle);
-    if (older !== undefined) throw new DfsError('STALE_VERSION', `replica of chunk ${handle} is at version ${older}, below ${ask.version}`);
-    throw new DfsError('NOT_FOUND', `no replica of chunk ${handle} here`);
+    throw notHeld(ctx, handle, ask.version);
   } catch (err) {
     if (handle !== undefined && isDfsError(err, 'CHECKSUM_MISMATCH')) void handleCorruption(ctx, handle);
     failStream(call, err);
@@ -120,13 +118,27 @@ async function serveIfHeld(
   ask: ReadAsk,
   gone: AbortSignal,
 ): Promise<boolean> {
-  const info = ctx.store.info(ask.handle);
-  if (info === undefined || ctx.inventory.version(ask.handle) === undefined) return false;
-  if (info.corrupt) throw new DfsError('CHECKSUM_MISMATCH', `replica of chunk ${ask.handle} is corrupt`);
-  if (info.version < ask.version) return false;
+  const replica = heldReplica(ctx, ask.handle, ask.version);
+  if (replica === undefined) return false;
   if (!ask.copy) ctx.heat.record(ask.handle);
-  await serveHeld(ctx, call, ask, { version: info.version, chunkLength: info.durableLength, epoch: info.epoch }, gone);
+  await serveHeld(ctx, call, ask, replica, gone);
   return true;
+}
+
+/** The replica offered here at `version` or newer, as one snapshot of its length; undefined if there is none. Throws CHECKSUM_MISMATCH if it is corrupt. */
+export function heldReplica(ctx: ChunkserverContext, handle: ChunkHandle, version: ChunkVersion): { version: ChunkVersion; chunkLength: number; epoch: number } | undefined {
+  const info = ctx.store.info(handle);
+  if (info === undefined || ctx.inventory.version(handle) === undefined) return undefined;
+  if (info.corrupt) throw new DfsError('CHECKSUM_MISMATCH', `replica of chunk ${handle} is corrupt`);
+  if (info.version < version) return undefined;
+  return { version: info.version, chunkLength: info.durableLength, epoch: info.epoch };
+}
+
+/** Why a read of `handle` at `version` finds nothing to serve here: an older replica (STALE_VERSION) or none (NOT_FOUND). */
+export function notHeld(ctx: ChunkserverContext, handle: ChunkHandle, version: ChunkVersion): DfsError {
+  const older = ctx.inventory.version(handle);
+  if (older !== undefined) return new DfsError('STALE_VERSION', `replica of chunk ${handle} is at version ${older}, below ${version}`);
+  return new DfsError('NOT_FOUND', `no replica of chunk ${handle} here`);
 }
 
 function parseRead(call: grpc.ServerWritableStream<ReadRequest__Output, ReadResponse>): ReadAsk {

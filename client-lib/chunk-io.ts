@@ -14,6 +14,10 @@ import type { ReadResponse__Output } from '../proto/generated/dfs/chunk/ReadResp
 import type { ServerRef__Output } from '../proto/generated/dfs/ServerRef.js';
 import type { DfsClientOptions } from './client-options.js';
 import { orderReplicas } from './replica-order.js';
+import { SessionStream } from './session-stream.js';
+import { LIMITS } from '../common/limits.js';
+import type { SessionRead } from '../proto/generated/dfs/chunk/SessionRead.js';
+import type { SessionReadAnswer__Output } from '../proto/generated/dfs/chunk/SessionReadAnswer.js';
 
 /** A chunk as the client knows it: where it is and at which version. */
 export interface ChunkInfo {
@@ -33,9 +37,17 @@ export interface ChunkInfo {
 export class ChunkIo {
   private readonly data: ClientPool<ChunkDataClient>;
   private readonly writers: ClientPool<RawPipelineClient>;
+  private readonly sessions = new Map<string, SessionStream<SessionRead, SessionReadAnswer__Output>>();
 
   constructor(
-    private readonly options: { locality: DfsClientOptions['locality']; callTimeoutMs: number; random: () => number; logger: Logger },
+    private readonly options: {
+      locality: DfsClientOptions['locality'];
+      callTimeoutMs: number;
+      random: () => number;
+      logger: Logger;
+      /** Reads of up to LIMITS.sessionReadMaxBytes on a read session per chunkserver (true unless turned off). */
+      readSessions?: boolean;
+    },
     credentials: grpc.ChannelCredentials,
   ) {
     this.data = new ClientPool<ChunkDataClient>(chunkserverServices().dfs.chunk.ChunkData, dataChannelOptions(), credentials);
@@ -96,6 +108,48 @@ export class ChunkIo {
   }
 
   private async readFrom(replica: ServerRef__Output, chunk: ChunkInfo, offset: number, length: number): Promise<Buffer> {
+    if (length <= LIMITS.sessionReadMaxBytes && (this.options.readSessions ?? true)) {
+      const session = this.session(replica.address);
+      if (!session.unsupported) {
+        try {
+          return await this.readOnSession(session, replica, chunk, offset, length);
+        } catch (err) {
+          // A chunkserver without read sessions (an older one) gets Read calls from then on.
+          if (!session.unsupported) throw err;
+        }
+      }
+    }
+    return this.readCall(replica, chunk, offset, length);
+  }
+
+  private session(address: string): SessionStream<SessionRead, SessionReadAnswer__Output> {
+    let session = this.sessions.get(address);
+    if (session === undefined) {
+      const client = this.data.get(address);
+      session = new SessionStream(() => client.ReadSession(), `read session with ${address}`);
+      this.sessions.set(address, session);
+    }
+    return session;
+  }
+
+  private async readOnSession(
+    session: SessionStream<SessionRead, SessionReadAnswer__Output>,
+    replica: ServerRef__Output,
+    chunk: ChunkInfo,
+    offset: number,
+    length: number,
+  ): Promise<Buffer> {
+    const answer = await session.request(
+      (id) => ({ id, handle: String(chunk.handle), version: String(chunk.version), offset: String(offset), length, accessToken: chunk.accessToken }),
+      this.options.callTimeoutMs,
+    );
+    if (crc32c(answer.data) !== answer.dataCrc32c >>> 0) {
+      throw new DfsError('CHECKSUM_MISMATCH', `data from ${replica.address} failed its checksum in transit`);
+    }
+    return answer.data;
+  }
+
+  private async readCall(replica: ServerRef__Output, chunk: ChunkInfo, offset: number, length: number): Promise<Buffer> {
     const stream = this.data.get(replica.address).Read(
       { handle: String(chunk.handle), version: String(chunk.version), offset: String(offset), length: String(length) },
       withAccessToken(chunk.accessToken),
@@ -147,6 +201,8 @@ export class ChunkIo {
   }
 
   close(): void {
+    for (const session of this.sessions.values()) session.close();
+    this.sessions.clear();
     this.data.close();
     this.writers.close();
   }

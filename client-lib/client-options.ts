@@ -30,6 +30,13 @@ export interface DfsClientOptions {
    * On by default; a master without sessions gets unary calls either way.
    */
   metadataSessions?: boolean;
+  /**
+   * Reads of up to LIMITS.sessionReadMaxBytes (128 KiB) as messages on one
+   * long-lived ChunkData.ReadSession stream per chunkserver rather than a
+   * Read call each. On by default; a chunkserver without read sessions gets
+   * Read calls either way.
+   */
+  readSessions?: boolean;
   /** Deadline of one RPC. */
   callTimeoutMs?: number;
   /** How long cached chunk locations are trusted before they are fetched again. */

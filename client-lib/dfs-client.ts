@@ -136,7 +136,7 @@ export class DfsClient {
       batching: options.metadataBatching ?? true,
       sessions: options.metadataSessions ?? true,
     });
-    const io = new ChunkIo({ locality: options.locality, callTimeoutMs, random, logger }, credentials);
+    const io = new ChunkIo({ locality: options.locality, callTimeoutMs, random, logger, readSessions: options.readSessions ?? true }, credentials);
     try {
       const info = await master.call('GetClusterInfo', {});
       let client: DfsClient | undefined;

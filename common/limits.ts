@@ -66,6 +66,14 @@ export const LIMITS = {
    * one ReadBatch at a time, so only a misbehaving one meets this.
    */
   metadataSessionInFlightMax: 16,
+  /**
+   * Bytes of one read on a read session; longer reads are Read calls, whose
+   * frames stream under flow control instead of holding up the session's
+   * other answers. The kernel's largest FUSE read.
+   */
+  sessionReadMaxBytes: 128 * 1024,
+  /** Reads a chunkserver serves at once on one read session (a mount reads for many processes). */
+  readSessionInFlightMax: 64,
   /** Metadata proposals waiting for the log before the master refuses with OVERLOADED. */
   queuedProposalsMax: 10_000,
   /** Inodes one Fsck page examines at most. */

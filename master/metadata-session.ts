@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { DfsError } from '../common/errors.js';
-import { toStatus } from '../common/grpc-errors.js';
 import { LIMITS } from '../common/limits.js';
+import { SessionServer, sessionError } from '../common/session-server.js';
 import type { BatchRequest__Output } from '../proto/generated/dfs/master/BatchRequest.js';
 import type { BatchResponse } from '../proto/generated/dfs/master/BatchResponse.js';
 import type { ReadBatchRequest__Output } from '../proto/generated/dfs/master/ReadBatchRequest.js';
@@ -23,93 +23,52 @@ export interface MetadataSessionsOptions {
   onInternal?: (err: unknown) => void;
 }
 
-type SessionCall = grpc.ServerDuplexStream<SessionRequest__Output, SessionResponse>;
-
 const PATHS = { batch: '/dfs.master.Metadata/Batch', readBatch: '/dfs.master.Metadata/ReadBatch' } as const;
 
 /**
  * The master's side of Metadata.Session: each request on a client's stream
  * is served as its unary call would be, and answered under its id as soon as
- * it completes. A request that fails gets its error as an answer; the
- * stream itself ends only when the client closes it, goes away, or the
- * master stops (`endAll`). Authentication and the binding of callers happen
- * per message in the server's interceptors, as for any call.
+ * it completes; a request that fails gets its error as an answer.
+ * Authentication and the binding of callers happen per message in the
+ * server's interceptors, as for any call.
  */
 export class MetadataSessions {
-  private readonly open = new Set<SessionCall>();
-  private readonly inFlightMax: number;
+  private readonly server: SessionServer<SessionRequest__Output, SessionResponse>;
 
   constructor(private readonly options: MetadataSessionsOptions = {}) {
-    this.inFlightMax = options.inFlightMax ?? LIMITS.metadataSessionInFlightMax;
+    this.server = new SessionServer({ inFlightMax: options.inFlightMax ?? LIMITS.metadataSessionInFlightMax });
   }
 
   handler(calls: SessionCalls): grpc.handleBidiStreamingCall<SessionRequest__Output, SessionResponse> {
-    return (call) => this.serve(call, calls);
+    return this.server.handler((request) => this.answer(request, calls));
   }
 
-  /** Sessions open now (observable by tests). */
   openSessions(): number {
-    return this.open.size;
+    return this.server.openSessions();
   }
 
-  /** Ends every session with UNAVAILABLE, so clients move to another master at once rather than at their deadline. */
   endAll(): void {
-    for (const call of this.open) call.emit('error', toStatus(new DfsError('UNAVAILABLE', 'this master is stopping')));
-    this.open.clear();
+    this.server.endAll('this master is stopping');
   }
 
-  private serve(call: SessionCall, calls: SessionCalls): void {
-    this.open.add(call);
-    let inFlight = 0;
-    let clientDone = false;
-    let closed = false;
-    const close = (): void => {
-      closed = true;
-      this.open.delete(call);
-    };
-    const finishIfDone = (): void => {
-      if (clientDone && inFlight === 0 && !closed) {
-        close();
-        call.end();
-      }
-    };
-    call.on('data', (request: SessionRequest__Output) => {
-      if (closed) return;
-      inFlight++;
-      if (inFlight >= this.inFlightMax) call.pause();
-      void this.answer(request, calls).then((response) => {
-        inFlight--;
-        if (closed) return;
-        call.write(response);
-        if (inFlight === this.inFlightMax - 1) call.resume();
-        finishIfDone();
-      });
-    });
-    call.on('end', () => {
-      clientDone = true;
-      finishIfDone();
-    });
-    call.on('cancelled', close);
-    // A client that goes away is expected; its answers have no one to go to.
-    call.on('error', close);
-  }
-
-  /** Never rejects: a failure is an answer. */
   private async answer(request: SessionRequest__Output, calls: SessionCalls): Promise<SessionResponse> {
     const startedAt = performance.now();
     const kind = request.call;
+    const record = (code: grpc.status, dfsCode: string | undefined) => {
+      if (kind !== undefined) this.options.record?.(PATHS[kind], code, dfsCode, (performance.now() - startedAt) / 1000);
+    };
     try {
       let results: BatchResponse;
       if (kind === 'batch' && request.batch) results = await calls.batch(request.batch);
       else if (kind === 'readBatch' && request.readBatch) results = await calls.readBatch(request.readBatch);
       else throw new DfsError('INVALID_ARGUMENT', 'a session request carries a batch or a read_batch');
-      if (kind !== undefined) this.options.record?.(PATHS[kind], grpc.status.OK, undefined, (performance.now() - startedAt) / 1000);
+      record(grpc.status.OK, undefined);
       return { id: request.id, results };
     } catch (err) {
-      const e = err instanceof DfsError ? err : new DfsError('INTERNAL', err instanceof Error ? err.message : String(err), { cause: err });
-      if (e.code === 'INTERNAL') this.options.onInternal?.(err);
-      if (kind !== undefined) this.options.record?.(PATHS[kind], e.grpcStatus, e.code, (performance.now() - startedAt) / 1000);
-      return { id: request.id, error: { code: e.code, message: e.message, leaderHint: e.details.leaderHint ?? '' } };
+      const error = sessionError(err);
+      if (error.code === 'INTERNAL') this.options.onInternal?.(err);
+      record(err instanceof DfsError ? err.grpcStatus : grpc.status.INTERNAL, error.code);
+      return { id: request.id, error };
     }
   }
 }

@@ -9,6 +9,12 @@ import type { ChunkOp, ChunkTokenVerifier } from './chunk-access.js';
 import { callerOf, commonName, identityFromCertificate, speaksForOthers, type Identity } from './identity.js';
 import type { IdentityTokens } from './identity-token.js';
 import { ACCESS_TOKEN_KEY } from './transport-security.js';
+import { RefusedSessionRequest } from '../common/session-server.js';
+import { UndecodableRequest } from '../common/undecodable-request.js';
+import type { SessionRead__Output } from '../proto/generated/dfs/chunk/SessionRead.js';
+
+/** The ChunkData method whose every message carries its own chunk access token. */
+const READ_SESSION_PATH = '/dfs.chunk.ChunkData/ReadSession';
 
 export interface AuthOptions {
   /** Verifies bearer tokens; without it only certificates authenticate. */
@@ -60,6 +66,11 @@ export class Authenticator {
             },
             onReceiveMessage: (message, nextMessage) => {
               if (identity === undefined) return;
+              if (method.path === READ_SESSION_PATH && needsChunkToken(identity.role, service)) {
+                // Bytes that are no message at all end the session, in the interceptor after this one.
+                nextMessage(message instanceof UndecodableRequest ? message : this.checkSessionRead(message as SessionRead__Output));
+                return;
+              }
               try {
                 if (!checkedFirst && needsChunkToken(identity.role, service)) {
                   const target = chunkTarget(method.path, message);
@@ -76,6 +87,22 @@ export class Authenticator {
           }),
       });
     };
+  }
+
+  /**
+   * A read on a read session names its own chunk and carries its own token:
+   * each is checked alone, and one that fails reaches the handler as a
+   * refusal to answer, so the session's other reads go on.
+   */
+  private checkSessionRead(read: SessionRead__Output): SessionRead__Output | RefusedSessionRequest {
+    try {
+      if (this.options.chunkTokens === undefined) throw new DfsError('UNAUTHENTICATED', 'this chunkserver has no cluster secret to check access tokens with');
+      if (typeof read.handle !== 'string') throw new DfsError('INVALID_ARGUMENT', 'a session read names its chunk');
+      this.options.chunkTokens.check(read.accessToken, read.handle, 'read', this.options.wallMs());
+      return read;
+    } catch (err) {
+      return new RefusedSessionRequest(read.id, err instanceof DfsError ? err : new DfsError('INTERNAL', String(err), { cause: err }));
+    }
   }
 
   /** The identity behind a call; UNAUTHENTICATED if it shows neither a valid certificate nor a valid token. */

@@ -11,6 +11,9 @@ import { callUnary } from '../../common/grpc-client-pool.js';
 import { fromGrpcError } from '../../common/grpc-errors.js';
 import { chunkserverServices, masterServices } from '../../proto/load.js';
 import type { ReadResponse__Output } from '../../proto/generated/dfs/chunk/ReadResponse.js';
+import type { SessionRead } from '../../proto/generated/dfs/chunk/SessionRead.js';
+import type { SessionReadAnswer__Output } from '../../proto/generated/dfs/chunk/SessionReadAnswer.js';
+import { SessionStream } from '../../client-lib/session-stream.js';
 import { CA_FILES, initCertificateAuthority, issueCredentials } from '../../security/cert-authority.js';
 import { ChunkTokenSigner } from '../../security/chunk-access.js';
 import { parseClusterSecret } from '../../security/token-keys.js';
@@ -185,6 +188,28 @@ describe('security: mutual TLS, identities, permissions and chunk access tokens'
     const expired = new ChunkTokenSigner(secret, 60_000).sign(chunk.handle, ['read'], Date.now() - 120_000);
     const late = await failure(rawRead(replica, user, chunk.handle, chunk.version, expired));
     expect(late?.code, String(late)).to.equal('TOKEN_EXPIRED');
+
+    // On a read session each read shows its own token: each refusal is that read's answer, and the session goes on.
+    const session = new SessionStream<SessionRead, SessionReadAnswer__Output>(() => sessionClient.ReadSession(), 'read session');
+    const sessionClient = new (chunkserverServices().dfs.chunk.ChunkData)(replica, user);
+    const sessionRead = (accessToken: string) =>
+      session.request((id) => ({ id, handle: chunk.handle, version: chunk.version, offset: '0', length: SECRET.length, accessToken }), 5_000).then((a) => a.data);
+    const sessionRefusals = {
+      none: await failure(sessionRead('')),
+      forged: await failure(sessionRead(`${chunk.handle}:rw:${Date.now() + 600_000}.AAAAAAAAAAAAAAAAAAAAAA`)),
+      otherChunk: await failure(sessionRead(other.chunks[0]!.accessToken)),
+      expired: await failure(sessionRead(expired)),
+    };
+    expect(Object.fromEntries(Object.entries(sessionRefusals).map(([what, err]) => [what, err?.code]))).to.deep.equal({
+      none: 'PERMISSION_DENIED',
+      forged: 'PERMISSION_DENIED',
+      otherChunk: 'PERMISSION_DENIED',
+      expired: 'TOKEN_EXPIRED',
+    });
+    expect((await sessionRead(chunk.accessToken)).equals(SECRET)).to.equal(true);
+    expect(session.inFlight()).to.equal(0);
+    session.close();
+    sessionClient.close();
 
     // A read token does not let its holder append.
     const data = new (chunkserverServices().dfs.chunk.ChunkData)(replica, user);

@@ -13,6 +13,9 @@ import { chunkserverServices } from '../../../proto/load.js';
 import type { ReadRequest__Output } from '../../../proto/generated/dfs/chunk/ReadRequest.js';
 import type { ReadResponse } from '../../../proto/generated/dfs/chunk/ReadResponse.js';
 import { channelCredentials, PLAINTEXT } from '../../../security/transport-security.js';
+import { SessionServer } from '../../../common/session-server.js';
+import type { SessionRead__Output } from '../../../proto/generated/dfs/chunk/SessionRead.js';
+import type { SessionReadAnswer } from '../../../proto/generated/dfs/chunk/SessionReadAnswer.js';
 
 const KiB = 1024;
 
@@ -24,9 +27,11 @@ interface FakeReplica {
   down?: boolean;
 }
 
-async function serve(replica: FakeReplica, reads: string[]): Promise<StartedServer> {
+/** `reads`: the replicas asked, in order; `via`: how each read came (a Read call, or a message on a read session). */
+async function serve(replica: FakeReplica, reads: string[], via: string[], sessions: boolean): Promise<StartedServer> {
   const Read = (call: grpc.ServerWritableStream<ReadRequest__Output, ReadResponse>) => {
     reads.push(replica.id);
+    via.push('call');
     if (replica.down) return failStream(call, new DfsError('UNAVAILABLE', `${replica.id} is down`));
     const offset = Number(call.request.offset);
     const end = Math.min(offset + Number(call.request.length), replica.bytes.length);
@@ -38,8 +43,16 @@ async function serve(replica: FakeReplica, reads: string[]): Promise<StartedServ
     }
     call.end();
   };
+  const ReadSession = new SessionServer<SessionRead__Output, SessionReadAnswer>({ inFlightMax: 4 }).handler(async (read) => {
+    reads.push(replica.id);
+    via.push('session');
+    if (replica.down) return { id: read.id, error: { code: 'UNAVAILABLE', message: `${replica.id} is down` } };
+    const offset = Number(read.offset);
+    const data = replica.bytes.subarray(Math.min(offset, replica.bytes.length), Math.min(offset + read.length, replica.bytes.length));
+    return { id: read.id, data, dataCrc32c: crc32c(data) };
+  });
   return startGrpcServer(
-    (s) => s.addService(chunkserverServices().dfs.chunk.ChunkData.service, { Read } as unknown as grpc.UntypedServiceImplementation),
+    (s) => s.addService(chunkserverServices().dfs.chunk.ChunkData.service, (sessions ? { Read, ReadSession } : { Read }) as unknown as grpc.UntypedServiceImplementation),
     { host: '127.0.0.1', port: 0, maxMessageBytes: LIMITS.dataMessageMaxBytes, largeWindow: false, security: PLAINTEXT },
   );
 }
@@ -58,7 +71,7 @@ function warnings(): { logger: Logger; seen: string[] } {
   return { logger, seen };
 }
 
-describe('ChunkIo reads', () => {
+for (const sessions of [false, true]) describe(`ChunkIo reads, ${sessions ? 'from chunkservers with read sessions' : 'from chunkservers without read sessions'}`, () => {
   const servers: StartedServer[] = [];
   let io: ChunkIo | undefined;
 
@@ -72,16 +85,17 @@ describe('ChunkIo reads', () => {
    * Starts the replicas and an io whose nearest replica is the first one
    * (same node), so the test decides which replica is asked first.
    */
-  async function setUp(replicas: FakeReplica[], logger: Logger = silentLogger): Promise<{ chunk: ChunkInfo; reads: string[] }> {
+  async function setUp(replicas: FakeReplica[], logger: Logger = silentLogger): Promise<{ chunk: ChunkInfo; reads: string[]; via: string[] }> {
     const reads: string[] = [];
+    const via: string[] = [];
     const refs = [];
     for (const r of replicas) {
-      const server = await serve(r, reads);
+      const server = await serve(r, reads, via, sessions);
       servers.push(server);
       refs.push({ id: r.id, address: `127.0.0.1:${server.port}`, zone: '', rack: '' });
     }
     io = new ChunkIo({ locality: { serverIds: [replicas[0]!.id] }, callTimeoutMs: 5_000, random: () => 0.5, logger }, channelCredentials(PLAINTEXT));
-    return { chunk: { index: 0, handle: chunkHandle(1), version: 2, replicas: refs, accessToken: '' }, reads };
+    return { chunk: { index: 0, handle: chunkHandle(1), version: 2, replicas: refs, accessToken: '' }, reads, via };
   }
 
   it('never reads a replica that is shorter than another as zeros: it fails over and warns', async () => {
@@ -154,5 +168,17 @@ describe('ChunkIo reads', () => {
     const got = await io!.read(chunk, 0, 128 * KiB);
     expect(got.equals(full)).to.equal(true);
     expect(reads).to.deep.equal(['near']);
+  });
+
+  it(`reads of up to ${LIMITS.sessionReadMaxBytes / KiB} KiB go ${sessions ? 'on the read session' : 'as Read calls'}, longer ones as Read calls`, async () => {
+    const full = randomBytes(512 * KiB);
+    const { chunk, via } = await setUp([{ id: 'only', bytes: full, version: 2 }]);
+    const small = await Promise.all([io!.read(chunk, 4 * KiB, 4 * KiB), io!.read(chunk, 0, LIMITS.sessionReadMaxBytes)]);
+    expect(small[0]!.equals(full.subarray(4 * KiB, 8 * KiB))).to.equal(true);
+    expect(small[1]!.equals(full.subarray(0, LIMITS.sessionReadMaxBytes))).to.equal(true);
+    const large = await io!.read(chunk, 0, LIMITS.sessionReadMaxBytes + 1);
+    expect(large.equals(full.subarray(0, LIMITS.sessionReadMaxBytes + 1))).to.equal(true);
+    // Without sessions the first read finds ReadSession unimplemented and every read is a call.
+    expect(via).to.deep.equal(sessions ? ['session', 'session', 'call'] : ['call', 'call', 'call']);
   });
 });
