@@ -9,6 +9,12 @@ import type { DfsClient } from '../../client-lib/index.js';
 import { TestCluster } from '../harness/test-cluster.js';
 import { expectStatus } from '../harness/expect-status.js';
 import { rawClients } from '../harness/raw-clients.js';
+import { isDfsError } from '../../common/errors.js';
+import { LIMITS } from '../../common/limits.js';
+import { MetadataSession, type SessionCall } from '../../client-lib/metadata-session.js';
+import { SessionStream } from '../../client-lib/session-stream.js';
+import type { SessionRead } from '../../proto/generated/dfs/chunk/SessionRead.js';
+import type { SessionReadAnswer__Output } from '../../proto/generated/dfs/chunk/SessionReadAnswer.js';
 
 /** A bidirectional write stream: sends frames, then resolves with the status it ends with. */
 function writeStream(address: string, credentials: grpc.ChannelCredentials, frames: Buffer[]): Promise<unknown> {
@@ -133,6 +139,39 @@ describe('bad input gets a clear error and changes nothing', function () {
         s.on('data', () => undefined).on('error', reject).on('end', resolve);
       });
     await expectStatus(read, grpc.status.NOT_FOUND, 'NOT_FOUND');
+  });
+
+  it('answers bad requests on metadata and read sessions with their errors, and the sessions go on', async () => {
+    const reads = new SessionStream<SessionRead, SessionReadAnswer__Output>(() => rawClients(primary, cluster).data().ReadSession(), 'read session');
+    const read = (fields: Partial<SessionRead>) =>
+      reads.request((id) => ({ id, handle, version, offset: '0', length: 9, accessToken: '', ...fields }), 5_000).then(
+        (a) => a.data.toString(),
+        (e: unknown) => (isDfsError(e) ? e.code : String(e)),
+      );
+    expect({
+      unknown: await read({ handle: '999999' }),
+      newer: await read({ version: String(Number(version) + 5) }),
+      tooLong: await read({ length: LIMITS.sessionReadMaxBytes + 1 }),
+      badOffset: await read({ offset: '18446744073709551615' }),
+      past: await read({ offset: '1000000' }),
+      good: await read({}),
+    }).to.deep.equal({ unknown: 'NOT_FOUND', newer: 'STALE_VERSION', tooLong: 'TOO_LARGE', badOffset: 'INVALID_ARGUMENT', past: '', good: 'reference' });
+    reads.close();
+
+    const batches = new MetadataSession(raw.metadata());
+    const batch = (call: SessionCall) =>
+      batches.request(call, 5_000).then(
+        (results) => results.map((r) => r.error?.code ?? r.result),
+        (e: unknown) => (isDfsError(e) ? e.code : String(e)),
+      );
+    const stat = { stat: { path: '/ref', caller: { uid: 0, gid: 0, groups: [] } } };
+    expect({
+      tooMany: await batch({ kind: 'readBatch', request: { ops: Array.from({ length: LIMITS.batchOpsMax + 1 }, () => stat) } }),
+      noRequestId: await batch({ kind: 'batch', request: { ops: [{ mkdir: { path: '/dir/x', mode: 0o755, caller: { uid: 0, gid: 0, groups: [] } } }] } }),
+      badPath: await batch({ kind: 'readBatch', request: { ops: [{ stat: { path: 'relative', caller: { uid: 0, gid: 0, groups: [] } } }] } }),
+      good: await batch({ kind: 'readBatch', request: { ops: [stat] } }),
+    }).to.deep.equal({ tooMany: 'TOO_LARGE', noRequestId: ['INVALID_ARGUMENT'], badPath: ['INVALID_ARGUMENT'], good: ['attr'] });
+    batches.close();
   });
 
   it('refuses wrong versions and mutations sent to a replica that holds no lease', async () => {
