@@ -1,10 +1,11 @@
 import type { Readable, Writable } from 'node:stream';
 import { v4 as uuidv4 } from 'uuid';
 import { DEFAULT_BACKOFF, type BackoffPolicy } from '../common/backoff.js';
-import { DfsError } from '../common/errors.js';
+import { DfsError, isDfsError } from '../common/errors.js';
 import { silentLogger } from '../common/logger.js';
 import { clientSecurity } from '../security/node-security.js';
 import { channelCredentials } from '../security/transport-security.js';
+import { speaksTls } from '../security/tls-probe.js';
 import { ChunkIo } from './chunk-io.js';
 import type { DfsClientOptions } from './client-options.js';
 import { DfsFile, type FileDeps } from './dfs-file.js';
@@ -158,7 +159,7 @@ export class DfsClient {
     } catch (err) {
       master.close();
       io.close();
-      throw err;
+      throw 'insecure' in options.security && isDfsError(err, 'UNAVAILABLE') ? await explainPlaintextRefusal(options.masters, err) : err;
     }
   }
 
@@ -522,4 +523,18 @@ function timedChanges(changes: InodeAttrChanges): {
 
 function entriesOf(page: ListResponse__Output): { entries: DirEntry[]; hasMore: boolean } {
   return { entries: page.entries.map((e) => ({ name: e.name, attr: fromWireAttr(e.attr) })), hasMore: page.hasMore };
+}
+
+/**
+ * A TLS server drops a plaintext client's connection before any gRPC status
+ * can say why, so the client sees only UNAVAILABLE. If a master completes a
+ * TLS handshake, say so; otherwise the masters are down, as `err` says.
+ */
+async function explainPlaintextRefusal(masters: readonly string[], err: DfsError): Promise<DfsError> {
+  for (const address of masters) {
+    if (await speaksTls(address, 2_000)) {
+      return new DfsError('UNAUTHENTICATED', `the master at ${address} accepts TLS connections only: connect with --tls-dir (credentials from dfs security issue) or a token, not --insecure`, { cause: err });
+    }
+  }
+  return err;
 }

@@ -79,6 +79,10 @@ describe('security: mutual TLS, identities, permissions and chunk access tokens'
     const plaintext = await failure(callUnary(metadata, 'Stat', { path: '/' }, 3_000));
     metadata.close();
     expect(plaintext?.code, String(plaintext)).to.equal('UNAVAILABLE');
+    // The client library (and so the CLI) says why: the masters want TLS.
+    const insecure = await failure(DfsClient.connect({ masters: cluster.masters, security: { insecure: true }, retry: { deadlineMs: 2_000 } }));
+    expect(insecure?.code, String(insecure)).to.equal('UNAUTHENTICATED');
+    expect(insecure?.message).to.contain('accepts TLS connections only');
   });
 
   it('refuses a certificate from another CA', async () => {
