@@ -35,9 +35,16 @@ export function tolerantServiceDefinition(service: grpc.ServiceDefinition): grpc
   return copy as grpc.ServiceDefinition;
 }
 
-/** Ends a call whose request did not decode with INVALID_ARGUMENT; passes every other message on. */
+/**
+ * Ends a call whose request did not decode with INVALID_ARGUMENT; passes
+ * every other message on. A streaming handler does not learn that its call
+ * ended here and may still write answers to requests it received before
+ * (a session): once the status is sent, nothing more goes out, since a
+ * message after the status breaks the peer's HTTP/2 stream.
+ */
 export function undecodableRequestInterceptor(): grpc.ServerInterceptor {
   return (_descriptor, call) => {
+    let ended = false;
     const intercepting: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(call, {
       start: (next) =>
         next({
@@ -46,6 +53,14 @@ export function undecodableRequestInterceptor(): grpc.ServerInterceptor {
             intercepting.sendStatus(toStatus(new DfsError('INVALID_ARGUMENT', `the request to ${message.path} is not a valid message: ${message.reason}`)));
           },
         }),
+      sendMessage: (message, next) => {
+        if (!ended) next(message);
+      },
+      sendStatus: (status, next) => {
+        if (ended) return;
+        ended = true;
+        next(status);
+      },
     });
     return intercepting;
   };

@@ -174,6 +174,24 @@ describe('bad input gets a clear error and changes nothing', function () {
     batches.close();
   });
 
+  it('ends a read session at bytes that are no message with INVALID_ARGUMENT, after the answers already sent', async () => {
+    const definition = chunkserverServices().dfs.chunk.ChunkData.service.ReadSession;
+    const client = rawClients(primary, cluster).data();
+    const got = await new Promise<{ code: grpc.status; details: string; answers: number }>((resolve) => {
+      const call = client.makeBidiStreamRequest(definition.path, (b: Buffer) => b, (b: Buffer) => b, new grpc.Metadata(), {});
+      let answers = 0;
+      call.on('data', () => answers++);
+      call.on('error', () => undefined);
+      call.on('status', (status: grpc.StatusObject) => resolve({ code: status.code, details: status.details, answers }));
+      for (let id = 1; id <= 3; id++) call.write(definition.requestSerialize({ id, handle: '999999', version: '1', offset: '0', length: 4, accessToken: '' }));
+      call.write(Buffer.from('080410050001ff0128ff32027633e501bf', 'hex'));
+      call.end();
+    });
+    // Answers that went out after the interceptor's status used to drop the connection (UNAVAILABLE) or hang the call.
+    expect(got.code, got.details).to.equal(grpc.status.INVALID_ARGUMENT);
+    expect(got.details).to.contain('is not a valid message');
+  });
+
   it('refuses wrong versions and mutations sent to a replica that holds no lease', async () => {
     const readAt = (v: string) =>
       new Promise((resolve, reject) => {

@@ -431,7 +431,7 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
     expect(outputs.at(-1)).to.equal(await readFile('/etc/os-release', 'utf8'));
     expect((await client.readFile('/shared/os-release')).toString()).to.equal(await readFile('/etc/os-release', 'utf8'));
 
-    // The masters speak TLS only: a plaintext client does not even connect.
+    // The masters speak TLS only: a plaintext client does not even connect, and is told why.
     const refused = await DfsClient.connect({ masters: masterAddresses('m1', 'm2', 'm3'), security: { insecure: true }, retry: { deadlineMs: 2_000 } }).then(
       (plaintext) => {
         plaintext.close();
@@ -439,7 +439,8 @@ describe('docs/deployment.md on 9 hosts (network namespaces), with its own comma
       },
       (err: unknown) => err,
     );
-    expect(isDfsError(refused) ? refused.code : refused, 'a plaintext client of the TLS cluster').to.equal('UNAVAILABLE');
+    expect(isDfsError(refused) ? refused.code : refused, 'a plaintext client of the TLS cluster').to.equal('UNAUTHENTICATED');
+    expect(String(refused)).to.contain('accepts TLS connections only');
   });
 
   it('mounts the cluster on cs1 with the mount unit: files written there are read on another host', async () => {
