@@ -127,7 +127,7 @@ export class ChunkserverNode {
     const agent = new DistributionAgent(ctx, config.distributionDownloads);
     distribution = agent;
     const grpcMetrics = new GrpcServerMetrics(metrics);
-    const readSessions = new ReadSessions(ctx, { record: (path, code, dfsCode, seconds) => grpcMetrics.record(path, code, dfsCode, seconds) });
+    const readSessions = new ReadSessions(ctx, grpcMetrics);
     const server = await startGrpcServer(
       (s) => {
         s.addService(rawFrameServerDefinition(services.ChunkData.service), { ...dataHandlers(ctx), ReadSession: readSessions.handler() });

@@ -1,9 +1,10 @@
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { crc32c } from '../common/crc32c.js';
 import { DfsError, isDfsError } from '../common/errors.js';
-import { chunkHandle, chunkVersion, type ChunkHandle } from '../common/ids.js';
+import type { GrpcServerMetrics } from '../common/grpc-metrics.js';
+import { chunkHandle, chunkVersion } from '../common/ids.js';
 import { LIMITS } from '../common/limits.js';
-import { RefusedSessionRequest, SessionServer, sessionError } from '../common/session-server.js';
+import { SessionServer, type RefusedSessionRequest } from '../common/session-server.js';
 import { requireInteger } from '../common/wire-validation.js';
 import type { SessionRead__Output } from '../proto/generated/dfs/chunk/SessionRead.js';
 import type { SessionReadAnswer } from '../proto/generated/dfs/chunk/SessionReadAnswer.js';
@@ -11,47 +12,45 @@ import type { ChunkserverContext } from './chunkserver-context.js';
 import { heldReplica, notHeld } from './data-service.js';
 import { handleCorruption } from './replica-problems.js';
 
-/** Each read is counted as the Read call it replaces, so the figures do not depend on how it travelled. */
-const READ_PATH = '/dfs.chunk.ChunkData/Read';
-
-export interface ReadSessionsOptions {
-  /** One read as a Read call: gRPC status, DfsError code, seconds (GrpcServerMetrics.record). */
-  record?: (path: string, code: grpc.status, dfsCode: string | undefined, seconds: number) => void;
-}
-
-type Request = SessionRead__Output | RefusedSessionRequest;
-
 /**
  * ChunkData.ReadSession: small client reads as messages on one stream per
  * client. Each is served exactly as a client's Read call is (a replica
  * offered here at the version or newer, clipped to its durable length,
- * verified, counted toward the chunk's heat) and answered in one message.
- * Its chunk access token was checked per message by the interceptor, which
- * hands a refused read over as a RefusedSessionRequest.
+ * verified, counted toward the chunk's heat) and answered in one message;
+ * the metrics count it as a Read call. Its chunk access token was checked
+ * per message by the interceptor, which hands a refused read over as a
+ * RefusedSessionRequest.
  */
 export class ReadSessions {
-  private readonly server = new SessionServer<Request, SessionReadAnswer>({ inFlightMax: LIMITS.readSessionInFlightMax });
+  private readonly server: SessionServer<SessionRead__Output, SessionReadAnswer>;
 
   constructor(
     private readonly ctx: ChunkserverContext,
-    private readonly options: ReadSessionsOptions = {},
-  ) {}
+    metrics?: GrpcServerMetrics,
+  ) {
+    this.server = new SessionServer({
+      inFlightMax: LIMITS.readSessionInFlightMax,
+      metrics,
+      pathOf: () => '/dfs.chunk.ChunkData/Read',
+      onInternal: (err) => ctx.logger.error({ err }, 'internal error in a session read'),
+    });
+  }
 
-  handler(): grpc.handleBidiStreamingCall<Request, SessionReadAnswer> {
-    return this.server.handler((request) => this.answer(request));
+  handler(): grpc.handleBidiStreamingCall<SessionRead__Output | RefusedSessionRequest, SessionReadAnswer> {
+    return this.server.handler(
+      (read) => this.read(read),
+      (id, error) => ({ id, error: { code: error.code, message: error.message } }),
+    );
   }
 
   endAll(): void {
     this.server.endAll('this chunkserver is stopping');
   }
 
-  private async answer(request: Request): Promise<SessionReadAnswer> {
-    const startedAt = performance.now();
-    let handle: ChunkHandle | undefined;
+  private async read(request: SessionRead__Output): Promise<SessionReadAnswer> {
+    const handle = chunkHandle(requireInteger(request.handle, 'handle'));
     this.ctx.load.activeReads++;
     try {
-      if (request instanceof RefusedSessionRequest) throw request.error;
-      handle = chunkHandle(requireInteger(request.handle, 'handle'));
       const version = chunkVersion(requireInteger(request.version, 'version'));
       const offset = requireInteger(request.offset, 'offset');
       if (request.length > LIMITS.sessionReadMaxBytes) {
@@ -63,14 +62,10 @@ export class ReadSessions {
       const end = Math.min(offset + request.length, replica.chunkLength);
       const data = offset < end ? await this.ctx.store.read(handle, offset, end - offset, replica.epoch) : Buffer.alloc(0);
       this.ctx.metrics.clientReadBytes.inc(data.length);
-      this.options.record?.(READ_PATH, grpc.status.OK, undefined, (performance.now() - startedAt) / 1000);
       return { id: request.id, data, dataCrc32c: crc32c(data) };
     } catch (err) {
-      if (handle !== undefined && isDfsError(err, 'CHECKSUM_MISMATCH')) void handleCorruption(this.ctx, handle);
-      const error = sessionError(err);
-      if (error.code === 'INTERNAL') this.ctx.logger.error({ err }, 'internal error in a session read');
-      this.options.record?.(READ_PATH, err instanceof DfsError ? err.grpcStatus : grpc.status.INTERNAL, error.code, (performance.now() - startedAt) / 1000);
-      return { id: request.id, error: { code: error.code, message: error.message } };
+      if (isDfsError(err, 'CHECKSUM_MISMATCH')) void handleCorruption(this.ctx, handle);
+      throw err;
     } finally {
       this.ctx.load.activeReads--;
     }

@@ -108,18 +108,11 @@ export class ChunkIo {
   }
 
   private async readFrom(replica: ServerRef__Output, chunk: ChunkInfo, offset: number, length: number): Promise<Buffer> {
-    if (length <= LIMITS.sessionReadMaxBytes && (this.options.readSessions ?? true)) {
-      const session = this.session(replica.address);
-      if (!session.unsupported) {
-        try {
-          return await this.readOnSession(session, replica, chunk, offset, length);
-        } catch (err) {
-          // A chunkserver without read sessions (an older one) gets Read calls from then on.
-          if (!session.unsupported) throw err;
-        }
-      }
-    }
-    return this.readCall(replica, chunk, offset, length);
+    const call = () => this.readCall(replica, chunk, offset, length);
+    if (length > LIMITS.sessionReadMaxBytes || !(this.options.readSessions ?? true)) return call();
+    const session = this.session(replica.address);
+    // A chunkserver without read sessions (an older one) gets Read calls.
+    return session.orFallback(() => this.readOnSession(session, replica, chunk, offset, length), call);
   }
 
   private session(address: string): SessionStream<SessionRead, SessionReadAnswer__Output> {
@@ -143,9 +136,7 @@ export class ChunkIo {
       (id) => ({ id, handle: String(chunk.handle), version: String(chunk.version), offset: String(offset), length, accessToken: chunk.accessToken }),
       this.options.callTimeoutMs,
     );
-    if (crc32c(answer.data) !== answer.dataCrc32c >>> 0) {
-      throw new DfsError('CHECKSUM_MISMATCH', `data from ${replica.address} failed its checksum in transit`);
-    }
+    checkTransit(answer.data, answer.dataCrc32c, replica.address);
     return answer.data;
   }
 
@@ -161,9 +152,7 @@ export class ChunkIo {
       for await (const frame of stream as AsyncIterable<ReadResponse__Output>) {
         if (frame.data.length === 0) continue;
         if (Number(frame.offset) !== expected) throw new DfsError('INTERNAL', `replica sent offset ${frame.offset}, expected ${expected}`);
-        if (crc32c(frame.data) !== frame.dataCrc32c >>> 0) {
-          throw new DfsError('CHECKSUM_MISMATCH', `data from ${replica.address} failed its checksum in transit`);
-        }
+        checkTransit(frame.data, frame.dataCrc32c, replica.address);
         parts.push(frame.data);
         expected += frame.data.length;
       }
@@ -206,6 +195,11 @@ export class ChunkIo {
     this.data.close();
     this.writers.close();
   }
+}
+
+/** Bytes a replica sent must match the CRC it sent with them. */
+function checkTransit(data: Buffer, crc: number, address: string): void {
+  if (crc32c(data) !== crc >>> 0) throw new DfsError('CHECKSUM_MISMATCH', `data from ${address} failed its checksum in transit`);
 }
 
 /** Call metadata carrying a chunk access token (none in plaintext). */

@@ -180,12 +180,7 @@ export class MasterClient {
       session = new MetadataSession(this.metadata.get(address));
       this.sessions.set(address, session);
     }
-    if (session.unsupported) return unary();
-    const opened = session;
-    return opened.request(call, timeoutMs).catch((err: unknown) => {
-      if (opened.unsupported) return unary();
-      throw err;
-    });
+    return session.request(call, timeoutMs, unary);
   }
 
   /**

@@ -25,8 +25,7 @@ const UINT32_SPAN = 2 ** 32;
  * flight when the stream breaks fail UNAVAILABLE (retryable), or with the
  * stream's own error when that is not retryable (refused credentials). A
  * server that does not know the method (an older one) answers
- * UNIMPLEMENTED: `unsupported` turns true and the caller goes back to
- * calls of its own.
+ * UNIMPLEMENTED: from then on `orFallback` makes calls of their own.
  */
 export class SessionStream<Req, Res extends SessionAnswer> {
   private stream: grpc.ClientDuplexStream<Req, Res> | undefined;
@@ -34,7 +33,7 @@ export class SessionStream<Req, Res extends SessionAnswer> {
   private nextId = 0;
   private closed = false;
   /** The server answered UNIMPLEMENTED: it has no such sessions. */
-  unsupported = false;
+  private unsupported = false;
 
   constructor(
     private readonly openStream: () => grpc.ClientDuplexStream<Req, Res>,
@@ -56,6 +55,21 @@ export class SessionStream<Req, Res extends SessionAnswer> {
       this.pending.set(id, { resolve, reject, timer });
       stream.write(build(id));
     });
+  }
+
+  /**
+   * `viaSession` (requests on this session), unless the server has no such
+   * sessions, known already or learned from this very request: then
+   * `fallback`, calls of their own.
+   */
+  async orFallback<T>(viaSession: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
+    if (this.unsupported) return fallback();
+    try {
+      return await viaSession();
+    } catch (err) {
+      if (this.unsupported) return fallback();
+      throw err;
+    }
   }
 
   /** Requests waiting for an answer (observable by tests). */

@@ -33,7 +33,7 @@ export class GrpcServerMetrics {
   constructor(registry: MetricsRegistry) {
     this.handled = new Counter({
       name: 'dfs_grpc_server_handled_total',
-      help: 'RPCs completed by this server, by service, method and gRPC status code (CANCELLED: the caller went away); a Batch or ReadBatch on a metadata session counts as that call',
+      help: 'RPCs completed by this server, by service, method and gRPC status code (CANCELLED: the caller went away); a request on a session (metadata or read) counts as the call it stands for',
       labelNames: ['service', 'method', 'code'],
       registers: [registry],
     });
@@ -45,7 +45,7 @@ export class GrpcServerMetrics {
     });
     this.duration = new Histogram({
       name: 'dfs_grpc_server_handling_seconds',
-      help: 'Time from the start of an RPC to its final status (whole streams for streaming RPCs; a request on a metadata session as its Batch or ReadBatch), by service and method',
+      help: 'Time from the start of an RPC to its final status (whole streams for streaming RPCs; a request on a session as the call it stands for), by service and method',
       labelNames: ['service', 'method'],
       buckets: DURATION_BUCKETS_SECONDS,
       registers: [registry],
@@ -75,7 +75,7 @@ export class GrpcServerMetrics {
   /**
    * One request that ended with `code` (a gRPC status) after `seconds`, as if
    * it had been a call to `path`: a Batch on a metadata session is counted
-   * as a Batch call, so the figures do not depend on how it travelled.
+   * as a Batch call, a read on a read session as a Read.
    */
   record(path: string, code: number, dfsCode: string | undefined, seconds: number): void {
     const labels = rpcLabels(path);

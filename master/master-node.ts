@@ -126,7 +126,7 @@ export class MasterNode {
     const services = masterServices().dfs.master;
     const grpcMetrics = new GrpcServerMetrics(metrics);
     const sessions = new MetadataSessions({
-      record: (path, code, dfsCode, seconds) => grpcMetrics.record(path, code, dfsCode, seconds),
+      metrics: grpcMetrics,
       onInternal: (err) => logger.error({ err }, 'internal error in a metadata session'),
     });
     const server = await startGrpcServer(

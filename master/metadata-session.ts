@@ -1,7 +1,8 @@
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { DfsError } from '../common/errors.js';
+import type { GrpcServerMetrics } from '../common/grpc-metrics.js';
 import { LIMITS } from '../common/limits.js';
-import { SessionServer, sessionError } from '../common/session-server.js';
+import { RefusedSessionRequest, SessionServer } from '../common/session-server.js';
 import type { BatchRequest__Output } from '../proto/generated/dfs/master/BatchRequest.js';
 import type { BatchResponse } from '../proto/generated/dfs/master/BatchResponse.js';
 import type { ReadBatchRequest__Output } from '../proto/generated/dfs/master/ReadBatchRequest.js';
@@ -17,8 +18,8 @@ export interface SessionCalls {
 export interface MetadataSessionsOptions {
   /** Requests served at once per session (LIMITS.metadataSessionInFlightMax). */
   inFlightMax?: number;
-  /** Each request as the call it stands for ("/dfs.master.Metadata/Batch"): gRPC status, DfsError code, seconds. */
-  record?: (path: string, code: grpc.status, dfsCode: string | undefined, seconds: number) => void;
+  /** Counts each request as the Batch or ReadBatch call it stands for. */
+  metrics?: GrpcServerMetrics;
   /** An error that is not a DfsError: a bug. */
   onInternal?: (err: unknown) => void;
 }
@@ -35,12 +36,24 @@ const PATHS = { batch: '/dfs.master.Metadata/Batch', readBatch: '/dfs.master.Met
 export class MetadataSessions {
   private readonly server: SessionServer<SessionRequest__Output, SessionResponse>;
 
-  constructor(private readonly options: MetadataSessionsOptions = {}) {
-    this.server = new SessionServer({ inFlightMax: options.inFlightMax ?? LIMITS.metadataSessionInFlightMax });
+  constructor(options: MetadataSessionsOptions = {}) {
+    this.server = new SessionServer({
+      inFlightMax: options.inFlightMax ?? LIMITS.metadataSessionInFlightMax,
+      metrics: options.metrics,
+      pathOf: (request) => (request instanceof RefusedSessionRequest || request.call === undefined ? undefined : PATHS[request.call]),
+      onInternal: options.onInternal,
+    });
   }
 
-  handler(calls: SessionCalls): grpc.handleBidiStreamingCall<SessionRequest__Output, SessionResponse> {
-    return this.server.handler((request) => this.answer(request, calls));
+  handler(calls: SessionCalls): grpc.handleBidiStreamingCall<SessionRequest__Output | RefusedSessionRequest, SessionResponse> {
+    return this.server.handler(
+      async (request) => {
+        if (request.call === 'batch' && request.batch) return { id: request.id, results: await calls.batch(request.batch) };
+        if (request.call === 'readBatch' && request.readBatch) return { id: request.id, results: await calls.readBatch(request.readBatch) };
+        throw new DfsError('INVALID_ARGUMENT', 'a session request carries a batch or a read_batch');
+      },
+      (id, error) => ({ id, error }),
+    );
   }
 
   openSessions(): number {
@@ -49,26 +62,5 @@ export class MetadataSessions {
 
   endAll(): void {
     this.server.endAll('this master is stopping');
-  }
-
-  private async answer(request: SessionRequest__Output, calls: SessionCalls): Promise<SessionResponse> {
-    const startedAt = performance.now();
-    const kind = request.call;
-    const record = (code: grpc.status, dfsCode: string | undefined) => {
-      if (kind !== undefined) this.options.record?.(PATHS[kind], code, dfsCode, (performance.now() - startedAt) / 1000);
-    };
-    try {
-      let results: BatchResponse;
-      if (kind === 'batch' && request.batch) results = await calls.batch(request.batch);
-      else if (kind === 'readBatch' && request.readBatch) results = await calls.readBatch(request.readBatch);
-      else throw new DfsError('INVALID_ARGUMENT', 'a session request carries a batch or a read_batch');
-      record(grpc.status.OK, undefined);
-      return { id: request.id, results };
-    } catch (err) {
-      const error = sessionError(err);
-      if (error.code === 'INTERNAL') this.options.onInternal?.(err);
-      record(err instanceof DfsError ? err.grpcStatus : grpc.status.INTERNAL, error.code);
-      return { id: request.id, error };
-    }
   }
 }

@@ -101,7 +101,7 @@ export class Authenticator {
       this.options.chunkTokens.check(read.accessToken, read.handle, 'read', this.options.wallMs());
       return read;
     } catch (err) {
-      return new RefusedSessionRequest(read.id, err instanceof DfsError ? err : new DfsError('INTERNAL', String(err), { cause: err }));
+      return new RefusedSessionRequest(read.id, err);
     }
   }
 

@@ -46,11 +46,11 @@ async function serve(replica: FakeReplica, reads: string[], via: string[], sessi
   const ReadSession = new SessionServer<SessionRead__Output, SessionReadAnswer>({ inFlightMax: 4 }).handler(async (read) => {
     reads.push(replica.id);
     via.push('session');
-    if (replica.down) return { id: read.id, error: { code: 'UNAVAILABLE', message: `${replica.id} is down` } };
+    if (replica.down) throw new DfsError('UNAVAILABLE', `${replica.id} is down`);
     const offset = Number(read.offset);
     const data = replica.bytes.subarray(Math.min(offset, replica.bytes.length), Math.min(offset + read.length, replica.bytes.length));
     return { id: read.id, data, dataCrc32c: crc32c(data) };
-  });
+  }, (id, error) => ({ id, error: { code: error.code, message: error.message } }));
   return startGrpcServer(
     (s) => s.addService(chunkserverServices().dfs.chunk.ChunkData.service, (sessions ? { Read, ReadSession } : { Read }) as unknown as grpc.UntypedServiceImplementation),
     { host: '127.0.0.1', port: 0, maxMessageBytes: LIMITS.dataMessageMaxBytes, largeWindow: false, security: PLAINTEXT },
