@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { crc32c } from '../common/crc32c.js';
+import { joinParts, partsLength, type ByteParts } from '../common/byte-parts.js';
 import { ACCESS_TOKEN_KEY } from '../security/transport-security.js';
 import { DfsError, isDfsError } from '../common/errors.js';
 import { ClientPool, callUnary } from '../common/grpc-client-pool.js';
@@ -69,11 +70,17 @@ export class ChunkIo {
    * Throws the last replica's error (retryable) if none could serve.
    */
   async read(chunk: ChunkInfo, offset: number, length: number): Promise<Buffer> {
+    return joinParts(await this.readParts(chunk, offset, length));
+  }
+
+  /** As read(), with the bytes left in the frames they came in. */
+  async readParts(chunk: ChunkInfo, offset: number, length: number): Promise<ByteParts> {
     let lastError: DfsError | undefined;
     const short: { address: string; bytes: number }[] = [];
-    let longest: Buffer | undefined;
+    let longest: ByteParts | undefined;
+    let longestBytes = 0;
     for (const replica of orderReplicas(chunk.replicas, this.options.locality, this.options.random)) {
-      let data: Buffer;
+      let data: ByteParts;
       try {
         data = await this.readFrom(replica, chunk, offset, length);
       } catch (err) {
@@ -84,9 +91,13 @@ export class ChunkIo {
         this.options.logger.debug({ handle: chunk.handle, replica: replica.address, code: failure.code }, 'replica failed a read');
         continue;
       }
-      if (data.length < length) {
-        short.push({ address: replica.address, bytes: data.length });
-        if (longest === undefined || data.length > longest.length) longest = data;
+      const bytes = partsLength(data);
+      if (bytes < length) {
+        short.push({ address: replica.address, bytes });
+        if (longest === undefined || bytes > longestBytes) {
+          longest = data;
+          longestBytes = bytes;
+        }
         continue;
       }
       if (short.length > 0) this.warnShort(chunk, offset, length, short, replica.address);
@@ -95,7 +106,7 @@ export class ChunkIo {
     if (longest === undefined || lastError !== undefined) {
       throw lastError ?? new DfsError('UNAVAILABLE', `chunk ${chunk.handle} has no live replica`);
     }
-    if (short.some((s) => s.bytes !== longest.length)) this.warnShort(chunk, offset, length, short, undefined);
+    if (short.some((s) => s.bytes !== longestBytes)) this.warnShort(chunk, offset, length, short, undefined);
     return longest;
   }
 
@@ -107,12 +118,12 @@ export class ChunkIo {
     );
   }
 
-  private async readFrom(replica: ServerRef__Output, chunk: ChunkInfo, offset: number, length: number): Promise<Buffer> {
+  private async readFrom(replica: ServerRef__Output, chunk: ChunkInfo, offset: number, length: number): Promise<ByteParts> {
     const call = () => this.readCall(replica, chunk, offset, length);
     if (length > LIMITS.sessionReadMaxBytes || !(this.options.readSessions ?? true)) return call();
     const session = this.session(replica.address);
     // A chunkserver without read sessions (an older one) gets Read calls.
-    return session.orFallback(() => this.readOnSession(session, replica, chunk, offset, length), call);
+    return session.orFallback(async () => [await this.readOnSession(session, replica, chunk, offset, length)], call);
   }
 
   private session(address: string): SessionStream<SessionRead, SessionReadAnswer__Output> {
@@ -140,7 +151,7 @@ export class ChunkIo {
     return answer.data;
   }
 
-  private async readCall(replica: ServerRef__Output, chunk: ChunkInfo, offset: number, length: number): Promise<Buffer> {
+  private async readCall(replica: ServerRef__Output, chunk: ChunkInfo, offset: number, length: number): Promise<ByteParts> {
     const stream = this.data.get(replica.address).Read(
       { handle: String(chunk.handle), version: String(chunk.version), offset: String(offset), length: String(length) },
       withAccessToken(chunk.accessToken),
@@ -160,7 +171,7 @@ export class ChunkIo {
       stream.cancel();
       throw isDfsError(err) ? err : fromGrpcError(err);
     }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    return parts;
   }
 
   async append(

@@ -1,5 +1,6 @@
 import type { BackoffPolicy } from '../common/backoff.js';
 import { MAY_WRITE, permits } from '../common/access.js';
+import { joinParts, partsLength, type ByteParts } from '../common/byte-parts.js';
 import { DfsError } from '../common/errors.js';
 import { chunkHandle, type ChunkHandle } from '../common/ids.js';
 import { LIMITS } from '../common/limits.js';
@@ -89,34 +90,38 @@ export class DfsFile {
 
   /** Reads up to `length` bytes at `offset`; fewer at the end of the file. Holes read as zeros. */
   async read(offset: number, length: number): Promise<Buffer> {
+    return joinParts(await this.readParts(offset, length));
+  }
+
+  /** As read(), with the bytes left in the frames they came in (no copy into one buffer). */
+  async readParts(offset: number, length: number): Promise<ByteParts> {
     checkRange(offset, length);
     if (offset + length > this.attr.size) await this.refresh();
     const end = Math.min(offset + length, this.attr.size);
-    if (end <= offset) return Buffer.alloc(0);
+    if (end <= offset) return [];
     const pieces = this.split(offset, end - offset);
-    const out = pieces.length === 1 ? undefined : Buffer.allocUnsafe(end - offset);
-    let single: Buffer | undefined;
-    await runLimited(pieces, READ_PARALLELISM, async (piece) => {
-      const data = await this.readPiece(piece.index, piece.chunkOffset, piece.length);
-      if (out === undefined) {
-        single = data.length === piece.length ? data : Buffer.concat([data, Buffer.alloc(piece.length - data.length)]);
-        return;
-      }
-      data.copy(out, piece.fileOffset - offset);
-      out.fill(0, piece.fileOffset - offset + data.length, piece.fileOffset - offset + piece.length);
-    });
-    return out ?? single!;
+    const read: ByteParts[] = new Array(pieces.length);
+    await runLimited(
+      pieces.map((piece, i) => ({ piece, i })),
+      READ_PARALLELISM,
+      async ({ piece, i }) => {
+        const data = await this.readPiece(piece.index, piece.chunkOffset, piece.length);
+        const got = partsLength(data);
+        read[i] = got === piece.length ? data : [...data, Buffer.alloc(piece.length - got)];
+      },
+    );
+    return read.flat();
   }
 
-  private readPiece(index: number, offset: number, length: number): Promise<Buffer> {
+  private readPiece(index: number, offset: number, length: number): Promise<ByteParts> {
     return withRetry(
       this.deps.retry,
       this.deps.random,
       async () => {
         const chunk = await this.chunk(index, false);
         // A hole, or a chunk no write has reached yet: zeros.
-        if (chunk === undefined || chunk.version === 0) return Buffer.alloc(0);
-        return this.deps.io.read(chunk, offset, length);
+        if (chunk === undefined || chunk.version === 0) return [];
+        return this.deps.io.readParts(chunk, offset, length);
       },
       () => this.forgetChunk(index),
     );
@@ -142,6 +147,8 @@ export class DfsFile {
   /**
    * Queues bytes without waiting for durability (for streams); flush()
    * waits. The caller writes sequentially and commits the size itself.
+   * The bytes are copied into packets before this resolves: the caller may
+   * reuse `data` once it settles.
    */
   async writeQueued(offset: number, data: Buffer): Promise<void> {
     for (const piece of this.split(offset, data.length)) {

@@ -1,4 +1,5 @@
 import { Readable, Writable } from 'node:stream';
+import type { ByteParts } from '../common/byte-parts.js';
 import { LIMITS } from '../common/limits.js';
 import type { DfsFile } from './dfs-file.js';
 
@@ -12,11 +13,12 @@ const READ_BLOCK_BYTES = 4 * 1024 * 1024;
 export function createReadStream(file: DfsFile, options: { start?: number; end?: number; onClose?: () => Promise<void> } = {}): Readable {
   let position = options.start ?? 0;
   let end = options.end;
-  let ahead: Promise<Buffer> | undefined;
-  const fetch = (): Promise<Buffer> | undefined => {
+  let ahead: Promise<ByteParts> | undefined;
+  const fetch = (): Promise<ByteParts> | undefined => {
     if (position >= end!) return undefined;
     const n = Math.min(READ_BLOCK_BYTES, end! - position);
-    const block = file.read(position, n);
+    // Frames are pushed as they came: joining them would copy every byte once more.
+    const block = file.readParts(position, n);
     position += n;
     block.catch(() => undefined);
     return block;
@@ -33,9 +35,13 @@ export function createReadStream(file: DfsFile, options: { start?: number; end?:
             this.push(null);
             return;
           }
-          const data = await current;
+          const parts = await current;
           ahead = fetch();
-          this.push(data.length > 0 ? data : null);
+          if (parts.length === 0) {
+            this.push(null);
+            return;
+          }
+          for (const part of parts) this.push(part);
         } catch (err) {
           this.destroy(err as Error);
         }

@@ -4,6 +4,7 @@ import type { Changed, DfsClient } from '../client-lib/dfs-client.js';
 import type { DfsFile } from '../client-lib/dfs-file.js';
 import type { Caller, DirEntry, FileAttr } from '../client-lib/types.js';
 import { permits } from '../common/access.js';
+import { BufferPool } from '../common/buffer-pool.js';
 import { LIMITS } from '../common/limits.js';
 import type { Logger } from '../common/logger.js';
 import { checkName } from '../common/path.js';
@@ -33,6 +34,8 @@ const { O_TRUNC, O_EXCL } = fsConstants;
 /** relatime: an atime older than this is refreshed on read even if newer than mtime. */
 const RELATIME_MAX_AGE_MS = 24 * 3600 * 1000;
 const STATFS_CACHE_MS = 2_000;
+/** Gather buffers kept for reuse between writes: as many as one writer has in flight at once, and a few writers more. */
+const GATHER_BUFFERS_KEPT = 4;
 /** The mount's own calls: data through descriptors the kernel allowed at open, and atime bookkeeping. */
 const MOUNT_CALLER: Caller = { uid: 0, gid: 0, groups: [] };
 
@@ -106,6 +109,7 @@ export class DfsFileSystem implements FileSystem {
   private readonly pageStamps = new Map<number, PageStamp>();
   private readonly callers = new CallerGroups();
   private readonly freshDirs: FreshDirectories;
+  private readonly gatherBuffers: BufferPool;
   private nextHandle = 1;
   private statfsCache: { reply: StatfsReply; atMs: number } | undefined;
 
@@ -115,6 +119,7 @@ export class DfsFileSystem implements FileSystem {
     private readonly logger: Logger,
   ) {
     this.freshDirs = new FreshDirectories(options.attrTimeoutMs);
+    this.gatherBuffers = new BufferPool(options.writeGatherBytes, GATHER_BUFFERS_KEPT);
   }
 
   // ----- names -----
@@ -257,7 +262,7 @@ export class DfsFileSystem implements FileSystem {
     const fh = this.nextHandle++;
     const handle: FileHandle = {
       ino,
-      readAhead: new ReadAhead((offset, length) => open.file.read(offset, length), {
+      readAhead: new ReadAhead((offset, length) => open.file.readParts(offset, length), {
         segmentBytes: this.options.readAheadSegmentBytes,
         segmentsAhead: this.options.readAheadSegments,
       }),
@@ -466,6 +471,7 @@ export class DfsFileSystem implements FileSystem {
         gatherBytes: this.options.writeGatherBytes,
         inFlightMaxBytes: this.options.writeInFlightMaxBytes,
         now: () => Date.now(),
+        buffers: this.gatherBuffers,
       }),
       opens: 1,
       handles: new Set(),

@@ -1,4 +1,5 @@
 import type { DfsFile } from '../client-lib/dfs-file.js';
+import type { BufferPool } from '../common/buffer-pool.js';
 
 export interface InodeWriterOptions {
   /** Contiguous writes are gathered up to this many bytes before they go out (one data packet). */
@@ -6,6 +7,8 @@ export interface InodeWriterOptions {
   /** Bytes handed to the chunk pipelines but not yet durable before a write waits. */
   readonly inFlightMaxBytes: number;
   readonly now: () => number;
+  /** Where gather buffers come from and go back to once their bytes are in packets (buffers of `gatherBytes`). */
+  readonly buffers: BufferPool;
 }
 
 interface Gathered {
@@ -57,7 +60,7 @@ export class InodeWriter {
       g.length += data.length;
     } else {
       this.submitGathered();
-      const buffer = Buffer.allocUnsafe(Math.max(this.options.gatherBytes, data.length));
+      const buffer = data.length <= this.options.gatherBytes ? this.options.buffers.take() : Buffer.allocUnsafe(data.length);
       data.copy(buffer, 0);
       this.gathered = { offset, length: data.length, buffer };
     }
@@ -104,6 +107,8 @@ export class InodeWriter {
         this.failure ??= err;
       } finally {
         this.inFlightBytes -= bytes;
+        // writeQueued has copied the bytes into packets (or given up on them): the buffer is free.
+        this.options.buffers.give(g.buffer);
       }
     });
   }

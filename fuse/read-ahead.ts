@@ -1,10 +1,17 @@
-/** Reads a byte range of a file; fewer bytes than asked only at its end. */
-export type RangeReader = (offset: number, length: number) => Promise<Buffer>;
+import { joinParts, partsLength, sliceParts, type ByteParts } from '../common/byte-parts.js';
+
+/** Reads a byte range of a file, as the frames it came in; fewer bytes than asked only at its end. */
+export type RangeReader = (offset: number, length: number) => Promise<ByteParts>;
+
+interface Fetched {
+  readonly parts: ByteParts;
+  readonly length: number;
+}
 
 interface Segment {
   readonly offset: number;
   readonly length: number;
-  readonly data: Promise<Buffer>;
+  readonly data: Promise<Fetched>;
 }
 
 export interface ReadAheadOptions {
@@ -20,11 +27,15 @@ export interface ReadAheadOptions {
  * served from large segments fetched ahead of it, so the chunkservers see
  * few big reads in flight instead of many small ones in turn. A read that
  * does not continue the last one is served directly and drops the segments.
- * Memory per reader: at most `segmentsAhead + 1` segments.
+ * Memory per reader: at most `segmentsAhead + 1` segments. Segments keep
+ * the frames they arrived in; a read that falls within one frame is a view
+ * of it, not a copy.
  */
 export class ReadAhead {
   private segments: Segment[] = [];
   private lastEnd = -1;
+  /** The file's end as a short segment found it: nothing past it is fetched ahead (each such fetch would ask the master for the size). */
+  private endSeen: number | undefined;
 
   constructor(
     private readonly reader: RangeReader,
@@ -34,9 +45,12 @@ export class ReadAhead {
   async read(offset: number, length: number): Promise<Buffer> {
     const sequential = offset === this.lastEnd || this.covers(offset, length);
     this.lastEnd = offset + length;
-    if (!sequential) {
+    // At or past the end seen, the file may have grown since: ask afresh.
+    const pastEnd = this.endSeen !== undefined && offset >= this.endSeen;
+    if (!sequential || pastEnd) {
       this.segments = [];
-      return this.reader(offset, length);
+      this.endSeen = undefined;
+      return joinParts(await this.reader(offset, length));
     }
     this.dropBefore(offset);
     this.fillAhead(offset);
@@ -47,32 +61,34 @@ export class ReadAhead {
       if (pos >= end) break;
       if (segment.offset + segment.length <= pos) continue;
       if (segment.offset > pos) break;
-      let data: Buffer;
+      let data: Fetched;
       try {
         data = await segment.data;
       } catch {
         // Served directly instead: the direct read retries on its own terms.
         this.segments = [];
-        return this.reader(offset, length);
+        return joinParts(await this.reader(offset, length));
       }
       const from = pos - segment.offset;
       if (from >= data.length) break;
       const to = Math.min(data.length, end - segment.offset);
-      parts.push(data.subarray(from, to));
+      parts.push(...sliceParts(data.parts, from, to));
       pos = segment.offset + to;
       // A short segment is the end of the file as it was when fetched.
       if (data.length < segment.length) {
         this.segments = this.segments.filter((s) => s.offset <= segment.offset);
+        this.endSeen = segment.offset + data.length;
         break;
       }
     }
-    if (pos < end && parts.length === 0) return this.reader(offset, length);
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    if (pos < end && parts.length === 0) return joinParts(await this.reader(offset, length));
+    return joinParts(parts);
   }
 
   /** The file changed under the reader: fetched segments may be stale. */
   invalidate(): void {
     this.segments = [];
+    this.endSeen = undefined;
   }
 
   private covers(offset: number, length: number): boolean {
@@ -88,8 +104,8 @@ export class ReadAhead {
   private fillAhead(offset: number): void {
     const { segmentBytes, segmentsAhead } = this.options;
     let next = this.segments.length === 0 ? offset : this.segments[this.segments.length - 1]!.offset + segmentBytes;
-    while (this.segments.length <= segmentsAhead) {
-      const data = this.reader(next, segmentBytes);
+    while (this.segments.length <= segmentsAhead && (this.endSeen === undefined || next < this.endSeen)) {
+      const data = this.reader(next, segmentBytes).then((parts) => ({ parts, length: partsLength(parts) }));
       // A failed prefetch fails the read that needs it, not the process.
       data.catch(() => undefined);
       this.segments.push({ offset: next, length: segmentBytes, data });

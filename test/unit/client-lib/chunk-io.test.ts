@@ -170,6 +170,15 @@ for (const sessions of [false, true]) describe(`ChunkIo reads, ${sessions ? 'fro
     expect(reads).to.deep.equal(['near']);
   });
 
+  it('readParts hands back the frames as they came, not joined into one buffer', async () => {
+    const full = randomBytes(512 * KiB);
+    const { chunk } = await setUp([{ id: 'only', bytes: full, version: 2 }]);
+    const parts = await io!.readParts(chunk, 10 * KiB, 300 * KiB);
+    // The fake serves 64 KiB frames from the offset asked: 4 whole ones and a last of 44 KiB.
+    expect(parts.map((p) => p.length)).to.deep.equal([64 * KiB, 64 * KiB, 64 * KiB, 64 * KiB, 44 * KiB]);
+    expect(Buffer.concat(parts).equals(full.subarray(10 * KiB, 310 * KiB))).to.equal(true);
+  });
+
   it(`reads of up to ${LIMITS.sessionReadMaxBytes / KiB} KiB go ${sessions ? 'on the read session' : 'as Read calls'}, longer ones as Read calls`, async () => {
     const full = randomBytes(512 * KiB);
     const { chunk, via } = await setUp([{ id: 'only', bytes: full, version: 2 }]);
