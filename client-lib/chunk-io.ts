@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { crc32c } from '../common/crc32c.js';
-import { joinParts, partsLength, type ByteParts } from '../common/byte-parts.js';
+import { partsLength, type ByteParts } from '../common/byte-parts.js';
 import { ACCESS_TOKEN_KEY } from '../security/transport-security.js';
 import { DfsError, isDfsError } from '../common/errors.js';
 import { ClientPool, callUnary } from '../common/grpc-client-pool.js';
@@ -67,13 +67,9 @@ export class ChunkIo {
    * read goes on to the other replicas and keeps the longest answer. A short
    * answer stands only once every replica has given one; if some could not
    * answer, their error is thrown (retryable) rather than zeros returned.
-   * Throws the last replica's error (retryable) if none could serve.
+   * Throws the last replica's error (retryable) if none could serve. The
+   * bytes come back as the frames they arrived in.
    */
-  async read(chunk: ChunkInfo, offset: number, length: number): Promise<Buffer> {
-    return joinParts(await this.readParts(chunk, offset, length));
-  }
-
-  /** As read(), with the bytes left in the frames they came in. */
   async readParts(chunk: ChunkInfo, offset: number, length: number): Promise<ByteParts> {
     let lastError: DfsError | undefined;
     const short: { address: string; bytes: number }[] = [];

@@ -101,15 +101,11 @@ export class DfsFile {
     if (end <= offset) return [];
     const pieces = this.split(offset, end - offset);
     const read: ByteParts[] = new Array(pieces.length);
-    await runLimited(
-      pieces.map((piece, i) => ({ piece, i })),
-      READ_PARALLELISM,
-      async ({ piece, i }) => {
-        const data = await this.readPiece(piece.index, piece.chunkOffset, piece.length);
-        const got = partsLength(data);
-        read[i] = got === piece.length ? data : [...data, Buffer.alloc(piece.length - got)];
-      },
-    );
+    await runLimited(pieces, READ_PARALLELISM, async (piece, i) => {
+      const data = await this.readPiece(piece.index, piece.chunkOffset, piece.length);
+      const got = partsLength(data);
+      read[i] = got === piece.length ? data : [...data, Buffer.alloc(piece.length - got)];
+    });
     return read.flat();
   }
 
@@ -379,10 +375,13 @@ function checkRange(offset: number, length: number): void {
 }
 
 /** Runs `task` over `items` with at most `limit` at once. */
-async function runLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+async function runLimited<T>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await task(items[next++]!);
+    while (next < items.length) {
+      const i = next++;
+      await task(items[i]!, i);
+    }
   });
   await Promise.all(workers);
 }
