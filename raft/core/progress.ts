@@ -23,8 +23,6 @@ export class Progress {
   recentActive = false;
   /** In probe state: a probe is out, wait for its answer or a heartbeat response. */
   probeSent = false;
-  /** The highest commit index sent to this follower. */
-  sentCommit: Index = 0;
   isLearner: boolean;
   readonly inflights: Inflights;
 

@@ -389,7 +389,7 @@ export class Raft {
   onPersisted(): void {
     if (this.role !== 'leader') return;
     const self = this.tracker.progress.get(this.id);
-    if (self !== undefined && self.maybeUpdate(this.log.persistedLastIndex()) && this.maybeCommit()) this.bcastAppend();
+    if (self !== undefined && self.maybeUpdate(this.log.persistedLastIndex())) this.maybeCommit();
   }
 
   /** Committed entries were handed to the application: they no longer count against the uncommitted limit. */
@@ -708,7 +708,6 @@ export class Raft {
     const entries = this.log.entriesFrom(pr.next, this.cfg.maxMessageBytes);
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send({ type: 'append', to, term: this.term, prevIndex, prevTerm, entries, commit: this.log.committed });
-    pr.sentCommit = Math.max(pr.sentCommit, this.log.committed);
     let bytes = 0;
     for (const e of entries) bytes += entryBytes(e);
     pr.sentEntries(entries.length, prevIndex + entries.length, bytes);
@@ -744,7 +743,6 @@ export class Raft {
       // Never let a follower commit past what it is known to hold.
       const commit = Math.min(pr.match, this.log.committed);
       this.send({ type: 'heartbeat', to: id, term: this.term, commit, context });
-      pr.sentCommit = Math.max(pr.sentCommit, commit);
     }
   }
 
@@ -828,12 +826,12 @@ export class Raft {
       default:
         assertNever(pr.state, 'progress state');
     }
-    if (this.maybeCommit()) this.bcastAppend();
-    let sent = false;
-    while (this.maybeSendAppend(m.from, false)) sent = true;
-    // An ack that arrives after the commit moved on would otherwise leave the
-    // follower unaware of the commit until the next heartbeat.
-    if (!sent && pr.sentCommit < Math.min(this.log.committed, pr.match)) this.sendAppend(m.from);
+    // Followers learn of a commit with the next append or heartbeat, not from
+    // a message of its own: telling them at once cost each entry a second
+    // append, a second answer and a second durable write on every follower,
+    // while the leader alone serves clients and needs no follower to apply.
+    this.maybeCommit();
+    while (this.maybeSendAppend(m.from, false));
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
       this.logger.info({ id: this.id, to: m.from }, 'raft: transfer target caught up, sending TimeoutNow');
       this.sendTimeoutNow(m.from);

@@ -8,6 +8,8 @@ import type { Ready } from '../../../raft/core/ready.js';
 import { nodeId, type Entry, type NodeId, type ReadState } from '../../../raft/core/types.js';
 import { MemoryStorage } from '../../../raft/storage/memory-storage.js';
 
+const HEARTBEAT_TICKS = 1;
+
 /** A core with its storage, driven synchronously the way the real driver does. */
 export class TestNode {
   readonly applied: Entry[] = [];
@@ -28,7 +30,7 @@ export class TestNode {
       id: this.id,
       storage: this.storage,
       electionTicks: 10,
-      heartbeatTicks: 1,
+      heartbeatTicks: HEARTBEAT_TICKS,
       random: () => 0,
       logger: silentLogger,
       ...this.config,
@@ -250,6 +252,13 @@ export class Network {
       this.node(id).core.tick();
       this.send();
     }
+  }
+
+  /** One heartbeat round from leader `id`: followers learn the commit index from it, never from a message of its own. */
+  heartbeat(id: string): void {
+    const node = this.node(id);
+    for (let i = 0; i < (node.config.heartbeatTicks ?? HEARTBEAT_TICKS); i++) node.core.tick();
+    this.send();
   }
 
   campaign(id: string): void {

@@ -34,6 +34,7 @@ describe('Raft paper §6 / thesis §4: membership changes', () => {
     const net = new Network([newNode('n1', voters, {}, setup), newNode('n2', voters, {}, setup), newNode('n3', voters, {}, setup)]);
     net.campaign('n1');
     net.propose('n1', 'a');
+    net.heartbeat('n1');
     expect(net.node('n3').applied.map((e) => e.data.byteLength)).to.deep.equal([0, 1]);
     net.cut('n1', 'n2');
     net.propose('n1', 'b');
@@ -58,6 +59,7 @@ describe('Raft paper §6 / thesis §4: membership changes', () => {
     expect(n4.status.confState.learners).to.deep.equal(['n4']);
     net.node('n1').core.proposeConfChange(change('addVoter', 'n4'));
     net.send();
+    net.heartbeat('n1');
     for (const n of net.nodes.values()) expect(n.status.confState.voters, n.id).to.deep.equal(['n1', 'n2', 'n3', 'n4']);
   });
 
@@ -180,6 +182,7 @@ describe('Raft paper §6 / thesis §4: membership changes', () => {
     net.send();
     net.node('n1').core.propose(bytes('later'));
     net.send();
+    net.heartbeat('n1');
     expect(n4.applied.some((e) => new TextDecoder().decode(e.data) === 'later')).to.equal(true);
   });
 });

@@ -56,6 +56,28 @@ describe('Raft paper §5.3: log replication', () => {
     expect(f.applied.map(text)).to.deep.equal(['e1', 'e2']);
   });
 
+  it('a commit sends nothing of its own: followers learn it with the next append or heartbeat', () => {
+    const n = leaderOfThree();
+    n.core.propose(bytes('x'));
+    n.drain();
+    const onCommit = deliver(n, msg('appendResponse', { from: 'n2', term: 1, index: 2 }));
+    expect(n.status.commit).to.equal(2);
+    expect(onCommit, 'messages sent because of the commit').to.deep.equal([]);
+    n.core.propose(bytes('y'));
+    const appends = ofType(n.drain(), 'append');
+    expect(appends.map((m) => [m.to, m.commit])).to.deep.equal([
+      ['n2', 2],
+      ['n3', 2],
+    ]);
+    n.core.tick();
+    const beats = ofType(n.drain(), 'heartbeat');
+    // Never past what the follower is known to hold: n3 has acknowledged only the no-op.
+    expect(beats.map((m) => [m.to, m.commit])).to.deep.equal([
+      ['n2', 2],
+      ['n3', 1],
+    ]);
+  });
+
   it('§5.3: a follower refuses AppendEntries whose previous entry it does not hold (consistency check)', () => {
     const f = newNode('n2', THREE, PLAIN, { log: [1, 1], term: 2 });
     const out = deliver(f, msg('append', { from: 'n1', to: 'n2', term: 2, prevIndex: 2, prevTerm: 2, entries: ents([2], 3) }));
@@ -120,6 +142,7 @@ describe('Raft paper §5.3: log replication', () => {
       net.campaign('n1');
       expect(leader.status.role, name).to.equal('leader');
       net.propose('n1', 'new');
+      net.heartbeat('n1');
       const lastIndex = leader.status.lastIndex;
       expect(follower.status.lastIndex, name).to.equal(lastIndex);
       for (let i = 1; i <= lastIndex; i++) expect(follower.storage.term(i), `${name} @${i}`).to.equal(leader.storage.term(i));
@@ -196,6 +219,7 @@ describe('Raft paper §8: client interaction', () => {
   it('§8: a new leader commits a blank no-op entry at the start of its term', () => {
     const net = Network.of(3, PLAIN);
     net.campaign('n1');
+    net.heartbeat('n1');
     for (const n of net.nodes.values()) {
       expect(n.applied).to.have.length(1);
       expect(n.applied[0]!.data.byteLength).to.equal(0);

@@ -28,10 +28,12 @@ describe('Raft paper §7: log compaction and InstallSnapshot', () => {
     expect(snaps).to.have.length(1);
     expect(follower.readies.some((rd) => rd.snapshot?.metadata.index === 8)).to.equal(true);
     expect(follower.status.lastIndex).to.equal(leader.status.lastIndex);
+    net.heartbeat('n1');
     expect(follower.status.commit).to.equal(leader.status.commit);
     expect(follower.storage.snapshot().data).to.deep.equal(bytes('state@8'));
     // After the snapshot, replication continues with ordinary entries.
     net.propose('n1', 'after');
+    net.heartbeat('n1');
     expect(follower.applied.map((e) => new TextDecoder().decode(e.data))).to.include('after');
   });
 
