@@ -6,7 +6,7 @@ import { isRaftError } from '../core/errors.js';
 import type { Message } from '../core/messages.js';
 import { RaftCore } from '../core/raft-core.js';
 import type { Ready } from '../core/ready.js';
-import { nodeId, type ConfState, type Entry, type Index, type NodeId, type Role, type Snapshot, type SoftState, type Term } from '../core/types.js';
+import { nodeId, type ConfState, type Entry, type HardState, type Index, type NodeId, type Role, type Snapshot, type SoftState, type Term } from '../core/types.js';
 import type { RaftStorage } from '../storage/raft-storage.js';
 import type { RaftTransport } from '../transport/transport.js';
 import { leaseReadMs, resolveGroupOptions, type RaftGroupOptions, type ResolvedGroupOptions } from './raft-group-options.js';
@@ -99,6 +99,8 @@ export class RaftGroup<Result> {
   private timer: NodeJS.Timeout | null = null;
   private loop: Promise<void> | null = null;
   private fatal: unknown = null;
+  /** The latest hard state whose only change, the commit index, is not yet written. */
+  private unsavedHardState: HardState | null = null;
   private readSeq = 0;
   private readonly proposals = new Map<Index, PendingProposal>();
   private readonly reads = new Map<string, PendingRead>();
@@ -154,6 +156,10 @@ export class RaftGroup<Result> {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
     await this.loop;
+    if (this.unsavedHardState !== null && this.fatal === null) {
+      await this.storage.save({ snapshot: null, entries: [], hardState: this.unsavedHardState }, false);
+      this.unsavedHardState = null;
+    }
     this.rejectAll(new DfsError('UNAVAILABLE', `raft member ${this.id} stopped`));
     await this.transport.stop();
     await this.storage.close();
@@ -304,8 +310,15 @@ export class RaftGroup<Result> {
 
   private async handleReady(core: RaftCore, rd: Ready): Promise<void> {
     this.sendAll(rd.messages);
-    if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
-      await this.storage.save({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState }, rd.mustSync);
+    if (rd.snapshot !== null || rd.entries.length > 0 || rd.mustSync) {
+      await this.storage.save({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState ?? this.unsavedHardState }, rd.mustSync);
+      this.unsavedHardState = null;
+    } else if (rd.hardState !== null) {
+      // Only the commit index moved. It need not be durable (a restarted
+      // member learns it again from the leader), so it rides with the next
+      // write rather than costing a write of its own, which the leader would
+      // otherwise wait for before applying the entry and answering its client.
+      this.unsavedHardState = rd.hardState;
     }
     this.sendAll(rd.messagesAfterPersist);
     if (rd.snapshot !== null) this.restoreSnapshot(rd.snapshot);

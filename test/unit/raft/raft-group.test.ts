@@ -223,6 +223,51 @@ describe('RaftGroup over gRPC and LevelDB', function () {
     expect(follower.sm.items).to.deep.equal(['a']);
   });
 
+  it('writes once per entry: a commit alone rides with the next write, and stop() writes the last one', async () => {
+    const dir = await newDir();
+    const net = await listen('solo', 0);
+    const storage = await LevelDbStorage.open(dir);
+    const save = storage.save.bind(storage);
+    const writes: { entries: number; commit: number | undefined }[] = [];
+    storage.save = (update, sync) => {
+      writes.push({ entries: update.entries.length, commit: update.hardState?.commit });
+      return save(update, sync);
+    };
+    const group = new RaftGroup<string>({
+      id: 'solo',
+      address: `127.0.0.1:${net.port}`,
+      storage,
+      transport: net.transport,
+      stateMachine: new ListMachine(),
+      bootstrap: [{ id: 'solo', address: `127.0.0.1:${net.port}` }],
+      tickIntervalMs: 20,
+      electionTicks: 5,
+      heartbeatTicks: 1,
+    });
+    await group.start();
+    try {
+      await waitFor('leadership', () => group.status().role === 'leader');
+      await group.propose(enc.encode('first'));
+      const before = writes.length;
+      for (const v of ['a', 'b', 'c', 'd']) expect(await group.propose(enc.encode(v))).to.match(new RegExp(`:${v}$`));
+      const during = writes.slice(before);
+      expect(during.map((w) => w.entries), 'writes for 4 proposals one after another').to.deep.equal([1, 1, 1, 1]);
+      // Each write carries the commit of the entry before it.
+      const { commit, applied } = group.status();
+      expect(applied).to.equal(commit);
+      expect(during.map((w) => w.commit)).to.deep.equal([commit - 4, commit - 3, commit - 2, commit - 1]);
+    } finally {
+      await group.stop();
+      await stopGrpcServer(net.server, 200);
+    }
+    const reopened = await LevelDbStorage.open(dir);
+    try {
+      expect(reopened.initialState().hardState.commit).to.equal(reopened.lastIndex());
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it('refuses proposals beyond its queue with OVERLOADED and everything after stop() with UNAVAILABLE', async () => {
     const dir = await newDir();
     const net = await listen('solo', 0);
