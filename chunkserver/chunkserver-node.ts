@@ -25,6 +25,7 @@ import type { ChunkserverContext } from './chunkserver-context.js';
 import { ChunkserverMetrics } from './chunkserver-metrics.js';
 import { controlHandlers } from './control-service.js';
 import { dataHandlers } from './data-service.js';
+import { AppendSessions } from './append-session.js';
 import { ReadSessions } from './read-session.js';
 import { DistributionAgent } from './distribution-agent.js';
 import { ImportRegistry } from './import-registry.js';
@@ -55,7 +56,7 @@ export class ChunkserverNode {
     /** Metrics and health; undefined when httpPort is -1. */
     readonly http: HttpServer | undefined,
     /** Clients' read sessions, ended first on stop. */
-    private readonly readSessions: ReadSessions,
+    private readonly sessions: readonly (ReadSessions | AppendSessions)[],
   ) {}
 
   get port(): number {
@@ -128,9 +129,14 @@ export class ChunkserverNode {
     distribution = agent;
     const grpcMetrics = new GrpcServerMetrics(metrics);
     const readSessions = new ReadSessions(ctx, grpcMetrics);
+    const appendSessions = new AppendSessions(ctx, grpcMetrics);
     const server = await startGrpcServer(
       (s) => {
-        s.addService(rawFrameServerDefinition(services.ChunkData.service), { ...dataHandlers(ctx), ReadSession: readSessions.handler() });
+        s.addService(rawFrameServerDefinition(services.ChunkData.service), {
+          ...dataHandlers(ctx),
+          ReadSession: readSessions.handler(),
+          AppendSession: appendSessions.handler(),
+        });
         s.addService(rawFrameServerDefinition(services.ChunkReplication.service), replicationHandlers(ctx));
         s.addService(services.ChunkControl.service, controlHandlers(ctx, agent));
       },
@@ -143,7 +149,7 @@ export class ChunkserverNode {
     const http = config.httpPort < 0 ? undefined : await HttpServer.start(config.host, config.httpPort, logger.child({ component: 'http' }));
     if (http) serveMetrics(http, metrics);
     http?.get('/healthz', (_req, res) => sendJson(res, 200, { id, address: self.address, registered: chunkSizeBytes !== 0 }));
-    const node = new ChunkserverNode(ctx, server, heartbeats, scrubber, agent, [pipelinePool, dataPool, replicationPool, master], http, readSessions);
+    const node = new ChunkserverNode(ctx, server, heartbeats, scrubber, agent, [pipelinePool, dataPool, replicationPool, master], http, [readSessions, appendSessions]);
     await heartbeats.start();
     scrubber.start(config.scrubIntervalMs);
     if (config.readyFile) await writeReadyFile(config.readyFile, { pid: process.pid, port: server.port, address: self.address, ...(http ? { httpPort: http.port } : {}) });
@@ -157,7 +163,7 @@ export class ChunkserverNode {
     await this.heartbeats.stop();
     await this.scrubber.stop();
     await this.http?.stop();
-    this.readSessions.endAll();
+    for (const sessions of this.sessions) sessions.endAll();
     await stopGrpcServer(this.server.server);
     await this.distribution.stop();
     await this.ctx.imports.abortAll(new DfsError('UNAVAILABLE', 'chunkserver stopping'));

@@ -32,23 +32,28 @@ export function dataHandlers(ctx: ChunkserverContext) {
       void serveRead(ctx, call);
     },
     Write: (call: grpc.ServerDuplexStream<RawFrame, WriteAck>) => serveWrite(ctx, call),
-    Append: unary<AppendRequest__Output, AppendResponse>(async (req) => {
-      const handle = chunkHandle(requireInteger(req.handle, 'handle'));
-      const version = chunkVersion(requireInteger(req.version, 'version'));
-      const seq = requireInteger(req.seq, 'seq');
-      if (!req.clientId || Buffer.byteLength(req.clientId) > LIMITS.clientIdMaxBytes || seq === 0) {
-        throw new DfsError('INVALID_ARGUMENT', `an append needs a client id (1 to ${LIMITS.clientIdMaxBytes} bytes) and a positive sequence number`);
-      }
-      if (req.data.length === 0) throw new DfsError('INVALID_ARGUMENT', 'an empty record cannot be appended');
-      if (req.data.length > LIMITS.dataPacketMaxBytes) {
-        throw new DfsError('TOO_LARGE', `a record may be at most ${LIMITS.dataPacketMaxBytes} bytes`);
-      }
-      if (crc32c(req.data) !== req.dataCrc32c >>> 0) throw new DfsError('CHECKSUM_MISMATCH', 'record does not match its checksum');
-      const primary = primaryFor(ctx, handle, version);
-      const offset = await primary.append(clientId(req.clientId), seq, req.data, req.dataCrc32c >>> 0, ctx.clock.nowMs());
-      return { offset: String(offset) };
-    }, (err) => ctx.logger.error({ err }, 'internal error in Append')),
+    Append: unary<AppendRequest__Output, AppendResponse>(
+      async (req) => ({ offset: String(await appendRecord(ctx, req)) }),
+      (err) => ctx.logger.error({ err }, 'internal error in Append'),
+    ),
   };
+}
+
+/** A record append, by call or on a session: checks the request, and resolves with the record's offset in the chunk once it is durable on every replica. */
+export async function appendRecord(ctx: ChunkserverContext, req: AppendRequest__Output): Promise<number> {
+  const handle = chunkHandle(requireInteger(req.handle, 'handle'));
+  const version = chunkVersion(requireInteger(req.version, 'version'));
+  const seq = requireInteger(req.seq, 'seq');
+  if (!req.clientId || Buffer.byteLength(req.clientId) > LIMITS.clientIdMaxBytes || seq === 0) {
+    throw new DfsError('INVALID_ARGUMENT', `an append needs a client id (1 to ${LIMITS.clientIdMaxBytes} bytes) and a positive sequence number`);
+  }
+  if (req.data.length === 0) throw new DfsError('INVALID_ARGUMENT', 'an empty record cannot be appended');
+  if (req.data.length > LIMITS.dataPacketMaxBytes) {
+    throw new DfsError('TOO_LARGE', `a record may be at most ${LIMITS.dataPacketMaxBytes} bytes`);
+  }
+  if (crc32c(req.data) !== req.dataCrc32c >>> 0) throw new DfsError('CHECKSUM_MISMATCH', 'record does not match its checksum');
+  const primary = primaryFor(ctx, handle, version);
+  return primary.append(clientId(req.clientId), seq, req.data, req.dataCrc32c >>> 0, ctx.clock.nowMs());
 }
 
 function primaryFor(ctx: ChunkserverContext, handle: ChunkHandle, version: ChunkVersion): PrimaryChunk {

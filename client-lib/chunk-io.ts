@@ -19,6 +19,9 @@ import { SessionStream } from './session-stream.js';
 import { LIMITS } from '../common/limits.js';
 import type { SessionRead } from '../proto/generated/dfs/chunk/SessionRead.js';
 import type { SessionReadAnswer__Output } from '../proto/generated/dfs/chunk/SessionReadAnswer.js';
+import type { AppendRequest } from '../proto/generated/dfs/chunk/AppendRequest.js';
+import type { SessionAppend } from '../proto/generated/dfs/chunk/SessionAppend.js';
+import type { SessionAppendAnswer__Output } from '../proto/generated/dfs/chunk/SessionAppendAnswer.js';
 
 /** A chunk as the client knows it: where it is and at which version. */
 export interface ChunkInfo {
@@ -39,6 +42,7 @@ export class ChunkIo {
   private readonly data: ClientPool<ChunkDataClient>;
   private readonly writers: ClientPool<RawPipelineClient>;
   private readonly sessions = new Map<string, SessionStream<SessionRead, SessionReadAnswer__Output>>();
+  private readonly appendSessions = new Map<string, SessionStream<SessionAppend, SessionAppendAnswer__Output>>();
 
   constructor(
     private readonly options: {
@@ -48,6 +52,8 @@ export class ChunkIo {
       logger: Logger;
       /** Reads of up to LIMITS.sessionReadMaxBytes on a read session per chunkserver (true unless turned off). */
       readSessions?: boolean;
+      /** Record appends on an append session per primary (true unless turned off). */
+      appendSessions?: boolean;
     },
     credentials: grpc.ChannelCredentials,
   ) {
@@ -174,21 +180,32 @@ export class ChunkIo {
     primary: ServerRef__Output,
     request: { handle: ChunkHandle; version: number; clientId: string; seq: number; data: Buffer; accessToken: string },
   ): Promise<number> {
-    const response = await callUnary(
-      this.data.get(primary.address),
-      'Append',
-      {
-        handle: String(request.handle),
-        version: String(request.version),
-        clientId: request.clientId,
-        seq: String(request.seq),
-        data: request.data,
-        dataCrc32c: crc32c(request.data),
-      },
-      this.options.callTimeoutMs,
-      withAccessToken(request.accessToken),
-    );
-    return Number(response.offset);
+    const append: AppendRequest = {
+      handle: String(request.handle),
+      version: String(request.version),
+      clientId: request.clientId,
+      seq: String(request.seq),
+      data: request.data,
+      dataCrc32c: crc32c(request.data),
+    };
+    const call = async () => Number((await callUnary(this.data.get(primary.address), 'Append', append, this.options.callTimeoutMs, withAccessToken(request.accessToken))).offset);
+    if (!(this.options.appendSessions ?? true)) return call();
+    const session = this.appendSession(primary.address);
+    // A chunkserver without append sessions (an older one) gets Append calls.
+    return session.orFallback(async () => {
+      const answer = await session.request((id) => ({ id, append, accessToken: request.accessToken }), this.options.callTimeoutMs);
+      return Number(answer.offset);
+    }, call);
+  }
+
+  private appendSession(address: string): SessionStream<SessionAppend, SessionAppendAnswer__Output> {
+    let session = this.appendSessions.get(address);
+    if (session === undefined) {
+      const client = this.data.get(address);
+      session = new SessionStream(() => client.AppendSession(), `append session with ${address}`);
+      this.appendSessions.set(address, session);
+    }
+    return session;
   }
 
   /** A write stream to a primary, carrying the lease's access token. */
@@ -197,8 +214,9 @@ export class ChunkIo {
   }
 
   close(): void {
-    for (const session of this.sessions.values()) session.close();
+    for (const session of [...this.sessions.values(), ...this.appendSessions.values()]) session.close();
     this.sessions.clear();
+    this.appendSessions.clear();
     this.data.close();
     this.writers.close();
   }

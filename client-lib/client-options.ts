@@ -37,6 +37,12 @@ export interface DfsClientOptions {
    * Read calls either way.
    */
   readSessions?: boolean;
+  /**
+   * Record appends as messages on one long-lived ChunkData.AppendSession
+   * stream per primary rather than an Append call each. On by default; a
+   * chunkserver without append sessions gets Append calls either way.
+   */
+  appendSessions?: boolean;
   /** Deadline of one RPC. */
   callTimeoutMs?: number;
   /** How long cached chunk locations are trusted before they are fetched again. */

@@ -137,7 +137,7 @@ export class DfsClient {
       batching: options.metadataBatching ?? true,
       sessions: options.metadataSessions ?? true,
     });
-    const io = new ChunkIo({ locality: options.locality, callTimeoutMs, random, logger, readSessions: options.readSessions ?? true }, credentials);
+    const io = new ChunkIo({ locality: options.locality, callTimeoutMs, random, logger, readSessions: options.readSessions ?? true, appendSessions: options.appendSessions ?? true }, credentials);
     try {
       const info = await master.call('GetClusterInfo', {});
       let client: DfsClient | undefined;

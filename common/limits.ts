@@ -74,6 +74,8 @@ export const LIMITS = {
   sessionReadMaxBytes: 128 * 1024,
   /** Reads a chunkserver serves at once on one read session (a mount reads for many processes). */
   readSessionInFlightMax: 64,
+  /** Appends a primary serves at once on one append session; beyond it the stream is paused until one is answered. */
+  appendSessionInFlightMax: 64,
   /** Metadata proposals waiting for the log before the master refuses with OVERLOADED. */
   queuedProposalsMax: 10_000,
   /** Inodes one Fsck page examines at most. */

@@ -11,10 +11,12 @@ import type { IdentityTokens } from './identity-token.js';
 import { ACCESS_TOKEN_KEY } from './transport-security.js';
 import { RefusedSessionRequest } from '../common/session-server.js';
 import { UndecodableRequest } from '../common/undecodable-request.js';
+import type { SessionAppend__Output } from '../proto/generated/dfs/chunk/SessionAppend.js';
 import type { SessionRead__Output } from '../proto/generated/dfs/chunk/SessionRead.js';
 
-/** The ChunkData method whose every message carries its own chunk access token. */
+/** The ChunkData methods whose every message carries its own chunk access token. */
 const READ_SESSION_PATH = '/dfs.chunk.ChunkData/ReadSession';
+const APPEND_SESSION_PATH = '/dfs.chunk.ChunkData/AppendSession';
 
 export interface AuthOptions {
   /** Verifies bearer tokens; without it only certificates authenticate. */
@@ -66,9 +68,11 @@ export class Authenticator {
             },
             onReceiveMessage: (message, nextMessage) => {
               if (identity === undefined) return;
-              if (method.path === READ_SESSION_PATH && needsChunkToken(identity.role, service)) {
+              if ((method.path === READ_SESSION_PATH || method.path === APPEND_SESSION_PATH) && needsChunkToken(identity.role, service)) {
                 // Bytes that are no message at all end the session, in the interceptor after this one.
-                nextMessage(message instanceof UndecodableRequest ? message : this.checkSessionRead(message as SessionRead__Output));
+                if (message instanceof UndecodableRequest) nextMessage(message);
+                else if (method.path === READ_SESSION_PATH) nextMessage(this.checkSessionRead(message as SessionRead__Output));
+                else nextMessage(this.checkSessionAppend(message as SessionAppend__Output));
                 return;
               }
               try {
@@ -102,6 +106,19 @@ export class Authenticator {
       return read;
     } catch (err) {
       return new RefusedSessionRequest(read.id, err);
+    }
+  }
+
+  /** An append on an append session, checked alone as a read on a read session is, against a write token for its chunk. */
+  private checkSessionAppend(request: SessionAppend__Output): SessionAppend__Output | RefusedSessionRequest {
+    try {
+      if (this.options.chunkTokens === undefined) throw new DfsError('UNAUTHENTICATED', 'this chunkserver has no cluster secret to check access tokens with');
+      const handle = request.append?.handle;
+      if (typeof handle !== 'string') throw new DfsError('INVALID_ARGUMENT', 'a session append names its chunk');
+      this.options.chunkTokens.check(request.accessToken, handle, 'write', this.options.wallMs());
+      return request;
+    } catch (err) {
+      return new RefusedSessionRequest(request.id, err);
     }
   }
 

@@ -15,6 +15,9 @@ import { MetadataSession, type SessionCall } from '../../client-lib/metadata-ses
 import { SessionStream } from '../../client-lib/session-stream.js';
 import type { SessionRead } from '../../proto/generated/dfs/chunk/SessionRead.js';
 import type { SessionReadAnswer__Output } from '../../proto/generated/dfs/chunk/SessionReadAnswer.js';
+import type { AppendRequest } from '../../proto/generated/dfs/chunk/AppendRequest.js';
+import type { SessionAppend } from '../../proto/generated/dfs/chunk/SessionAppend.js';
+import type { SessionAppendAnswer__Output } from '../../proto/generated/dfs/chunk/SessionAppendAnswer.js';
 
 /** A bidirectional write stream: sends frames, then resolves with the status it ends with. */
 function writeStream(address: string, credentials: grpc.ChannelCredentials, frames: Buffer[]): Promise<unknown> {
@@ -141,7 +144,7 @@ describe('bad input gets a clear error and changes nothing', function () {
     await expectStatus(read, grpc.status.NOT_FOUND, 'NOT_FOUND');
   });
 
-  it('answers bad requests on metadata and read sessions with their errors, and the sessions go on', async () => {
+  it('answers bad requests on metadata, read and append sessions with their errors, and the sessions go on', async () => {
     const reads = new SessionStream<SessionRead, SessionReadAnswer__Output>(() => rawClients(primary, cluster).data().ReadSession(), 'read session');
     const read = (fields: Partial<SessionRead>) =>
       reads.request((id) => ({ id, handle, version, offset: '0', length: 9, accessToken: '', ...fields }), 5_000).then(
@@ -157,6 +160,34 @@ describe('bad input gets a clear error and changes nothing', function () {
       good: await read({}),
     }).to.deep.equal({ unknown: 'NOT_FOUND', newer: 'STALE_VERSION', tooLong: 'TOO_LARGE', badOffset: 'INVALID_ARGUMENT', past: '', good: 'reference' });
     reads.close();
+
+    const appends = new SessionStream<SessionAppend, SessionAppendAnswer__Output>(() => rawClients(primary, cluster).data().AppendSession(), 'append session');
+    const record = Buffer.from('never lands');
+    const good = { handle, version, clientId: 'bad-input-test', seq: '1', data: record, dataCrc32c: crc32c(record) };
+    const append = (fields: Partial<AppendRequest> | null) =>
+      appends.request((id) => ({ id, append: fields === null ? null : { ...good, ...fields }, accessToken: '' }), 5_000).then(
+        (a) => `offset ${a.offset}`,
+        (e: unknown) => (isDfsError(e) ? e.code : String(e)),
+      );
+    expect({
+      missing: await append(null),
+      empty: await append({ data: Buffer.alloc(0), dataCrc32c: 0 }),
+      corrupt: await append({ dataCrc32c: crc32c(record) ^ 1 }),
+      noClient: await append({ clientId: '' }),
+      seqZero: await append({ seq: '0' }),
+      badHandle: await append({ handle: '18446744073709551615' }),
+      unknown: await append({ handle: '999999' }),
+    }).to.deep.equal({
+      missing: 'INVALID_ARGUMENT',
+      empty: 'INVALID_ARGUMENT',
+      corrupt: 'CHECKSUM_MISMATCH',
+      noClient: 'INVALID_ARGUMENT',
+      seqZero: 'INVALID_ARGUMENT',
+      badHandle: 'INVALID_ARGUMENT',
+      unknown: 'LEASE_EXPIRED',
+    });
+    expect(appends.inFlight()).to.equal(0);
+    appends.close();
 
     const batches = new MetadataSession(raw.metadata());
     const batch = (call: SessionCall) =>

@@ -4,6 +4,9 @@ import { crc32c } from '../../common/crc32c.js';
 import { callUnary } from '../../common/grpc-client-pool.js';
 import { chunkserverServices, masterServices } from '../../proto/load.js';
 import type { DfsClient } from '../../client-lib/index.js';
+import { SessionStream } from '../../client-lib/session-stream.js';
+import type { SessionAppend } from '../../proto/generated/dfs/chunk/SessionAppend.js';
+import type { SessionAppendAnswer__Output } from '../../proto/generated/dfs/chunk/SessionAppendAnswer.js';
 import { TestCluster } from '../harness/test-cluster.js';
 import { replicaFiles } from '../harness/replica-files.js';
 
@@ -54,7 +57,8 @@ describe('record append (real processes, 256 KiB chunks)', function () {
   it('8 concurrent appenders x 200 records: each once, intact, at the same offset on every replica', async () => {
     const setup = await cluster.client();
     await setup.create('/log');
-    const writers = await Promise.all(Array.from({ length: 8 }, () => cluster.client()));
+    // Half append on append sessions, half with an Append call each: both orders interleave at the primaries.
+    const writers = await Promise.all(Array.from({ length: 8 }, (_, i) => cluster.client({ appendSessions: i % 2 === 0 })));
     const sent = new Map<string, { offset: number; bytes: Buffer }>();
     await Promise.all(
       writers.map(async (client, writer) => {
@@ -106,6 +110,10 @@ describe('record append (real processes, 256 KiB chunks)', function () {
     const other = await callUnary(primary, 'Append', { ...request, seq: '78' }, 5000);
     expect(again.offset).to.equal(first.offset);
     expect(Number(other.offset)).to.equal(Number(first.offset) + data.length);
+    // The same request on an append session is the same append: it lands no more, and answers the first offset.
+    const session = new SessionStream<SessionAppend, SessionAppendAnswer__Output>(() => primary.AppendSession(), 'append session');
+    expect((await session.request((id) => ({ id, append: request, accessToken: '' }), 5000)).offset).to.equal(first.offset);
+    session.close();
     await callUnary(master, 'CommitWrite', { requestId: { clientId: 'raw', seq: '2' }, inode: String((await client.stat('/retry')).inode), endOffset: String(2 * data.length) }, 5000);
     expect((await client.readFile('/retry')).toString()).to.equal('exactly onceexactly once');
     master.close();

@@ -13,7 +13,10 @@ import { chunkserverServices, masterServices } from '../../proto/load.js';
 import type { ReadResponse__Output } from '../../proto/generated/dfs/chunk/ReadResponse.js';
 import type { SessionRead } from '../../proto/generated/dfs/chunk/SessionRead.js';
 import type { SessionReadAnswer__Output } from '../../proto/generated/dfs/chunk/SessionReadAnswer.js';
+import { crc32c } from '../../common/crc32c.js';
 import { SessionStream } from '../../client-lib/session-stream.js';
+import type { SessionAppend } from '../../proto/generated/dfs/chunk/SessionAppend.js';
+import type { SessionAppendAnswer__Output } from '../../proto/generated/dfs/chunk/SessionAppendAnswer.js';
 import { CA_FILES, initCertificateAuthority, issueCredentials } from '../../security/cert-authority.js';
 import { ChunkTokenSigner } from '../../security/chunk-access.js';
 import { parseClusterSecret } from '../../security/token-keys.js';
@@ -226,6 +229,27 @@ describe('security: mutual TLS, identities, permissions and chunk access tokens'
     );
     data.close();
     expect(append?.code, String(append)).to.equal('PERMISSION_DENIED');
+
+    // Nor on an append session, where each append shows its own token and a refusal is that append's answer.
+    const appendClient = new (chunkserverServices().dfs.chunk.ChunkData)(replica, user);
+    const appends = new SessionStream<SessionAppend, SessionAppendAnswer__Output>(() => appendClient.AppendSession(), 'append session');
+    const sessionAppend = (accessToken: string, seq: number) =>
+      appends.request((id) => ({ id, append: { handle: chunk.handle, version: chunk.version, clientId: 'x', seq: String(seq), data: Buffer.from('x'), dataCrc32c: crc32c(Buffer.from('x')) }, accessToken }), 5_000);
+    const appendRefusals = {
+      none: await failure(sessionAppend('', 1)),
+      readToken: await failure(sessionAppend(chunk.accessToken, 2)),
+      forged: await failure(sessionAppend(`${chunk.handle}:rw:${Date.now() + 600_000}.AAAAAAAAAAAAAAAAAAAAAA`, 3)),
+      otherChunk: await failure(sessionAppend(other.chunks[0]!.accessToken, 4)),
+    };
+    expect(Object.fromEntries(Object.entries(appendRefusals).map(([what, err]) => [what, err?.code]))).to.deep.equal({
+      none: 'PERMISSION_DENIED',
+      readToken: 'PERMISSION_DENIED',
+      forged: 'PERMISSION_DENIED',
+      otherChunk: 'PERMISSION_DENIED',
+    });
+    expect(appends.inFlight()).to.equal(0);
+    appends.close();
+    appendClient.close();
     expect((await asAlice.readFile(secretPath)).equals(SECRET)).to.equal(true);
   });
 

@@ -17,6 +17,12 @@ import { channelCredentials, PLAINTEXT } from '../../../security/transport-secur
 import { SessionServer } from '../../../common/session-server.js';
 import type { SessionRead__Output } from '../../../proto/generated/dfs/chunk/SessionRead.js';
 import type { SessionReadAnswer } from '../../../proto/generated/dfs/chunk/SessionReadAnswer.js';
+import type { AppendRequest__Output } from '../../../proto/generated/dfs/chunk/AppendRequest.js';
+import type { AppendResponse } from '../../../proto/generated/dfs/chunk/AppendResponse.js';
+import type { SessionAppend__Output } from '../../../proto/generated/dfs/chunk/SessionAppend.js';
+import type { SessionAppendAnswer } from '../../../proto/generated/dfs/chunk/SessionAppendAnswer.js';
+import type { ServerRef__Output } from '../../../proto/generated/dfs/ServerRef.js';
+import { toStatus } from '../../../common/grpc-errors.js';
 
 const KiB = 1024;
 
@@ -194,4 +200,75 @@ for (const sessions of [false, true]) describe(`ChunkIo reads, ${sessions ? 'fro
     // Without sessions the first read finds ReadSession unimplemented and every read is a call.
     expect(via).to.deep.equal(sessions ? ['session', 'session', 'call'] : ['call', 'call', 'call']);
   });
+});
+
+describe('ChunkIo record appends', () => {
+  const servers: StartedServer[] = [];
+  const ios: ChunkIo[] = [];
+
+  afterEach(async () => {
+    for (const io of ios.splice(0)) io.close();
+    await Promise.all(servers.splice(0).map((s) => stopGrpcServer(s.server, 100)));
+  });
+
+  /** A fake primary that lays records end to end; `via` records how each came. Without `sessions` it has no AppendSession. */
+  async function primary(sessions: boolean, via: string[]): Promise<ServerRef__Output> {
+    let end = 0;
+    const land = (request: AppendRequest__Output): string => {
+      if (crc32c(request.data) !== request.dataCrc32c >>> 0) throw new DfsError('CHECKSUM_MISMATCH', 'bad record');
+      if (request.data.toString() === 'full') throw new DfsError('CHUNK_FULL', 'no room');
+      const offset = end;
+      end += request.data.length;
+      return String(offset);
+    };
+    const Append = (call: grpc.ServerUnaryCall<AppendRequest__Output, AppendResponse>, callback: grpc.sendUnaryData<AppendResponse>) => {
+      via.push('call');
+      try {
+        callback(null, { offset: land(call.request) });
+      } catch (err) {
+        callback(toStatus(err));
+      }
+    };
+    const AppendSession = new SessionServer<SessionAppend__Output, SessionAppendAnswer>({ inFlightMax: 4 }).handler(
+      async (request) => {
+        via.push('session');
+        return { id: request.id, offset: land(request.append!) };
+      },
+      (id, error) => ({ id, error: { code: error.code, message: error.message } }),
+    );
+    const server = await startGrpcServer(
+      (s) => s.addService(chunkserverServices().dfs.chunk.ChunkData.service, (sessions ? { Append, AppendSession } : { Append }) as unknown as grpc.UntypedServiceImplementation),
+      { host: '127.0.0.1', port: 0, maxMessageBytes: LIMITS.dataMessageMaxBytes, largeWindow: false, security: PLAINTEXT },
+    );
+    servers.push(server);
+    return { id: 'p', address: `127.0.0.1:${server.port}`, zone: '', rack: '' };
+  }
+
+  function newIo(appendSessions?: boolean): ChunkIo {
+    const io = new ChunkIo({ locality: undefined, callTimeoutMs: 5_000, random: () => 0.5, logger: silentLogger, ...(appendSessions === undefined ? {} : { appendSessions }) }, channelCredentials(PLAINTEXT));
+    ios.push(io);
+    return io;
+  }
+
+  const request = (seq: number, data: string) => ({ handle: chunkHandle(1), version: 2, clientId: 'c', seq, data: Buffer.from(data), accessToken: '' });
+
+  for (const [what, sessions, appendSessions, expected] of [
+    ['go on the append session', true, undefined, ['session', 'session', 'session']],
+    ['go as calls when append sessions are turned off', true, false, ['call', 'call', 'call']],
+    ['go as calls to a chunkserver without append sessions, once it answered UNIMPLEMENTED', false, undefined, ['call', 'call', 'call']],
+  ] as const) {
+    it(`appends ${what}, and a failed one rejects with the primary's code`, async () => {
+      const via: string[] = [];
+      const io = newIo(appendSessions);
+      const p = await primary(sessions, via);
+      expect(await io.append(p, request(1, 'abc'))).to.equal(0);
+      expect(await io.append(p, request(2, 'defg'))).to.equal(3);
+      const full = await io.append(p, request(3, 'full')).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(isDfsError(full, 'CHUNK_FULL'), String(full)).to.equal(true);
+      expect(via).to.deep.equal(expected);
+    });
+  }
 });
