@@ -25,8 +25,8 @@ import type { ChunkserverContext } from './chunkserver-context.js';
 import { ChunkserverMetrics } from './chunkserver-metrics.js';
 import { controlHandlers } from './control-service.js';
 import { dataHandlers } from './data-service.js';
-import { AppendSessions } from './append-session.js';
-import { ReadSessions } from './read-session.js';
+import { appendSessions } from './append-session.js';
+import { readSessions } from './read-session.js';
 import { DistributionAgent } from './distribution-agent.js';
 import { ImportRegistry } from './import-registry.js';
 import { ReadHeat } from './read-heat.js';
@@ -55,8 +55,8 @@ export class ChunkserverNode {
     private readonly pools: { close(): void }[],
     /** Metrics and health; undefined when httpPort is -1. */
     readonly http: HttpServer | undefined,
-    /** Clients' read sessions, ended first on stop. */
-    private readonly sessions: readonly (ReadSessions | AppendSessions)[],
+    /** Clients' read and append sessions, ended first on stop. */
+    private readonly sessions: readonly { endAll(): void }[],
   ) {}
 
   get port(): number {
@@ -128,14 +128,14 @@ export class ChunkserverNode {
     const agent = new DistributionAgent(ctx, config.distributionDownloads);
     distribution = agent;
     const grpcMetrics = new GrpcServerMetrics(metrics);
-    const readSessions = new ReadSessions(ctx, grpcMetrics);
-    const appendSessions = new AppendSessions(ctx, grpcMetrics);
+    const reads = readSessions(ctx, grpcMetrics);
+    const appends = appendSessions(ctx, grpcMetrics);
     const server = await startGrpcServer(
       (s) => {
         s.addService(rawFrameServerDefinition(services.ChunkData.service), {
           ...dataHandlers(ctx),
-          ReadSession: readSessions.handler(),
-          AppendSession: appendSessions.handler(),
+          ReadSession: reads.handler(),
+          AppendSession: appends.handler(),
         });
         s.addService(rawFrameServerDefinition(services.ChunkReplication.service), replicationHandlers(ctx));
         s.addService(services.ChunkControl.service, controlHandlers(ctx, agent));
@@ -149,7 +149,7 @@ export class ChunkserverNode {
     const http = config.httpPort < 0 ? undefined : await HttpServer.start(config.host, config.httpPort, logger.child({ component: 'http' }));
     if (http) serveMetrics(http, metrics);
     http?.get('/healthz', (_req, res) => sendJson(res, 200, { id, address: self.address, registered: chunkSizeBytes !== 0 }));
-    const node = new ChunkserverNode(ctx, server, heartbeats, scrubber, agent, [pipelinePool, dataPool, replicationPool, master], http, [readSessions, appendSessions]);
+    const node = new ChunkserverNode(ctx, server, heartbeats, scrubber, agent, [pipelinePool, dataPool, replicationPool, master], http, [reads, appends]);
     await heartbeats.start();
     scrubber.start(config.scrubIntervalMs);
     if (config.readyFile) await writeReadyFile(config.readyFile, { pid: process.pid, port: server.port, address: self.address, ...(http ? { httpPort: http.port } : {}) });

@@ -15,7 +15,7 @@ import type { ReadResponse__Output } from '../proto/generated/dfs/chunk/ReadResp
 import type { ServerRef__Output } from '../proto/generated/dfs/ServerRef.js';
 import type { DfsClientOptions } from './client-options.js';
 import { orderReplicas } from './replica-order.js';
-import { SessionStream } from './session-stream.js';
+import { SessionStream, type SessionAnswer } from './session-stream.js';
 import { LIMITS } from '../common/limits.js';
 import type { SessionRead } from '../proto/generated/dfs/chunk/SessionRead.js';
 import type { SessionReadAnswer__Output } from '../proto/generated/dfs/chunk/SessionReadAnswer.js';
@@ -129,13 +129,7 @@ export class ChunkIo {
   }
 
   private session(address: string): SessionStream<SessionRead, SessionReadAnswer__Output> {
-    let session = this.sessions.get(address);
-    if (session === undefined) {
-      const client = this.data.get(address);
-      session = new SessionStream(() => client.ReadSession(), `read session with ${address}`);
-      this.sessions.set(address, session);
-    }
-    return session;
+    return sessionWith(this.sessions, address, () => this.data.get(address).ReadSession(), 'read session');
   }
 
   private async readOnSession(
@@ -199,13 +193,7 @@ export class ChunkIo {
   }
 
   private appendSession(address: string): SessionStream<SessionAppend, SessionAppendAnswer__Output> {
-    let session = this.appendSessions.get(address);
-    if (session === undefined) {
-      const client = this.data.get(address);
-      session = new SessionStream(() => client.AppendSession(), `append session with ${address}`);
-      this.appendSessions.set(address, session);
-    }
-    return session;
+    return sessionWith(this.appendSessions, address, () => this.data.get(address).AppendSession(), 'append session');
   }
 
   /** A write stream to a primary, carrying the lease's access token. */
@@ -220,6 +208,21 @@ export class ChunkIo {
     this.data.close();
     this.writers.close();
   }
+}
+
+/** The session of `sessions` with `address`, made on first use; `open` opens its stream, now and after it breaks. */
+function sessionWith<Req, Res extends SessionAnswer>(
+  sessions: Map<string, SessionStream<Req, Res>>,
+  address: string,
+  open: () => grpc.ClientDuplexStream<Req, Res>,
+  what: string,
+): SessionStream<Req, Res> {
+  let session = sessions.get(address);
+  if (session === undefined) {
+    session = new SessionStream(open, `${what} with ${address}`);
+    sessions.set(address, session);
+  }
+  return session;
 }
 
 /** Bytes a replica sent must match the CRC it sent with them. */

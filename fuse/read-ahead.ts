@@ -50,7 +50,7 @@ export class ReadAhead {
     if (!sequential || pastEnd) {
       this.segments = [];
       this.endSeen = undefined;
-      return joinParts(await this.reader(offset, length));
+      return this.direct(offset, length);
     }
     this.dropBefore(offset);
     this.fillAhead(offset);
@@ -67,7 +67,7 @@ export class ReadAhead {
       } catch {
         // Served directly instead: the direct read retries on its own terms.
         this.segments = [];
-        return joinParts(await this.reader(offset, length));
+        return this.direct(offset, length);
       }
       const from = pos - segment.offset;
       if (from >= data.length) break;
@@ -81,8 +81,13 @@ export class ReadAhead {
         break;
       }
     }
-    if (pos < end && parts.length === 0) return joinParts(await this.reader(offset, length));
+    if (pos < end && parts.length === 0) return this.direct(offset, length);
     return joinParts(parts);
+  }
+
+  /** A read served from the file, not from segments. */
+  private async direct(offset: number, length: number): Promise<Buffer> {
+    return joinParts(await this.reader(offset, length));
   }
 
   /** The file changed under the reader: fetched segments may be stale. */

@@ -14,9 +14,21 @@ import { UndecodableRequest } from '../common/undecodable-request.js';
 import type { SessionAppend__Output } from '../proto/generated/dfs/chunk/SessionAppend.js';
 import type { SessionRead__Output } from '../proto/generated/dfs/chunk/SessionRead.js';
 
-/** The ChunkData methods whose every message carries its own chunk access token. */
-const READ_SESSION_PATH = '/dfs.chunk.ChunkData/ReadSession';
-const APPEND_SESSION_PATH = '/dfs.chunk.ChunkData/AppendSession';
+/** A request on a ChunkData session: it carries its own chunk access token. */
+interface SessionRequest {
+  id: number;
+  accessToken: string;
+}
+
+/**
+ * The ChunkData sessions, whose every message names its chunk and carries
+ * its token: what each message is, which chunk it names, and the token
+ * operation it needs.
+ */
+const CHUNK_SESSIONS: Readonly<Record<string, { what: string; op: ChunkOp; handle: (message: unknown) => unknown }>> = {
+  '/dfs.chunk.ChunkData/ReadSession': { what: 'a session read', op: 'read', handle: (message) => (message as SessionRead__Output).handle },
+  '/dfs.chunk.ChunkData/AppendSession': { what: 'a session append', op: 'write', handle: (message) => (message as SessionAppend__Output).append?.handle },
+};
 
 export interface AuthOptions {
   /** Verifies bearer tokens; without it only certificates authenticate. */
@@ -68,11 +80,10 @@ export class Authenticator {
             },
             onReceiveMessage: (message, nextMessage) => {
               if (identity === undefined) return;
-              if ((method.path === READ_SESSION_PATH || method.path === APPEND_SESSION_PATH) && needsChunkToken(identity.role, service)) {
+              const session = CHUNK_SESSIONS[method.path];
+              if (session !== undefined && needsChunkToken(identity.role, service)) {
                 // Bytes that are no message at all end the session, in the interceptor after this one.
-                if (message instanceof UndecodableRequest) nextMessage(message);
-                else if (method.path === READ_SESSION_PATH) nextMessage(this.checkSessionRead(message as SessionRead__Output));
-                else nextMessage(this.checkSessionAppend(message as SessionAppend__Output));
+                nextMessage(message instanceof UndecodableRequest ? message : this.checkSessionRequest(session, message as SessionRequest));
                 return;
               }
               try {
@@ -94,28 +105,16 @@ export class Authenticator {
   }
 
   /**
-   * A read on a read session names its own chunk and carries its own token:
-   * each is checked alone, and one that fails reaches the handler as a
-   * refusal to answer, so the session's other reads go on.
+   * A request on a ChunkData session names its own chunk and carries its own
+   * token: each is checked alone, and one that fails reaches the handler as a
+   * refusal to answer, so the session's other requests go on.
    */
-  private checkSessionRead(read: SessionRead__Output): SessionRead__Output | RefusedSessionRequest {
+  private checkSessionRequest(session: (typeof CHUNK_SESSIONS)[string], request: SessionRequest): SessionRequest | RefusedSessionRequest {
     try {
       if (this.options.chunkTokens === undefined) throw new DfsError('UNAUTHENTICATED', 'this chunkserver has no cluster secret to check access tokens with');
-      if (typeof read.handle !== 'string') throw new DfsError('INVALID_ARGUMENT', 'a session read names its chunk');
-      this.options.chunkTokens.check(read.accessToken, read.handle, 'read', this.options.wallMs());
-      return read;
-    } catch (err) {
-      return new RefusedSessionRequest(read.id, err);
-    }
-  }
-
-  /** An append on an append session, checked alone as a read on a read session is, against a write token for its chunk. */
-  private checkSessionAppend(request: SessionAppend__Output): SessionAppend__Output | RefusedSessionRequest {
-    try {
-      if (this.options.chunkTokens === undefined) throw new DfsError('UNAUTHENTICATED', 'this chunkserver has no cluster secret to check access tokens with');
-      const handle = request.append?.handle;
-      if (typeof handle !== 'string') throw new DfsError('INVALID_ARGUMENT', 'a session append names its chunk');
-      this.options.chunkTokens.check(request.accessToken, handle, 'write', this.options.wallMs());
+      const handle = session.handle(request);
+      if (typeof handle !== 'string') throw new DfsError('INVALID_ARGUMENT', `${session.what} names its chunk`);
+      this.options.chunkTokens.check(request.accessToken, handle, session.op, this.options.wallMs());
       return request;
     } catch (err) {
       return new RefusedSessionRequest(request.id, err);
