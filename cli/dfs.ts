@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=128
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { Command, CommanderError } from 'commander';

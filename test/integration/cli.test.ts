@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DFS_ENTRY, isAlive } from '../../cli/process-launcher.js';
+import { DFS_ENTRY, SERVER_NODE_ARGS, isAlive } from '../../cli/process-launcher.js';
 import { readClusterFile } from '../../cli/cluster-file.js';
 import { startCluster } from '../../cli/cluster-commands.js';
 import { TestCluster } from '../harness/test-cluster.js';
@@ -119,6 +119,10 @@ describe('the dfs command line', function () {
     try {
       expect(file!.processes.map((p) => p.name).sort()).to.deep.equal(['chunkserver-0', 'master-0', 'master-1', 'master-2']);
       expect(file!.masters).to.have.length(3);
+      for (const p of file!.processes) {
+        const argv = (await readFile(`/proc/${p.pid}/cmdline`, 'utf8')).split('\0');
+        expect(argv.slice(1, 1 + SERVER_NODE_ARGS.length), `${p.name}'s node flags`).to.deep.equal(SERVER_NODE_ARGS);
+      }
       expect((await dfs(['mkdir', '/x', '--dir', dir], { env: { DFS_MASTERS: '' } })).code).to.equal(0);
       const put = await dfs(['append', '/x/y', '-', '--dir', dir], { env: { DFS_MASTERS: '' }, input: Buffer.from('hi') });
       expect(put.code, put.stderr).to.equal(0);
