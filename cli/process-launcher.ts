@@ -24,8 +24,9 @@ export const DFS_ENTRY = fileURLToPath(new URL('./dfs.js', import.meta.url));
  * in profiles of a 1 GiB write and read. Given an initial size, V8 does not
  * fit that first limit down: a client's full collections over such a run
  * fell from 171 to 12. dd through the mount then wrote 1.4x and read 2x
- * faster with a third less CPU per GiB written, for about 40 MB more peak
- * RSS in the mount and 20 MB in a chunkserver (README, performance).
+ * faster with a third less CPU per GiB written; the cost is resident memory
+ * (dead Buffers wait longer for a collection): the benchmark's peaks of a
+ * chunkserver and of the mount rose by about 40 MiB (README, performance).
  */
 export const SERVER_NODE_ARGS: readonly string[] = ['--initial-old-space-size=128'];
 
