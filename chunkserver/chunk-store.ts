@@ -115,6 +115,8 @@ export interface ChunkStoreOptions {
   chunkSizeBytes?: number;
   /** Open chunk files kept in the LRU; defaults to 512. */
   openFilesMax?: number;
+  /** Drop synced bytes from the page cache (ChunkFiles.syncData); defaults to false. */
+  dropBehindWrites?: boolean;
 }
 
 const DEFAULT_CHUNK_SIZE_BYTES = 64 * 1024 * 1024;
@@ -200,7 +202,7 @@ export class ChunkStore {
     const logger = options.logger.child({ component: 'chunk-store' });
     const chunkSizeBytes = options.chunkSizeBytes ?? DEFAULT_CHUNK_SIZE_BYTES;
     assert(Number.isSafeInteger(chunkSizeBytes) && chunkSizeBytes > 0, `chunkSizeBytes must be a positive integer: ${chunkSizeBytes}`);
-    const files = new ChunkFiles(dir, options.openFilesMax ?? DEFAULT_OPEN_FILES_MAX, logger);
+    const files = new ChunkFiles(dir, options.openFilesMax ?? DEFAULT_OPEN_FILES_MAX, logger, options.dropBehindWrites ?? false);
     await files.prepare();
     const meta = await ChunkMetaDb.open(join(dir, 'meta'));
     let disk: DiskSpace | undefined;
@@ -265,6 +267,11 @@ export class ChunkStore {
   /** The configured capacity, or less when the disk's free space (beyond the reserve) is. */
   capacityBytes(): number {
     return Math.min(this.capacity, this.used + this.disk.available());
+  }
+
+  /** Whether synced bytes leave the page cache. */
+  get dropsBehind(): boolean {
+    return this.files.dropsBehind;
   }
 
   /** An empty replica, durable when this resolves. Mutations called before it resolves queue behind it. */
@@ -669,7 +676,7 @@ export class ChunkStore {
             const old = await this.readVerified(r, file, tail, blocks, c.prevLength);
             tailCrc = crc32c(old.subarray(0, c.length - tail * BLOCK_BYTES));
           }
-          await file.datasync();
+          await this.files.syncData(file, c.length);
           this.counters.fsyncs++;
           r.checksums.truncate(blocks);
           if (tailCrc !== undefined) r.checksums.set(blocks - 1, tailCrc);
@@ -785,7 +792,7 @@ export class ChunkStore {
 
   private async persist(r: Replica, ops: MetaOp[], stamp: number, length: number): Promise<void> {
     try {
-      await this.files.use(r.handle, (file) => file.datasync());
+      await this.files.use(r.handle, (file) => this.files.syncData(file, length));
       this.counters.fsyncs++;
       await this.meta.write(ops, true);
     } catch (err) {

@@ -25,6 +25,8 @@ export interface ChunkserverConfig {
   scrubIntervalMs: number;
   /** Distribution tasks fetched at once (each a chunk from one source at a time). */
   distributionDownloads: number;
+  /** Bytes a sync has made durable leave the page cache (chunk-files.ts). */
+  dropBehindWrites: boolean;
   /** This chunkserver's credentials directory (cert.pem, key.pem, ca.pem, cluster-secret): mutual TLS, token checks. */
   tlsDir: string | undefined;
   /** Plaintext gRPC, no authentication, no access tokens: only when asked for. */
@@ -44,6 +46,7 @@ export const CHUNKSERVER_DEFAULTS: Omit<ChunkserverConfig, 'dataDir' | 'masters'
   reservedBytes: undefined,
   scrubIntervalMs: 60_000,
   distributionDownloads: 2,
+  dropBehindWrites: true,
   tlsDir: undefined,
   insecure: false,
   logLevel: 'info',

@@ -80,6 +80,7 @@ export class ChunkserverMetrics {
     gaugeReading(registry, 'dfs_chunkserver_replicas', 'Replicas offered to the master', () => inventory.count());
     gaugeReading(registry, 'dfs_chunkserver_stored_bytes', 'Bytes of every replica held (mutations counted when called)', () => store.usedBytes());
     gaugeReading(registry, 'dfs_chunkserver_capacity_bytes', 'Bytes offered for chunks', () => store.capacityBytes());
+    gaugeReading(registry, 'dfs_chunkserver_drop_behind_writes', '1 if synced chunk bytes leave the page cache (dropBehindWrites, and the fadvise addon loaded), else 0', () => (store.dropsBehind ? 1 : 0));
     labelledGaugeReading(registry, 'dfs_chunkserver_active_operations', 'Operations in progress, by kind (read, write, copy)', 'kind', () => [
       ['read', load.activeReads],
       ['write', load.activeWrites],

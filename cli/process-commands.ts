@@ -15,7 +15,7 @@ const MASTER_KEYS = [
 ] as const;
 
 const CHUNKSERVER_KEYS = [
-  'host', 'port', 'httpPort', 'advertiseAddress', 'dataDir', 'masters', 'zone', 'rack', 'capacity', 'reserved', 'scrubIntervalMs', 'distributionDownloads', 'tlsDir', 'insecure', 'logLevel', 'readyFile',
+  'host', 'port', 'httpPort', 'advertiseAddress', 'dataDir', 'masters', 'zone', 'rack', 'capacity', 'reserved', 'scrubIntervalMs', 'distributionDownloads', 'dropBehindWrites', 'tlsDir', 'insecure', 'logLevel', 'readyFile',
 ] as const;
 
 /** Config fields whose setting has another name (the unit is implied on the command line). */
@@ -91,6 +91,7 @@ export function loadChunkserverConfig(flags: FlagValues & { config?: string }, e
       reservedBytes: s.size('reserved'),
       scrubIntervalMs: s.integer('scrubIntervalMs') ?? d.scrubIntervalMs,
       distributionDownloads: s.integer('distributionDownloads') ?? d.distributionDownloads,
+      dropBehindWrites: s.boolean('dropBehindWrites') ?? d.dropBehindWrites,
       logLevel: s.logLevel() ?? d.logLevel,
       readyFile: s.string('readyFile'),
     },
@@ -194,7 +195,8 @@ export function addProcessCommands(program: Command, env: NodeJS.ProcessEnv): vo
       .option('--capacity <size>', 'bytes offered for chunks (default: the file system size)')
       .option('--reserved <size>', 'free space on the file system never used for chunks (default 5% of it, at most 1GiB)')
       .option('--scrub-interval-ms <ms>', 'verify one idle replica this often, 0 for never (default 60000)')
-      .option('--distribution-downloads <n>', 'distribution tasks fetched at once (default 2)'),
+      .option('--distribution-downloads <n>', 'distribution tasks fetched at once (default 2)')
+      .option('--drop-behind-writes <bool>', 'drop synced chunk bytes from the page cache: true or false (default true)'),
   ).action(async (opts: FlagValues & { config?: string }) => {
     const config = loadChunkserverConfig(opts, env);
     const logger = createLogger('chunkserver', config.logLevel);

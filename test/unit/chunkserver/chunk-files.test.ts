@@ -1,10 +1,13 @@
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
 import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { AssertionError } from '../../../common/assert.js';
 import { chunkHandle, type ChunkHandle } from '../../../common/ids.js';
 import { silentLogger } from '../../../common/logger.js';
-import { ChunkFiles, chunkPath, readFull } from '../../../chunkserver/chunk-files.js';
+import { ChunkFiles, chunkPath, readFull, writeFull } from '../../../chunkserver/chunk-files.js';
+import { pageCacheControl } from '../../../chunkserver/page-cache.js';
 import { useTempDir } from './helpers.js';
 
 describe('chunk files', () => {
@@ -30,7 +33,7 @@ describe('chunk files', () => {
   });
 
   it('keeps at most openFilesMax descriptors open', async () => {
-    const files = new ChunkFiles(tmp.path, 3, silentLogger);
+    const files = new ChunkFiles(tmp.path, 3, silentLogger, false);
     await files.prepare();
     for (let h = 1; h <= 10; h++) await files.create(h as ChunkHandle);
     expect(files.openCount).to.equal(3);
@@ -53,7 +56,7 @@ describe('chunk files', () => {
   });
 
   it('finds chunk files and leaves unexpected names alone', async () => {
-    const files = new ChunkFiles(tmp.path, 8, silentLogger);
+    const files = new ChunkFiles(tmp.path, 8, silentLogger, false);
     await files.prepare();
     await files.create(0x305 as ChunkHandle);
     await writeFile(join(tmp.path, 'chunks', '05', 'notes.txt'), 'x');
@@ -62,5 +65,35 @@ describe('chunk files', () => {
     const found = await files.scan();
     expect([...found.entries()]).to.deep.equal([[0x305, 0]]);
     await files.close();
+  });
+
+  describe('drop-behind', () => {
+    /** Bytes of the file in the page cache, as fincore (util-linux) counts them. */
+    const residentBytes = async (path: string): Promise<number> =>
+      Number((await promisify(execFile)('fincore', ['--bytes', '--noheadings', '--output', 'RES', path])).stdout.trim());
+    const length = 4 * 1024 * 1024 + 100;
+
+    const writeAndSync = async (dropsBehind: boolean): Promise<number> => {
+      const files = new ChunkFiles(tmp.path, 8, silentLogger, dropsBehind);
+      await files.prepare();
+      const handle = (dropsBehind ? 1 : 2) as ChunkHandle;
+      await files.create(handle);
+      await files.use(handle, async (file) => {
+        await writeFull(file, Buffer.alloc(length, 7), 0);
+        await files.syncData(file, length);
+      });
+      await files.close();
+      return residentBytes(chunkPath(tmp.path, handle));
+    };
+
+    it('has the fadvise addon built and loaded', () => {
+      expect(pageCacheControl).to.equal(true);
+    });
+
+    it('drops the pages a sync made clean, and keeps them when off', async () => {
+      // Without it the 4 MiB just written stay cached; with it at most the last, partial, page (or its folio) does.
+      expect(await writeAndSync(false)).to.be.at.least(4 * 1024 * 1024);
+      expect(await writeAndSync(true)).to.be.below(1024 * 1024);
+    });
   });
 });
