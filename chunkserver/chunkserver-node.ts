@@ -19,7 +19,6 @@ import { chunkserverServices } from '../proto/load.js';
 import type { ServerRef__Output } from '../proto/generated/dfs/ServerRef.js';
 import type { ChunkDataClient } from '../proto/generated/dfs/chunk/ChunkData.js';
 import type { ChunkReplicationClient } from '../proto/generated/dfs/chunk/ChunkReplication.js';
-import { pageCacheControl } from './page-cache.js';
 import { ChunkStore } from './chunk-store.js';
 import type { ChunkserverConfig } from './chunkserver-config.js';
 import type { ChunkserverContext } from './chunkserver-context.js';
@@ -84,9 +83,9 @@ export class ChunkserverNode {
       chunkSizeBytes: LIMITS.chunkSizeMaxBytes,
       ...(config.capacityBytes !== undefined ? { capacityBytes: config.capacityBytes } : {}),
       ...(config.reservedBytes !== undefined ? { reservedBytes: config.reservedBytes } : {}),
-      dropBehindWrites: config.dropBehindWrites && pageCacheControl,
+      dropBehindWrites: config.dropBehindWrites,
     });
-    if (config.dropBehindWrites && !pageCacheControl) {
+    if (config.dropBehindWrites && !store.dropsBehind) {
       logger.warn('the fadvise addon did not load (npm did not build it?): synced chunk bytes stay in the page cache');
     }
     const security = await serverSecurity(config, 'chunkserver', { wallMs: () => clock.wallUs() / 1000 });
