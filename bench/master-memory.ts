@@ -9,7 +9,7 @@ export interface MasterMemoryFigures {
   /** Resident memory the files added, over files and over chunks. */
   bytesPerFile: number;
   bytesPerChunk: number;
-  /** V8 heap plus typed-array buffers the files added (after forced collections), per file. */
+  /** V8 heap the files added (after forced collections), per file: their names and directory entries. */
   heapBytesPerFile: number;
   /** Resident memory the leader's chunk locations (every replica of every chunk) added, per chunk. */
   locationBytesPerChunk: number;
@@ -31,7 +31,7 @@ export async function measureMasterMemory(files: number, chunksPerFile: number, 
     report,
     bytesPerFile: filesBytes / report.files,
     bytesPerChunk: filesBytes / report.chunks,
-    heapBytesPerFile: (report.heapUsedDeltaBytes + report.arrayBuffersDeltaBytes) / report.files,
+    heapBytesPerFile: report.heapUsedDeltaBytes / report.files,
     locationBytesPerChunk: (report.rssAfterLocationsBytes - report.rssAfterFilesBytes) / report.chunks,
   };
 }

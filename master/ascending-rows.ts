@@ -30,7 +30,7 @@ export class AscendingRows {
     private readonly resize: (capacity: number) => void,
     private readonly move: (from: number, to: number) => void,
   ) {
-    this.ids = new Float64Array(capacity);
+    this.ids = column(Float64Array, capacity);
   }
 
   /** Live rows. */
@@ -121,9 +121,46 @@ export class AscendingRows {
 
 export type Column = Float64Array | Uint32Array | Uint16Array | Uint8Array;
 
-/** A copy of `column` with `capacity` rows: its first rows, then zeros. */
-export function resized<T extends Column>(column: T, capacity: number): T {
-  const next = new (column.constructor as new (length: number) => T)(capacity);
-  next.set(column.subarray(0, Math.min(column.length, capacity)) as ArrayLike<number>);
+interface ColumnClass<T extends Column> {
+  new (buffer: ArrayBuffer): T;
+  new (length: number): T;
+  readonly BYTES_PER_ELEMENT: number;
+}
+
+/** The most a column's buffer reserves: V8 refuses a resizable buffer of more. */
+const RESERVE_BYTES_MAX = 2 ** 32;
+/** A new buffer reserves this many times what it holds, so that a growing column moves rarely. */
+const RESERVE_FACTOR = 4;
+const RESERVE_BYTES_MIN = 64 * 1024;
+
+/**
+ * A column of `capacity` zeroed rows, over a resizable buffer that reserves
+ * room to grow in place. Columns are the master's bulk: copied into a new
+ * malloc'd array at each growth, they left the old arrays as holes in the
+ * allocator's heap that stayed resident (a third more than the rows
+ * themselves at a million files). A resizable buffer is mapped on its own, so
+ * growing commits pages in place, and a buffer that is replaced or freed goes
+ * back to the kernel whole.
+ */
+export function column<T extends Column>(kind: ColumnClass<T>, capacity: number): T {
+  const bytes = capacity * kind.BYTES_PER_ELEMENT;
+  if (bytes > RESERVE_BYTES_MAX) return new kind(capacity);
+  const reserve = Math.min(RESERVE_BYTES_MAX, Math.max(RESERVE_BYTES_MIN, bytes * RESERVE_FACTOR));
+  // A view without a length follows the buffer's length as it is resized.
+  return new kind(new ArrayBuffer(bytes, { maxByteLength: reserve }));
+}
+
+/** `column` with `capacity` rows: its first rows, then zeros. In place while its buffer's reservation allows. */
+export function resized<T extends Column>(current: T, capacity: number): T {
+  const kind = current.constructor as ColumnClass<T>;
+  const bytes = capacity * kind.BYTES_PER_ELEMENT;
+  const buffer = current.buffer;
+  if (buffer instanceof ArrayBuffer && buffer.resizable && bytes <= buffer.maxByteLength) {
+    // Bytes a resize adds are zeros, as in a new column.
+    buffer.resize(bytes);
+    return current;
+  }
+  const next = column(kind, capacity);
+  next.set(current.subarray(0, Math.min(current.length, capacity)) as ArrayLike<number>);
   return next;
 }

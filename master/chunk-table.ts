@@ -1,6 +1,6 @@
 import { assert } from '../common/assert.js';
 import type { ChunkHandle, ChunkVersion, InodeId } from '../common/ids.js';
-import { AscendingRows, resized } from './ascending-rows.js';
+import { AscendingRows, column, resized } from './ascending-rows.js';
 import { broken } from './invariant.js';
 
 const CAPACITY_INITIAL = 1024;
@@ -33,11 +33,11 @@ export interface NewChunk extends ChunkInfo {
  */
 export class ChunkTable {
   private readonly rows: AscendingRows;
-  private versions = new Float64Array(CAPACITY_INITIAL);
-  private confirmedVersions = new Float64Array(CAPACITY_INITIAL);
-  private owners = new Float64Array(CAPACITY_INITIAL);
-  private indexes = new Uint32Array(CAPACITY_INITIAL);
-  private refCounts = new Uint32Array(CAPACITY_INITIAL);
+  private versions = column(Float64Array, CAPACITY_INITIAL);
+  private confirmedVersions = column(Float64Array, CAPACITY_INITIAL);
+  private owners = column(Float64Array, CAPACITY_INITIAL);
+  private indexes = column(Uint32Array, CAPACITY_INITIAL);
+  private refCounts = column(Uint32Array, CAPACITY_INITIAL);
 
   constructor() {
     this.rows = new AscendingRows(

@@ -1,7 +1,8 @@
 import { assert } from '../common/assert.js';
 import type { InodeId } from '../common/ids.js';
-import { AscendingRows, resized } from './ascending-rows.js';
+import { AscendingRows, column, resized } from './ascending-rows.js';
 import { type AttrView, INODE_KINDS, type InodeKind, isDevice } from './attr.js';
+import { ChunkLists } from './chunk-lists.js';
 import { broken } from './invariant.js';
 
 /** The low bits of a row's flags: its kind, as an index into INODE_KINDS. */
@@ -10,9 +11,6 @@ const KIND_FILE = INODE_KINDS.indexOf('file');
 const KIND_DIRECTORY = INODE_KINDS.indexOf('directory');
 const FLAG_REPLICATE_ALL = 8;
 const CAPACITY_INITIAL = 1024;
-
-/** A file's chunk handles by index; 0 is a hole. Never ends with a hole. */
-export type ChunkList = number[];
 
 /**
  * A directory's entries by name, and the directory that holds it (0 for the
@@ -44,36 +42,34 @@ export interface NewInode {
   readonly rdev?: number;
 }
 
-const NO_CHUNKS: readonly number[] = Object.freeze([]);
-/** Chunk lists shorter than this are kept at their exact length. */
-const EXACT_LIST_MAX = 64;
-
 /**
  * Storage of every inode, live or in the trash, by id: one row of columns per
  * inode (see ascending-rows.ts). It knows nothing of paths; namespace.ts gives
  * the rows their meaning and keeps nlink and the children maps consistent.
  *
- * What only some kinds have lives in the payload slot, so that it costs the
- * millions of plain files nothing: a directory's Children, a file's chunk
- * list, a symlink's target string, a device's number.
+ * What only some kinds have (a directory's Children, a symlink's target, a
+ * device's number) is in the payloads map. Files' chunk lists (handles by
+ * index, 0 a hole, never ending with a hole) are in chunk-lists.ts.
  */
 export class InodeTable {
   private readonly rows: AscendingRows;
-  private sizes = new Float64Array(CAPACITY_INITIAL);
-  private atimes = new Float64Array(CAPACITY_INITIAL);
-  private mtimes = new Float64Array(CAPACITY_INITIAL);
-  private ctimes = new Float64Array(CAPACITY_INITIAL);
-  private uids = new Uint32Array(CAPACITY_INITIAL);
-  private gids = new Uint32Array(CAPACITY_INITIAL);
-  private nlinks = new Uint32Array(CAPACITY_INITIAL);
-  private modes = new Uint16Array(CAPACITY_INITIAL);
-  private flags = new Uint8Array(CAPACITY_INITIAL);
-  private replications = new Uint8Array(CAPACITY_INITIAL);
+  private sizes = column(Float64Array, CAPACITY_INITIAL);
+  private atimes = column(Float64Array, CAPACITY_INITIAL);
+  private mtimes = column(Float64Array, CAPACITY_INITIAL);
+  private ctimes = column(Float64Array, CAPACITY_INITIAL);
+  private uids = column(Uint32Array, CAPACITY_INITIAL);
+  private gids = column(Uint32Array, CAPACITY_INITIAL);
+  private nlinks = column(Uint32Array, CAPACITY_INITIAL);
+  private modes = column(Uint16Array, CAPACITY_INITIAL);
+  private flags = column(Uint8Array, CAPACITY_INITIAL);
+  private replications = column(Uint8Array, CAPACITY_INITIAL);
   /**
-   * A directory's children; a file's chunk list, or undefined while it has
-   * none; a symlink's target; a device's number; undefined for fifos and sockets.
+   * By inode id, not row (rows move): a directory's children, a symlink's
+   * target, a device's number. Files, fifos and sockets have none, so the
+   * millions of files cost this nothing.
    */
-  private readonly payloads: (Children | ChunkList | string | number | undefined)[] = [];
+  private readonly payloads = new Map<number, Children | string | number>();
+  private readonly lists = new ChunkLists(CAPACITY_INITIAL);
   private fileCount = 0;
   private directoryCount = 0;
 
@@ -91,6 +87,7 @@ export class InodeTable {
         this.modes = resized(this.modes, capacity);
         this.flags = resized(this.flags, capacity);
         this.replications = resized(this.replications, capacity);
+        this.lists.resize(capacity);
       },
       (from, to) => {
         this.sizes[to] = this.sizes[from]!;
@@ -103,8 +100,7 @@ export class InodeTable {
         this.modes[to] = this.modes[from]!;
         this.flags[to] = this.flags[from]!;
         this.replications[to] = this.replications[from]!;
-        this.payloads[to] = this.payloads[from];
-        this.payloads[from] = undefined;
+        this.lists.move(from, to);
       },
     );
   }
@@ -154,7 +150,8 @@ export class InodeTable {
     this.modes[row] = inode.mode;
     this.flags[row] = INODE_KINDS.indexOf(kind) | (inode.replicateAll ? FLAG_REPLICATE_ALL : 0);
     this.replications[row] = inode.replication;
-    this.payloads[row] = directory ? new Children(inode.parent ?? 0) : (inode.target ?? inode.rdev);
+    const payload = directory ? new Children(inode.parent ?? 0) : (inode.target ?? inode.rdev);
+    if (payload !== undefined) this.payloads.set(inode.id, payload);
     if (directory) this.directoryCount++;
     else this.fileCount++;
     return row;
@@ -167,13 +164,15 @@ export class InodeTable {
     } else {
       this.fileCount--;
     }
+    this.payloads.delete(this.id(row));
     this.rows.remove(row);
-    this.payloads[row] = undefined;
+    this.lists.release(row);
   }
 
   /** Squeezes out removed rows (between entries only: rows move). */
   compact(): void {
-    if (this.rows.compact()) this.payloads.length = this.rows.end;
+    this.rows.compact();
+    this.lists.compact(this.rows.end);
   }
 
   id(row: number): InodeId {
@@ -194,58 +193,54 @@ export class InodeTable {
   }
 
   children(row: number): Children {
-    const payload = this.payloads[row];
+    const payload = this.payloads.get(this.rows.id(row));
     if (!(payload instanceof Children)) broken(`row ${row} is not a directory`);
     return payload;
   }
 
-  chunks(row: number): readonly number[] {
+  /** A file's chunk slots, holes included. */
+  chunkCount(row: number): number {
     if (!this.isFile(row)) broken(`row ${row} is not a file`);
-    return (this.payloads[row] as ChunkList | undefined) ?? NO_CHUNKS;
+    return this.lists.length(row);
+  }
+
+  /** The handle at `index` of a file's chunk list, 0 for a hole or past the end. */
+  chunkAt(row: number, index: number): number {
+    if (!this.isFile(row)) broken(`row ${row} is not a file`);
+    return this.lists.at(row, index);
+  }
+
+  /** A copy of a file's chunk list. */
+  chunkList(row: number): number[] {
+    if (!this.isFile(row)) broken(`row ${row} is not a file`);
+    return this.lists.list(row);
   }
 
   /** A symlink's target. */
   target(row: number): string {
-    const payload = this.payloads[row];
+    const payload = this.payloads.get(this.rows.id(row));
     if (typeof payload !== 'string') broken(`row ${row} is not a symlink`);
     return payload;
   }
 
   /** A device's number; 0 for every other kind. */
   rdev(row: number): number {
-    const payload = this.payloads[row];
+    const payload = this.payloads.get(this.rows.id(row));
     return typeof payload === 'number' ? payload : 0;
   }
 
   /** Puts a handle at `index` of a file's chunk list, extending it with holes as needed. */
   setChunkAt(row: number, index: number, handle: number): void {
     assert(handle !== 0, 'a hole is not a chunk');
-    const list = this.chunks(row) as ChunkList;
-    if (index < list.length) {
-      list[index] = handle;
-      return;
-    }
-    if (index < EXACT_LIST_MAX) {
-      // Most files have a few chunks: an exact copy, where push() would
-      // reserve 16 or more spare elements and double a small list's memory.
-      const next: ChunkList = new Array<number>(index + 1);
-      for (let i = 0; i < index; i++) next[i] = i < list.length ? list[i]! : 0;
-      next[index] = handle;
-      this.payloads[row] = next;
-      return;
-    }
-    // push, never list[index] = …: a write far past the end makes a JS array sparse (a dictionary).
-    const grown = list === NO_CHUNKS ? [] : list;
-    while (grown.length < index) grown.push(0);
-    grown.push(handle);
-    this.payloads[row] = grown;
+    if (!this.isFile(row)) broken(`row ${row} is not a file`);
+    this.lists.set(row, index, handle);
   }
 
-  /** Replaces a file's chunk list; the table owns `list` from now on. */
-  setChunks(row: number, list: ChunkList): void {
+  /** Replaces a file's chunk list. */
+  setChunks(row: number, list: readonly number[]): void {
     if (!this.isFile(row)) broken(`row ${row} is not a file`);
     assert(list.length === 0 || list[list.length - 1] !== 0, 'a chunk list must not end with a hole');
-    this.payloads[row] = list.length === 0 ? undefined : list;
+    this.lists.replace(row, list);
   }
 
   mode(row: number): number {
@@ -330,7 +325,7 @@ export class InodeTable {
       ctimeUs: this.ctimes[row]!,
       replication: this.replications[row]!,
       replicateAll: this.replicateAll(row),
-      chunkCount: this.isFile(row) ? this.chunks(row).length : 0,
+      chunkCount: this.isFile(row) ? this.lists.length(row) : 0,
       rdev: this.rdev(row),
     };
   }
@@ -351,12 +346,13 @@ export class InodeTable {
       const id = this.id(row);
       if (!(id > previous)) broken(`inode ids do not ascend at row ${row}`);
       if (this.rowOf(id) !== row) broken(`inode ${id} is not found at row ${row}`);
-      if (!payloadFits(this.kind(row), this.payloads[row])) broken(`inode ${id}: kind and payload disagree`);
+      if (!payloadFits(this.kind(row), this.payloads.get(id))) broken(`inode ${id}: kind and payload disagree`);
       if (!this.isDirectory(row)) files++;
       previous = id;
     });
     assert(live === this.rows.live, 'inode rows disagree on the count');
     assert(files === this.fileCount && live - files === this.directoryCount, 'inode counts disagree');
+    this.lists.checkStorage(this.rows.end, (row) => this.rows.isLive(row) && this.isFile(row));
   }
 }
 
@@ -365,7 +361,7 @@ function payloadFits(kind: InodeKind, payload: unknown): boolean {
     case 'directory':
       return payload instanceof Children;
     case 'file':
-      return payload === undefined || Array.isArray(payload);
+      return payload === undefined;
     case 'symlink':
       return typeof payload === 'string';
     case 'char-device':

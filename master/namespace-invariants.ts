@@ -104,7 +104,7 @@ export function checkNamespace(inodes: InodeTable, chunks: ChunkTable, trash: re
     const owner = chunks.ownerAt(row);
     const ownerRow = inodes.rowOf(owner);
     if (!(ownerRow !== -1 && inodes.isFile(ownerRow))) broken(`chunk ${handle}'s owner ${owner} is not a file`);
-    if (inodes.chunks(ownerRow)[chunks.indexAt(row)] !== handle) broken(`chunk ${handle}'s owner ${owner} does not hold it at ${chunks.indexAt(row)}`);
+    if (inodes.chunkAt(ownerRow, chunks.indexAt(row)) !== handle) broken(`chunk ${handle}'s owner ${owner} does not hold it at ${chunks.indexAt(row)}`);
   }
 }
 
@@ -123,7 +123,7 @@ function checkAttributes(inodes: InodeTable, chunks: ChunkTable, row: number, re
       const replication = inodes.replication(row);
       if (!(replication >= 1 && replication <= LIMITS.replicationMax)) broken(`file ${id} has replication ${replication}`);
       if (!(inodes.size(row) <= LIMITS.chunksPerFileMax * chunkSizeBytes)) broken(`file ${id} is larger than the limit`);
-      const list = inodes.chunks(row);
+      const list = inodes.chunkList(row);
       if (!(list.length <= LIMITS.chunksPerFileMax)) broken(`file ${id} has ${list.length} chunk slots`);
       if (!(list.length === 0 || list[list.length - 1] !== 0)) broken(`file ${id}'s chunk list ends with a hole`);
       for (let index = 0; index < list.length; index++) {

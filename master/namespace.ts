@@ -186,11 +186,10 @@ export class Namespace {
     if (!Number.isSafeInteger(firstIndex) || firstIndex < 0) throw errors.invalid(`bad chunk index ${firstIndex}`);
     if (!Number.isSafeInteger(count) || count < 0) throw errors.invalid(`bad chunk count ${count}`);
     const row = this.fileRow(inode);
-    const list = this.inodes.chunks(row);
-    const end = Math.min(list.length, firstIndex + (count === 0 ? LIMITS.chunksPageMax : Math.min(count, LIMITS.chunksPageMax)));
+    const end = Math.min(this.inodes.chunkCount(row), firstIndex + (count === 0 ? LIMITS.chunksPageMax : Math.min(count, LIMITS.chunksPageMax)));
     const chunks: ChunkView[] = [];
     for (let index = firstIndex; index < end; index++) {
-      const handle = list[index]!;
+      const handle = this.inodes.chunkAt(row, index);
       if (handle !== 0) chunks.push({ index, handle: handle as ChunkHandle, version: this.chunks.version(handle) });
     }
     return { attr: this.inodes.view(row), chunks };
@@ -198,13 +197,13 @@ export class Namespace {
 
   /** Every chunk of a file, holes skipped: for work inside the master, not bounded by a page. */
   forEachChunkOf(inode: number, fn: (handle: ChunkHandle) => void): void {
-    for (const handle of this.inodes.chunks(this.fileRow(inode))) if (handle !== 0) fn(handle as ChunkHandle);
+    for (const handle of this.inodes.chunkList(this.fileRow(inode))) if (handle !== 0) fn(handle as ChunkHandle);
   }
 
   /** The chunk at `index` of a file, or undefined for a hole or past the end. */
   chunkAt(row: number, index: number): ChunkView | undefined {
-    const handle = this.inodes.chunks(row)[index];
-    if (handle === undefined || handle === 0) return undefined;
+    const handle = this.inodes.chunkAt(row, index);
+    if (handle === 0) return undefined;
     return { index, handle: handle as ChunkHandle, version: this.chunks.version(handle) };
   }
 
@@ -364,7 +363,7 @@ export class Namespace {
     if (caller !== undefined) requirePermission(this.owned(row), caller, MAY_WRITE, `inode ${inode}`);
     if (!(size <= fileSizeMax(chunkSizeBytes))) throw tooLarge(size, chunkSizeBytes);
     const keep = Math.ceil(size / chunkSizeBytes);
-    const list = this.inodes.chunks(row);
+    const list = this.inodes.chunkList(row);
     if (list.length > keep) {
       const kept = list.slice(0, keep);
       for (let index = keep; index < list.length; index++) if (list[index] !== 0) this.chunks.release(list[index]!);
@@ -439,7 +438,7 @@ export class Namespace {
         } else {
           if (next.viaEntry) inodes.setNlink(row, inodes.nlink(row) - 1);
           if (inodes.nlink(row) > 0) continue;
-          if (inodes.isFile(row)) for (const handle of inodes.chunks(row)) if (handle !== 0 && this.chunks.release(handle)) chunks++;
+          if (inodes.isFile(row)) for (const handle of inodes.chunkList(row)) if (handle !== 0 && this.chunks.release(handle)) chunks++;
         }
         inodes.remove(row);
         removed++;

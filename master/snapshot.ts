@@ -91,7 +91,7 @@ export function encodeSnapshot(state: MachineState): Buffer {
     w.uint(INODE.replication, inodes.replication(row));
     w.bool(INODE.replicateAll, inodes.replicateAll(row));
     if (kind === 'directory') w.uint(INODE.parent, inodes.children(row).parent);
-    else if (kind === 'file') w.packed(INODE.chunks, inodes.chunks(row));
+    else if (kind === 'file') w.packed(INODE.chunks, inodes.chunkList(row));
     else if (kind === 'symlink') w.string(INODE.symlinkTarget, inodes.target(row));
     else if (isDevice(kind)) w.uint(INODE.rdev, inodes.rdev(row));
     w.end(mark);
@@ -470,8 +470,7 @@ class Restorer {
       if (f.chunks.length > LIMITS.chunksPerFileMax) bad(`file ${id} has too many chunks`);
       for (const handle of f.chunks) if (!(handle >= 0)) bad(`file ${id} has a bad chunk handle`);
       if (f.chunks.length > 0 && f.chunks[f.chunks.length - 1] === 0) bad(`file ${id}'s chunk list ends with a hole`);
-      // slice(): an exact-length copy, where the pushed-to array carries spare capacity.
-      inodes.setChunks(row, f.chunks.slice());
+      inodes.setChunks(row, f.chunks);
     }
   }
 

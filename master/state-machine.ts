@@ -193,9 +193,7 @@ export class MasterStateMachine {
 
   /** Every chunk of a file with its index, holes skipped. */
   forEachChunkSlot(inode: InodeId, fn: (handle: ChunkHandle, index: number) => void): void {
-    const chunks = this.namespace.inodes.chunks(this.namespace.inodeRow(inode));
-    for (let index = 0; index < chunks.length; index++) {
-      const handle = chunks[index]!;
+    for (const [index, handle] of this.namespace.inodes.chunkList(this.namespace.inodeRow(inode)).entries()) {
       if (handle !== 0) fn(handle as ChunkHandle, index);
     }
   }
