@@ -150,6 +150,23 @@ export function column<T extends Column>(kind: ColumnClass<T>, capacity: number)
   return new kind(new ArrayBuffer(bytes, { maxByteLength: reserve }));
 }
 
+/**
+ * `current` if it can hold `value`, or else a copy wide enough: 8 or 16 bits,
+ * then 32, then doubles. For columns whose values are almost always small
+ * (versions, owners while inode ids fit 32 bits, reference counts) but may
+ * grow without bound: the million rows of a large master pay for the width
+ * they use.
+ */
+export function fitting(current: Column, value: number): Column {
+  if (current instanceof Float64Array) return current;
+  const max = current instanceof Uint32Array ? 0xffff_ffff : current instanceof Uint16Array ? 0xffff : 0xff;
+  const whole = Number.isInteger(value) && value >= 0;
+  if (whole && value <= max) return current;
+  const wider = whole && value <= 0xffff_ffff ? column(Uint32Array, current.length) : column(Float64Array, current.length);
+  wider.set(current);
+  return wider;
+}
+
 /** `column` with `capacity` rows: its first rows, then zeros. In place while its buffer's reservation allows. */
 export function resized<T extends Column>(current: T, capacity: number): T {
   const kind = current.constructor as ColumnClass<T>;

@@ -1,6 +1,6 @@
 import { assert } from '../common/assert.js';
 import type { ChunkHandle, ChunkVersion, InodeId } from '../common/ids.js';
-import { AscendingRows, column, resized } from './ascending-rows.js';
+import { AscendingRows, type Column, column, fitting, resized } from './ascending-rows.js';
 import { broken } from './invariant.js';
 
 const CAPACITY_INITIAL = 1024;
@@ -33,11 +33,12 @@ export interface NewChunk extends ChunkInfo {
  */
 export class ChunkTable {
   private readonly rows: AscendingRows;
-  private versions = column(Float64Array, CAPACITY_INITIAL);
-  private confirmedVersions = column(Float64Array, CAPACITY_INITIAL);
-  private owners = column(Float64Array, CAPACITY_INITIAL);
+  // Versions, owners and reference counts start narrow and widen when a value outgrows them (fitting()).
+  private versions: Column = column(Uint32Array, CAPACITY_INITIAL);
+  private confirmedVersions: Column = column(Uint32Array, CAPACITY_INITIAL);
+  private owners: Column = column(Uint32Array, CAPACITY_INITIAL);
   private indexes = column(Uint32Array, CAPACITY_INITIAL);
-  private refCounts = column(Uint32Array, CAPACITY_INITIAL);
+  private refCounts: Column = column(Uint8Array, CAPACITY_INITIAL);
 
   constructor() {
     this.rows = new AscendingRows(
@@ -87,21 +88,29 @@ export class ChunkTable {
   add(chunk: NewChunk): void {
     if (!(chunk.refCount >= 1)) broken(`chunk ${chunk.handle} needs a reference`);
     if (!(chunk.confirmedVersion <= chunk.version)) broken(`chunk ${chunk.handle} confirmed past its version`);
+    if (!(chunk.index < 2 ** 32)) broken(`chunk ${chunk.handle} has index ${chunk.index}`);
     const row = this.rows.append(chunk.handle);
+    this.versions = fitting(this.versions, chunk.version);
     this.versions[row] = chunk.version;
+    this.confirmedVersions = fitting(this.confirmedVersions, chunk.confirmedVersion);
     this.confirmedVersions[row] = chunk.confirmedVersion;
+    this.owners = fitting(this.owners, chunk.inode);
     this.owners[row] = chunk.inode;
     this.indexes[row] = chunk.index;
+    this.refCounts = fitting(this.refCounts, chunk.refCount);
     this.refCounts[row] = chunk.refCount;
   }
 
   setVersion(handle: ChunkHandle, version: ChunkVersion): void {
-    this.versions[this.liveRow(handle)] = version;
+    const row = this.liveRow(handle);
+    this.versions = fitting(this.versions, version);
+    this.versions[row] = version;
   }
 
   setConfirmedVersion(handle: ChunkHandle, version: ChunkVersion): void {
     const row = this.liveRow(handle);
     if (!(version <= this.versions[row]!)) broken(`confirming chunk ${handle} past its version`);
+    this.confirmedVersions = fitting(this.confirmedVersions, version);
     this.confirmedVersions[row] = version;
   }
 

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
 
-import { column, resized } from '../../../master/ascending-rows.js';
+import type { ChunkHandle, ChunkVersion, InodeId } from '../../../common/ids.js';
+import { column, fitting, resized } from '../../../master/ascending-rows.js';
 import { ChunkLists } from '../../../master/chunk-lists.js';
+import { ChunkTable } from '../../../master/chunk-table.js';
 
 /** A deterministic generator, so that a failing sequence can be replayed. */
 function random(seed: number): () => number {
@@ -96,6 +98,30 @@ describe('columns over resizable buffers', () => {
     const regrown = resized(shrunk, 2048);
     expect(regrown[9]).to.equal(7);
     expect(regrown[10]).to.equal(0);
+  });
+
+  it('widen when a value outgrows them, keeping their rows', () => {
+    const counts = column(Uint8Array, 8);
+    counts[3] = 200;
+    expect(fitting(counts, 255)).to.equal(counts);
+    const wider = fitting(counts, 256);
+    expect(wider).to.be.instanceOf(Uint32Array);
+    expect([wider.length, wider[3]]).to.deep.equal([8, 200]);
+    expect(fitting(wider, 2 ** 40)).to.be.instanceOf(Float64Array);
+    expect(fitting(wider, -1)).to.be.instanceOf(Float64Array);
+    expect(fitting(wider, 0.5)).to.be.instanceOf(Float64Array);
+  });
+
+  it('of the chunk table hold versions, owners and reference counts past 32 and 8 bits', () => {
+    const table = new ChunkTable();
+    const handle = 5 as ChunkHandle;
+    table.add({ handle, version: 1 as ChunkVersion, confirmedVersion: 1 as ChunkVersion, refCount: 300, inode: (2 ** 33) as InodeId, index: 7 });
+    table.add({ handle: 6 as ChunkHandle, version: 2 as ChunkVersion, confirmedVersion: 0 as ChunkVersion, refCount: 1, inode: 9 as InodeId, index: 0 });
+    table.setVersion(handle, (2 ** 40) as ChunkVersion);
+    table.setConfirmedVersion(handle, (2 ** 40 - 1) as ChunkVersion);
+    expect(table.get(handle)).to.deep.equal({ version: 2 ** 40, confirmedVersion: 2 ** 40 - 1, refCount: 300, inode: 2 ** 33, index: 7 });
+    expect(table.get(6 as ChunkHandle)).to.deep.equal({ version: 2, confirmedVersion: 0, refCount: 1, inode: 9, index: 0 });
+    table.checkStorage();
   });
 
   it('move to a larger buffer past their reservation, with their rows', () => {
