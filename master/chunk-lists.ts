@@ -111,9 +111,8 @@ export class ChunkLists {
   compact(rowEnd: number): void {
     const abandoned = this.slotsEnd - this.slotsHeld;
     if (abandoned < ABANDONED_MIN || abandoned < this.slotsHeld) return;
-    let held = 0;
-    for (let row = 0; row < rowEnd; row++) held += this.lengths[row]!;
-    const slots = column(Float64Array, Math.ceil(held * 1.25) + SLOTS_INITIAL);
+    // The rooms held bound the lengths that move.
+    const slots = column(Float64Array, Math.ceil(this.slotsHeld * 1.25) + SLOTS_INITIAL);
     let end = 0;
     for (let row = 0; row < rowEnd; row++) {
       const length = this.lengths[row]!;

@@ -47,7 +47,7 @@ export function fsckPage(state: MasterStateMachine, leader: LeaderState, root: s
       counts.bytes += item.attr.size;
       const problems: FsckChunk[] = [];
       let notListed = 0;
-      state.forEachChunkSlot(item.attr.inode, (handle, slot) => {
+      state.forEachChunkOf(item.attr.inode, (handle, slot) => {
         const chunk = checkChunk(state, leader, handle, counts);
         if (chunk === undefined) return;
         if (listed >= LIMITS.fsckChunksListedMax) {

@@ -193,7 +193,7 @@ export class InodeTable {
   }
 
   children(row: number): Children {
-    const payload = this.payloads.get(this.rows.id(row));
+    const payload = this.payloads.get(this.id(row));
     if (!(payload instanceof Children)) broken(`row ${row} is not a directory`);
     return payload;
   }
@@ -218,14 +218,14 @@ export class InodeTable {
 
   /** A symlink's target. */
   target(row: number): string {
-    const payload = this.payloads.get(this.rows.id(row));
+    const payload = this.payloads.get(this.id(row));
     if (typeof payload !== 'string') broken(`row ${row} is not a symlink`);
     return payload;
   }
 
   /** A device's number; 0 for every other kind. */
   rdev(row: number): number {
-    const payload = this.payloads.get(this.rows.id(row));
+    const payload = this.payloads.get(this.id(row));
     return typeof payload === 'number' ? payload : 0;
   }
 
@@ -325,7 +325,7 @@ export class InodeTable {
       ctimeUs: this.ctimes[row]!,
       replication: this.replications[row]!,
       replicateAll: this.replicateAll(row),
-      chunkCount: this.isFile(row) ? this.lists.length(row) : 0,
+      chunkCount: this.lists.length(row),
       rdev: this.rdev(row),
     };
   }

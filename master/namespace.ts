@@ -195,9 +195,9 @@ export class Namespace {
     return { attr: this.inodes.view(row), chunks };
   }
 
-  /** Every chunk of a file, holes skipped: for work inside the master, not bounded by a page. */
-  forEachChunkOf(inode: number, fn: (handle: ChunkHandle) => void): void {
-    for (const handle of this.inodes.chunkList(this.fileRow(inode))) if (handle !== 0) fn(handle as ChunkHandle);
+  /** Every chunk of a file with its index, holes skipped: for work inside the master, not bounded by a page. */
+  forEachChunkOf(inode: number, fn: (handle: ChunkHandle, index: number) => void): void {
+    for (const [index, handle] of this.inodes.chunkList(this.fileRow(inode)).entries()) if (handle !== 0) fn(handle as ChunkHandle, index);
   }
 
   /** The chunk at `index` of a file, or undefined for a hole or past the end. */

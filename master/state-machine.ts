@@ -186,16 +186,9 @@ export class MasterStateMachine {
     return this.namespace.getChunks(inode, firstIndex, count);
   }
 
-  /** Every chunk of a file (holes skipped), however many: getChunks pages for clients, this does not. */
-  forEachChunkOf(inode: InodeId, fn: (handle: ChunkHandle) => void): void {
+  /** Every chunk of a file with its index (holes skipped), however many: getChunks pages for clients, this does not. */
+  forEachChunkOf(inode: InodeId, fn: (handle: ChunkHandle, index: number) => void): void {
     this.namespace.forEachChunkOf(inode, fn);
-  }
-
-  /** Every chunk of a file with its index, holes skipped. */
-  forEachChunkSlot(inode: InodeId, fn: (handle: ChunkHandle, index: number) => void): void {
-    for (const [index, handle] of this.namespace.inodes.chunkList(this.namespace.inodeRow(inode)).entries()) {
-      if (handle !== 0) fn(handle as ChunkHandle, index);
-    }
   }
 
   chunk(handle: ChunkHandle): ChunkInfoView | undefined {

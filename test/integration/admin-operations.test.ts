@@ -117,8 +117,8 @@ describe('operator commands that move replicas (real processes)', function () {
     await pipeline(Readable.from((function* () {
       for (let i = 0; i < bigBlocks; i++) yield block(i);
     })()), stream);
-    const writeMs = Date.now() - started;
     const writeEnded = Date.now();
+    const writeMs = writeEnded - started;
     console.log(`      wrote ${BIG_BYTES / GiB} GiB at 3 replicas in ${(writeMs / 1000).toFixed(1)} s`);
     expect((await client.stat('/big')).size).to.equal(BIG_BYTES);
 
