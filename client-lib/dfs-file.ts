@@ -114,7 +114,13 @@ export class DfsFile {
       this.deps.retry,
       this.deps.random,
       async () => {
-        const chunk = await this.chunk(index, false);
+        let chunk = await this.chunk(index, false);
+        if (chunk?.version === 0) {
+          // Allocated and not yet written when cached: a write (ours or another
+          // client's) may have reached it since, so the master decides.
+          this.forgetChunk(index);
+          chunk = await this.chunk(index, false);
+        }
         // A hole, or a chunk no write has reached yet: zeros.
         if (chunk === undefined || chunk.version === 0) return [];
         return this.deps.io.readParts(chunk, offset, length);
@@ -198,7 +204,7 @@ export class DfsFile {
           this.deps.random,
           async () => {
             const chunk = await this.chunk(index, true);
-            const lease = await this.lease(chunk!.handle, false);
+            const lease = await this.lease(chunk!.handle, false, index);
             return this.deps.io.append(lease.primary, {
               handle: lease.handle,
               version: lease.version,
@@ -269,7 +275,7 @@ export class DfsFile {
     const session = new ChunkWriteSession(
       {
         io: this.deps.io,
-        lease: (handle, refresh) => this.lease(handle, refresh),
+        lease: (handle, refresh) => this.lease(handle, refresh, index),
         clientId: this.deps.master.clientId,
         retry: this.deps.retry,
         random: this.deps.random,
@@ -337,7 +343,8 @@ export class DfsFile {
     if (err.code === 'STALE_VERSION' || err.code === 'NOT_FOUND' || err.code === 'TOKEN_EXPIRED') this.forgetChunk(index);
   }
 
-  private async lease(handle: ChunkHandle, refresh: boolean): Promise<LeaseInfo> {
+  /** The chunk's lease; the cached locations of chunk `index` learn the version it was granted at, so this file reads what it writes. */
+  private async lease(handle: ChunkHandle, refresh: boolean, index: number): Promise<LeaseInfo> {
     const cached = this.leases.get(handle);
     if (!refresh && cached !== undefined && performance.now() < cached.expiresAtMs) return cached;
     const response = await this.deps.master.call('GetLease', { handle: String(handle) });
@@ -351,6 +358,8 @@ export class DfsFile {
       accessToken: lease.accessToken,
     };
     this.leases.set(handle, info);
+    const located = this.chunks.get(index)?.info;
+    if (located !== undefined && located.handle === handle && located.version < info.version) located.version = info.version;
     return info;
   }
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -120,6 +120,22 @@ describe('dfs mount: the cluster through the kernel', function () {
     expect(sha(await readFile(join(b, 'shared.bin')))).to.equal(sha(second));
     await rm(join(b, 'shared.bin'));
     await waitFor('the unlink to reach the other mount', async () => ((await stat(join(a, 'shared.bin')).catch(() => undefined)) === undefined ? true : undefined), 5_000);
+  });
+
+  it('shows a reader on the same node what a writer still holding the file open has synced, new chunks included', async () => {
+    const path = join(mounts.get('a')!.dir, 'held-open.bin');
+    const data = randomBytes(6 * MiB + 777);
+    const writer = await open(path, 'w');
+    try {
+      await writer.write(data, 0, data.length, 0);
+      await writer.sync();
+      // O_DIRECT: the kernel's cached pages are not asked, the mount's shared open file is.
+      const { stdout } = await run('dd', [`if=${path}`, 'iflag=direct', 'bs=1M', 'status=none'], { encoding: 'buffer', maxBuffer: 16 * MiB });
+      expect(stdout.length).to.equal(data.length);
+      expect(sha(stdout)).to.equal(sha(data));
+    } finally {
+      await writer.close();
+    }
   });
 
   it('reports the cluster\'s capacity to df', async () => {

@@ -66,6 +66,20 @@ describe('reads and writes on real processes (1 MiB chunks, 3 replicas)', functi
     expect((await file.read(data.length, 10)).length).to.equal(0);
   });
 
+  it('reads back through the same open file what it just wrote into new chunks', async () => {
+    const file = await client.open('/own-writes.bin', { create: true });
+    // Before the write, the file's second chunk is a hole in the cached locations.
+    expect((await file.read(0, 10)).length).to.equal(0);
+    const data = pattern(MiB + 5000, 21);
+    await file.write(0, data);
+    expect((await file.read(0, data.length)).equals(data)).to.equal(true);
+    expect((await file.read(MiB + 10, 100)).equals(data.subarray(MiB + 10, MiB + 110))).to.equal(true);
+    const more = pattern(3000, 22);
+    const at = await file.append(more);
+    expect((await file.read(at, more.length)).equals(more)).to.equal(true);
+    await file.close();
+  });
+
   it('overwrites a range in the middle, including across a chunk boundary', async () => {
     const data = pattern(2 * MiB + 100, 3);
     await client.writeFile('/over.bin', data);
