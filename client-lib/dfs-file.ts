@@ -83,6 +83,20 @@ export class DfsFile {
     return this.attr;
   }
 
+  /**
+   * Attributes the master has just given for this file (the mount's open of
+   * a file it already holds open). If the file changed since this one last
+   * heard, another client wrote it: the chunk locations cached before, holes
+   * included, may no longer hold, so they are asked for again (close-to-open).
+   */
+  observe(fresh: FileAttr): void {
+    const seen = this.attr;
+    if (fresh.mtimeMs === seen.mtimeMs && fresh.size === seen.size && fresh.chunkCount === seen.chunkCount) return;
+    this.chunks.clear();
+    this.attr = fresh;
+    this.sizes.observe(fresh.size);
+  }
+
   async refresh(): Promise<FileAttr> {
     this.learn(await this.deps.master.call('GetChunks', { inode: String(this.attr.inode), firstIndex: '0', count: 0 }));
     return this.attr;

@@ -462,6 +462,7 @@ export class DfsFileSystem implements FileSystem {
     const existing = this.inodes.get(attr.inode);
     if (existing !== undefined) {
       existing.opens++;
+      existing.file.observe(attr);
       return existing;
     }
     const file = this.client.openAttr(attr, MOUNT_CALLER);

@@ -138,6 +138,30 @@ describe('dfs mount: the cluster through the kernel', function () {
     }
   });
 
+  it('shows an open on one node what another closed into a hole, while the first node still holds the file open', async () => {
+    const a = join(mounts.get('a')!.dir, 'sparse-shared.bin');
+    const b = join(mounts.get('b')!.dir, 'sparse-shared.bin');
+    const tail = randomBytes(1000);
+    await writeFile(a, Buffer.alloc(0));
+    const sparse = await open(a, 'r+');
+    await sparse.write(tail, 0, tail.length, 9 * MiB);
+    await sparse.close();
+    const direct = async (path: string, skipMiB: number): Promise<Buffer> =>
+      (await run('dd', [`if=${path}`, 'iflag=direct', 'bs=1M', `skip=${skipMiB}`, 'count=1', 'status=none'], { encoding: 'buffer', maxBuffer: 4 * MiB })).stdout;
+    const held = await open(b, 'r');
+    try {
+      // b reads the hole, so its open file knows chunk 0 as one.
+      expect((await direct(b, 0)).every((x) => x === 0)).to.equal(true);
+      const data = randomBytes(MiB);
+      const writer = await open(a, 'r+');
+      await writer.write(data, 0, data.length, 0);
+      await writer.close();
+      expect(sha(await direct(b, 0))).to.equal(sha(data));
+    } finally {
+      await held.close();
+    }
+  });
+
   it('reports the cluster\'s capacity to df', async () => {
     const { stdout } = await run('df', ['-B1', '--output=size,avail', mounts.get('a')!.dir]);
     const [size, avail] = stdout.trim().split('\n')[1]!.trim().split(/\s+/).map(Number);
