@@ -12,6 +12,8 @@ export interface MountedClusterOptions {
   chunkSizeBytes: number;
   /** Extra node arguments for every server and the mount (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /** Plaintext with no authentication (`--insecure`) instead of the cluster's own mutual TLS. */
+  insecure?: boolean;
 }
 
 /** A local cluster with our mount on it, in a fresh temporary directory. */
@@ -52,10 +54,11 @@ export async function startMountedCluster(options: MountedClusterOptions): Promi
       masterArgs: ['--log-level', 'warn'],
       chunkserverArgs: ['--log-level', 'warn', '--scrub-interval-ms', '0'],
       ...(options.nodeArgs ? { nodeArgs: options.nodeArgs } : {}),
+      ...(options.insecure ? { insecure: true } : {}),
     });
     const mount = await launch({
       role: 'mount',
-      args: [mountPoint, '--masters', cluster.masters.join(','), '--dir', dir, '--log-level', 'warn'],
+      args: [mountPoint, '--masters', cluster.masters.join(','), '--dir', dir, '--log-level', 'warn', ...(options.insecure ? ['--insecure'] : [])],
       readyFile: join(dir, 'mount.ready'),
       logFile: join(dir, 'mount.log'),
       detached: false,

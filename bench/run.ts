@@ -148,7 +148,8 @@ program
   .option('--meta-files <n>', 'files of 2 chunks loaded into a master state machine for its memory', '1000000')
   .option('--masters <n>', 'our masters (a Raft group)', '3')
   .option('--node-args <args>', 'extra node arguments for our servers and mount, e.g. "--cpu-prof --cpu-prof-dir=prof"', '')
-  .action(async (opts: Record<string, string>) => {
+  .option('--insecure', 'our cluster in plaintext with no authentication, as MooseFS runs (by default: mutual TLS)', false)
+  .action(async (opts: Record<string, string> & { insecure: boolean }) => {
     await runVsMoosefsBench({
       fileBytes: parseSize(opts.size!),
       fioFileBytes: parseSize(opts.fioSize!),
@@ -162,6 +163,7 @@ program
       metaFiles: positive(opts.metaFiles!, 'meta-files'),
       masters: positive(opts.masters!, 'masters'),
       nodeArgs: opts.nodeArgs!.split(' ').filter(Boolean),
+      insecure: opts.insecure,
       print,
       // The machine is shared: the load average on every progress line shows a run that others disturbed.
       log: (line) => process.stderr.write(`# ${line} [load ${loadavg()[0]!.toFixed(2)}]\n`),

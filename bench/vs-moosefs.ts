@@ -30,6 +30,8 @@ export interface VsMoosefsOptions {
   masters: number;
   /** Extra node arguments for our servers and mount, e.g. "--cpu-prof --cpu-prof-dir=prof". */
   nodeArgs: string[];
+  /** Our cluster in plaintext with no authentication, as MooseFS runs, instead of mutual TLS. */
+  insecure: boolean;
   print: (name: string, value: number, unit: string) => void;
   log: (line: string) => void;
 }
@@ -135,8 +137,8 @@ async function measurePhysicalLimits(options: VsMoosefsOptions): Promise<Physica
 
 /** Our cluster and mount: the client library first (the mount idle), then the mount workloads; the cluster stopped at the end whatever happens. */
 async function measureOurs(options: VsMoosefsOptions, samples: Samples): Promise<void> {
-  options.log(`dfs: starting ${options.masters} masters, ${REPLICAS} chunkservers and a mount`);
-  const cluster = await startMountedCluster({ masters: options.masters, chunkservers: REPLICAS, chunkSizeBytes: 64 * MIB, nodeArgs: options.nodeArgs });
+  options.log(`dfs: starting ${options.masters} masters, ${REPLICAS} chunkservers and a mount, ${options.insecure ? 'in plaintext' : 'with mutual TLS'}`);
+  const cluster = await startMountedCluster({ masters: options.masters, chunkservers: REPLICAS, chunkSizeBytes: 64 * MIB, nodeArgs: options.nodeArgs, insecure: options.insecure });
   const stopOnSignal = onInterrupt(() => cluster.stop());
   const pidsOf = (role: 'master' | 'chunkserver') => cluster.cluster.processes.filter((p) => p.role === role).map((p) => p.pid);
   const rss = new RssSampler<RssGroup>({ master: pidsOf('master'), chunkserver: pidsOf('chunkserver'), mount: [cluster.mountPid] });
