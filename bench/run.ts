@@ -149,21 +149,21 @@ program
   .option('--masters <n>', 'our masters (a Raft group)', '3')
   .option('--node-args <args>', 'extra node arguments for our servers and mount, e.g. "--cpu-prof --cpu-prof-dir=prof"', '')
   .option('--insecure', 'our cluster in plaintext with no authentication, as MooseFS runs (by default: mutual TLS)', false)
-  .action(async (opts: Record<string, string> & { insecure: boolean }) => {
+  .action(async (opts: Record<string, string | boolean>) => {
     await runVsMoosefsBench({
-      fileBytes: parseSize(opts.size!),
-      fioFileBytes: parseSize(opts.fioSize!),
-      fioSeconds: positive(opts.fioSeconds!, 'fio-seconds'),
-      files: positive(opts.files!, 'files'),
-      runs: positive(opts.runs!, 'runs'),
-      appenders: positive(opts.appenders!, 'appenders'),
-      appendsPerClient: positive(opts.appends!, 'appends'),
-      diskBytes: parseSize(opts.diskSize!),
-      loopbackSeconds: positive(opts.loopbackSeconds!, 'loopback-seconds'),
-      metaFiles: positive(opts.metaFiles!, 'meta-files'),
-      masters: positive(opts.masters!, 'masters'),
-      nodeArgs: opts.nodeArgs!.split(' ').filter(Boolean),
-      insecure: opts.insecure,
+      fileBytes: parseSize(String(opts.size)),
+      fioFileBytes: parseSize(String(opts.fioSize)),
+      fioSeconds: positive(String(opts.fioSeconds), 'fio-seconds'),
+      files: positive(String(opts.files), 'files'),
+      runs: positive(String(opts.runs), 'runs'),
+      appenders: positive(String(opts.appenders), 'appenders'),
+      appendsPerClient: positive(String(opts.appends), 'appends'),
+      diskBytes: parseSize(String(opts.diskSize)),
+      loopbackSeconds: positive(String(opts.loopbackSeconds), 'loopback-seconds'),
+      metaFiles: positive(String(opts.metaFiles), 'meta-files'),
+      masters: positive(String(opts.masters), 'masters'),
+      nodeArgs: String(opts.nodeArgs).split(' ').filter(Boolean),
+      insecure: opts.insecure === true,
       print,
       // The machine is shared: the load average on every progress line shows a run that others disturbed.
       log: (line) => process.stderr.write(`# ${line} [load ${loadavg()[0]!.toFixed(2)}]\n`),

@@ -93,8 +93,13 @@ export class DfsFile {
     const seen = this.attr;
     if (fresh.mtimeMs === seen.mtimeMs && fresh.size === seen.size && fresh.chunkCount === seen.chunkCount) return;
     this.chunks.clear();
-    this.attr = fresh;
-    this.sizes.observe(fresh.size);
+    this.heard(fresh);
+  }
+
+  /** Attributes from the master: the file's as it now is. */
+  private heard(attr: FileAttr): void {
+    this.attr = attr;
+    this.sizes.observe(attr.size);
   }
 
   async refresh(): Promise<FileAttr> {
@@ -331,8 +336,7 @@ export class DfsFile {
 
   /** Takes in a GetChunks answer; indices in [from, from + prefetch) it leaves out are holes. */
   private learn(response: GetChunksResponse__Output, holesFrom?: number): void {
-    this.attr = fromWireAttr(response.attr);
-    this.sizes.observe(this.attr.size);
+    this.heard(fromWireAttr(response.attr));
     const now = performance.now();
     if (holesFrom !== undefined) {
       const end = Math.min(holesFrom + CHUNK_PREFETCH, this.attr.chunkCount);

@@ -123,11 +123,11 @@ function checkAttributes(inodes: InodeTable, chunks: ChunkTable, row: number, re
       const replication = inodes.replication(row);
       if (!(replication >= 1 && replication <= LIMITS.replicationMax)) broken(`file ${id} has replication ${replication}`);
       if (!(inodes.size(row) <= LIMITS.chunksPerFileMax * chunkSizeBytes)) broken(`file ${id} is larger than the limit`);
-      const list = inodes.chunkList(row);
-      if (!(list.length <= LIMITS.chunksPerFileMax)) broken(`file ${id} has ${list.length} chunk slots`);
-      if (!(list.length === 0 || list[list.length - 1] !== 0)) broken(`file ${id}'s chunk list ends with a hole`);
-      for (let index = 0; index < list.length; index++) {
-        const handle = list[index]!;
+      const slots = inodes.chunkCount(row);
+      if (!(slots <= LIMITS.chunksPerFileMax)) broken(`file ${id} has ${slots} chunk slots`);
+      if (!(slots === 0 || inodes.chunkAt(row, slots - 1) !== 0)) broken(`file ${id}'s chunk list ends with a hole`);
+      for (let index = 0; index < slots; index++) {
+        const handle = inodes.chunkAt(row, index);
         if (handle === 0) continue;
         const chunkRow = chunks.rowOf(handle);
         if (chunkRow === -1) broken(`file ${id} holds unknown chunk ${handle}`);
