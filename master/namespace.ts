@@ -197,7 +197,12 @@ export class Namespace {
 
   /** Every chunk of a file with its index, holes skipped: for work inside the master, not bounded by a page. */
   forEachChunkOf(inode: number, fn: (handle: ChunkHandle, index: number) => void): void {
-    for (const [index, handle] of this.inodes.chunkList(this.fileRow(inode)).entries()) if (handle !== 0) fn(handle as ChunkHandle, index);
+    const row = this.fileRow(inode);
+    // In place, as getChunks reads: fsck walks every file through here.
+    for (let index = 0; index < this.inodes.chunkCount(row); index++) {
+      const handle = this.inodes.chunkAt(row, index);
+      if (handle !== 0) fn(handle as ChunkHandle, index);
+    }
   }
 
   /** The chunk at `index` of a file, or undefined for a hole or past the end. */
